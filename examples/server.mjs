@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The bundled example MCP server (stdio), used by `npm start` and the tests.
+// Tools: echo, add, slow (sleeps N ms, with progress), fail (throws), crash (exits), sample (asks the
+// client's model); one resource (example://greeting) and one prompt (greet).
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import * as z from 'zod';
+
+const server = new McpServer(
+  { name: 'mcpscope-example', version: '1.0.0' },
+  { capabilities: { logging: {} } },
+);
+
+const text = (t) => ({ content: [{ type: 'text', text: t }] });
+
+server.registerTool(
+  'echo',
+  { description: 'Echo the message back (and log it)', inputSchema: { message: z.string() } },
+  async ({ message }, extra) => {
+    await extra.sendNotification({
+      method: 'notifications/message',
+      params: { level: 'info', logger: 'echo', data: `echo called with ${message.length} characters` },
+    });
+    return text(message);
+  },
+);
+
+server.registerTool(
+  'add',
+  { description: 'Add two numbers', inputSchema: { a: z.number(), b: z.number() } },
+  async ({ a, b }) => text(String(a + b)),
+);
+
+server.registerTool(
+  'slow',
+  {
+    description: 'Sleep for ms milliseconds, reporting progress in steps',
+    inputSchema: { ms: z.number().int().min(0), steps: z.number().int().min(1).max(100).optional() },
+  },
+  async ({ ms, steps = 4 }, extra) => {
+    const token = extra._meta?.progressToken;
+    for (let i = 1; i <= steps; i++) {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, ms / steps);
+        extra.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new Error('cancelled'));
+        });
+      }).catch((err) => {
+        process.stderr.write(`example server: slow call ${extra.requestId} cancelled\n`);
+        throw err;
+      });
+      if (token !== undefined) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: i, total: steps, message: `step ${i} of ${steps}` },
+        });
+      }
+    }
+    return text(`slept ${ms} ms`);
+  },
+);
+
+server.registerTool(
+  'fail',
+  { description: 'Always throws', inputSchema: { reason: z.string().optional() } },
+  async ({ reason }) => {
+    throw new Error(reason ?? 'the fail tool failed, as it always does');
+  },
+);
+
+server.registerTool(
+  'crash',
+  {
+    description: 'Exit the server process with a code (to see how the proxy reports it)',
+    inputSchema: { code: z.number().int() },
+  },
+  async ({ code }) => {
+    process.stderr.write(`example server: crashing with code ${code} on request\n`);
+    process.exit(code);
+  },
+);
+
+server.registerTool(
+  'sample',
+  {
+    description: "Ask the client's model to complete a prompt (sampling)",
+    inputSchema: { prompt: z.string() },
+  },
+  async ({ prompt }) => {
+    const result = await server.server.createMessage({
+      messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
+      maxTokens: 100,
+    });
+    return text(result.content.type === 'text' ? result.content.text : JSON.stringify(result.content));
+  },
+);
+
+server.registerResource(
+  'greeting',
+  'example://greeting',
+  { title: 'Greeting', description: 'A fixed greeting', mimeType: 'text/plain' },
+  async (uri) => ({ contents: [{ uri: uri.href, text: 'Hello from the mcpscope example server' }] }),
+);
+
+server.registerResource(
+  'item',
+  new ResourceTemplate('example://items/{id}', { list: undefined }),
+  { title: 'Item', description: 'An item by id' },
+  async (uri, { id }) => ({ contents: [{ uri: uri.href, text: `item ${id}` }] }),
+);
+
+server.registerPrompt(
+  'greet',
+  { description: 'Greet someone', argsSchema: { name: z.string() } },
+  ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${name}` } }] }),
+);
+
+await server.connect(new StdioServerTransport());

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { readConfigFile, resolveConfig, envName, type GivenValue } from '../config/load.js';
+import { configSchema, type Config, type ConfigKey } from '../config/schema.js';
+import { McpscopeError } from '../jsonrpc/errors.js';
+import { createLogger } from '../log.js';
+import { createProxy, type ProxyOptions, type UpstreamOptions } from '../proxy.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+const defaults = configSchema.parse({});
+
+const list = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
+
+function header(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const colon = value.indexOf(':');
+  if (colon <= 0)
+    throw new McpscopeError('CONFIG_INVALID', `--upstream-header needs "Name: value", got "${value}"`);
+  return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() };
+}
+
+/** One flag per setting; each also reads its MCPSCOPE_* variable, and --help shows both and the default. */
+function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
+  const opt = (
+    key: ConfigKey,
+    flags: string,
+    description: string,
+    withDefault = true,
+  ): [ConfigKey, Option] => {
+    const o = new Option(flags, description).env(envName(key));
+    if (withDefault && defaults[key] !== undefined) o.default(defaults[key]);
+    return [key, o];
+  };
+  const common: Array<[ConfigKey, Option]> = [
+    opt('maxMessageBytes', '--max-message-bytes <bytes>', 'largest JSON-RPC message accepted'),
+    opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
+    opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
+    opt('logLevel', '--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'),
+    opt('logFile', '--log-file <path>', 'write logs to this file (default: stderr; never stdout)', false),
+    opt('logMessages', '--log-messages', 'log each message: direction, method, id, size, latency'),
+  ];
+  if (!http) return common;
+  return [
+    opt('host', '--host <host>', 'address to listen on (0.0.0.0 exposes the proxy to the network)'),
+    opt('port', '--port <port>', 'port to listen on (0 picks a free one)'),
+    opt('path', '--path <path>', 'endpoint path'),
+    opt(
+      'upstream',
+      '--upstream <url>',
+      'front a remote Streamable HTTP server instead of spawning one',
+      false,
+    ),
+    [
+      'upstreamHeaders',
+      new Option('--upstream-header <header>', 'header sent to the upstream, "Name: value" (repeatable)')
+        .env(envName('upstreamHeaders'))
+        .argParser(header),
+    ],
+    [
+      'allowedOrigins',
+      new Option('--allowed-origin <origin>', 'Origin allowed besides localhost (repeatable, * for any)')
+        .env(envName('allowedOrigins'))
+        .argParser(list),
+    ],
+    opt('jsonResponse', '--json-response', 'answer requests with JSON instead of SSE'),
+    opt(
+      'sessionIdleMs',
+      '--session-idle-ms <ms>',
+      'close a session after this long without traffic (0 = never)',
+    ),
+    opt('maxSessions', '--max-sessions <n>', 'most concurrent sessions'),
+    ...common,
+  ];
+}
+
+function settings(cmd: Command, keys: ConfigKey[], configPath: string | undefined): Config {
+  const opts = cmd.opts<Record<string, unknown>>();
+  const given: Partial<Record<ConfigKey, GivenValue>> = {};
+  for (const key of keys) {
+    const source = cmd.getOptionValueSource(key);
+    given[key] = {
+      value: opts[key],
+      source: source === 'cli' ? 'cli' : source === 'env' ? 'env' : 'default',
+      origin: source === 'env' ? envName(key) : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+    };
+  }
+  const file = configPath ? readConfigFile(configPath) : {};
+  return resolveConfig(given, file, configPath);
+}
+
+async function run(inbound: 'stdio' | 'http', command: string[], config: Config): Promise<never> {
+  const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  let upstream: UpstreamOptions;
+  if (config.upstream) {
+    if (command.length > 0)
+      throw new McpscopeError('CONFIG_INVALID', 'give either --upstream URL or a command, not both');
+    upstream = { url: config.upstream, headers: config.upstreamHeaders };
+  } else {
+    const [bin, ...args] = command;
+    if (!bin) {
+      throw new McpscopeError(
+        'CONFIG_INVALID',
+        `no upstream server: add the server command after --, e.g. mcpscope forward ${inbound} -- node server.js`,
+      );
+    }
+    upstream = { command: bin, args };
+  }
+  if (
+    inbound === 'http' &&
+    config.host !== '127.0.0.1' &&
+    config.host !== 'localhost' &&
+    config.host !== '::1'
+  ) {
+    logger.warn(
+      { host: config.host },
+      'listening beyond loopback: anyone who can reach this address can use the proxy',
+    );
+  }
+  const options: ProxyOptions = {
+    inbound,
+    upstream,
+    host: config.host,
+    port: config.port,
+    path: config.path,
+    allowedOrigins: config.allowedOrigins,
+    jsonResponse: config.jsonResponse,
+    maxMessageBytes: config.maxMessageBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    sessionIdleMs: config.sessionIdleMs,
+    maxSessions: config.maxSessions,
+    graceMs: config.graceMs,
+    logMessages: config.logMessages,
+    logger,
+  };
+  const proxy = await createProxy(options);
+  if (proxy.url) {
+    const target = 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
+    console.error(`mcpscope ${pkg.version}: MCP endpoint ${proxy.url} → ${target}`);
+    console.error('Connect an MCP client (Streamable HTTP) to that URL. Ctrl-C stops.');
+    logger.info({ url: proxy.url, upstream: target }, 'listening');
+  }
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'stopping');
+    void proxy.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const code = await proxy.done;
+  logger.flush();
+  process.exit(code);
+}
+
+function forwardCommand(inbound: 'stdio' | 'http'): Command {
+  const cmd = new Command(inbound)
+    .description(
+      inbound === 'stdio'
+        ? 'run in place of a stdio MCP server: spawn it and relay its stdin/stdout through mcpscope'
+        : 'expose a stdio server (spawned per session) or a remote --upstream as a Streamable HTTP endpoint',
+    )
+    .argument(inbound === 'stdio' ? '<command...>' : '[command...]', 'upstream server command, after --')
+    .option('-c, --config <file>', 'JSON config file (keys are the camelCase setting names)')
+    .passThroughOptions();
+  const entries = settingOptions(inbound === 'http');
+  for (const [, o] of entries) cmd.addOption(o);
+  cmd.action(async (command: string[], _opts: unknown, self: Command) => {
+    const config = settings(
+      self,
+      entries.map(([k]) => k),
+      self.opts<{ config?: string }>().config,
+    );
+    await run(inbound, command, config);
+  });
+  return cmd;
+}
+
+const program = new Command('mcpscope')
+  .description('DevTools for MCP: see, record, replay, shape and measure Model Context Protocol traffic')
+  .version(pkg.version)
+  .enablePositionalOptions()
+  .showHelpAfterError();
+
+program
+  .command('forward')
+  .description('forward proxy: put mcpscope between an MCP client and a server')
+  .enablePositionalOptions()
+  .addCommand(forwardCommand('stdio'))
+  .addCommand(forwardCommand('http'));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof McpscopeError) {
+    console.error(`mcpscope: ${err.message}`);
+    process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
+  }
+  console.error(err);
+  process.exit(1);
+});

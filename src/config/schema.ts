@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
+import { DEFAULT_GRACE_MS } from '../process/processManager.js';
+import {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SESSION_IDLE_MS,
+} from '../session/sessionManager.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+]);
+
+/** Every setting mcpscope reads, with its default. Flags, MCPSCOPE_* env and the config file all feed it. */
+export const configSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0, 65_535).default(8080),
+    path: z.string().startsWith('/').default('/mcp'),
+    upstream: z.url({ protocol: /^https?$/ }).optional(),
+    upstreamHeaders: z.record(z.string(), z.string()).default({}),
+    allowedOrigins: z.array(z.string()).default([]),
+    jsonResponse: bool.default(false),
+    maxMessageBytes: int(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
+    requestTimeoutMs: int(1).default(DEFAULT_REQUEST_TIMEOUT_MS),
+    sessionIdleMs: int(0).default(DEFAULT_SESSION_IDLE_MS),
+    maxSessions: int(1).default(DEFAULT_MAX_SESSIONS),
+    graceMs: int(0).default(DEFAULT_GRACE_MS),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logFile: z.string().optional(),
+    logMessages: bool.default(false),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];

@@ -1,0 +1,14 @@
+export { createProxy } from './proxy.js';
+export type { ProxyHandle, ProxyOptions, UpstreamOptions } from './proxy.js';
+export { McpscopeError, JsonRpcCode, toJsonRpcError } from './jsonrpc/errors.js';
+export type { ErrorCode, JsonRpcErrorObject, JsonRpcId } from './jsonrpc/errors.js';
+export { parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
+export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
+export { Pipeline } from './pipeline/pipeline.js';
+export { FORWARD } from './pipeline/stage.js';
+export type { Direction, ObserverStage, Stage, TransformerStage, Verdict } from './pipeline/stage.js';
+export { Session } from './session/session.js';
+export { SessionManager } from './session/sessionManager.js';
+export { LogMessagesStage } from './stages/logMessages.js';
+export { createLogger } from './log.js';
+export { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';

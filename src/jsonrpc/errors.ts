@@ -1,0 +1,121 @@
+/**
+ * One error base for everything mcpscope itself causes, with a stable string `code`.
+ * Upstream JSON-RPC errors are never wrapped: they pass through untouched.
+ * The mapping to JSON-RPC error objects and HTTP statuses lives here, and only here.
+ */
+
+export type ErrorCode =
+  | 'PARSE_ERROR'
+  | 'INVALID_REQUEST'
+  | 'BATCH_NOT_SUPPORTED'
+  | 'MESSAGE_TOO_LARGE'
+  | 'SESSION_REQUIRED'
+  | 'SESSION_NOT_FOUND'
+  | 'TOO_MANY_SESSIONS'
+  | 'UNSUPPORTED_PROTOCOL_VERSION'
+  | 'ORIGIN_FORBIDDEN'
+  | 'NOT_ACCEPTABLE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'STREAM_CONFLICT'
+  | 'UPSTREAM_EXITED'
+  | 'UPSTREAM_UNREACHABLE'
+  | 'UPSTREAM_HTTP_ERROR'
+  | 'UPSTREAM_PROTOCOL_ERROR'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_BACKPRESSURE'
+  | 'SESSION_CLOSED'
+  | 'CONFIG_INVALID';
+
+/** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
+export const JsonRpcCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** MCP SDK `ErrorCode.ConnectionClosed`. */
+  ConnectionClosed: -32000,
+  /** MCP SDK `ErrorCode.RequestTimeout`; also what the SDK's HTTP server uses for "session not found". */
+  RequestTimeout: -32001,
+} as const;
+
+interface Mapping {
+  readonly rpc: number;
+  readonly http: number;
+}
+
+const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
+  PARSE_ERROR: { rpc: JsonRpcCode.ParseError, http: 400 },
+  INVALID_REQUEST: { rpc: JsonRpcCode.InvalidRequest, http: 400 },
+  BATCH_NOT_SUPPORTED: { rpc: JsonRpcCode.InvalidRequest, http: 400 },
+  MESSAGE_TOO_LARGE: { rpc: JsonRpcCode.InvalidRequest, http: 413 },
+  SESSION_REQUIRED: { rpc: JsonRpcCode.ConnectionClosed, http: 400 },
+  SESSION_NOT_FOUND: { rpc: JsonRpcCode.RequestTimeout, http: 404 },
+  TOO_MANY_SESSIONS: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
+  UNSUPPORTED_PROTOCOL_VERSION: { rpc: JsonRpcCode.ConnectionClosed, http: 400 },
+  ORIGIN_FORBIDDEN: { rpc: JsonRpcCode.ConnectionClosed, http: 403 },
+  NOT_ACCEPTABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 406 },
+  UNSUPPORTED_MEDIA_TYPE: { rpc: JsonRpcCode.ConnectionClosed, http: 415 },
+  METHOD_NOT_ALLOWED: { rpc: JsonRpcCode.ConnectionClosed, http: 405 },
+  STREAM_CONFLICT: { rpc: JsonRpcCode.ConnectionClosed, http: 409 },
+  UPSTREAM_EXITED: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
+  UPSTREAM_UNREACHABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
+  UPSTREAM_HTTP_ERROR: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
+  UPSTREAM_PROTOCOL_ERROR: { rpc: JsonRpcCode.InternalError, http: 502 },
+  UPSTREAM_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504 },
+  UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
+  SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404 },
+  CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
+};
+
+export class McpscopeError extends Error {
+  readonly code: ErrorCode;
+  /** Extra, JSON-safe facts for the client (`error.data`), e.g. the limit that was hit. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'McpscopeError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get httpStatus(): number {
+    return MAPPING[this.code].http;
+  }
+
+  get rpcCode(): number {
+    return MAPPING[this.code].rpc;
+  }
+}
+
+export type JsonRpcId = string | number;
+
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data: { source: 'mcpscope'; code: ErrorCode } & Record<string, unknown>;
+}
+
+/** The one place where an mcpscope error becomes a JSON-RPC error object. */
+export function toJsonRpcError(err: McpscopeError): JsonRpcErrorObject {
+  const data: JsonRpcErrorObject['data'] = { source: 'mcpscope', code: err.code };
+  if (err.details) {
+    for (const key of Object.keys(err.details)) if (key !== 'id') data[key] = err.details[key];
+  }
+  return { code: err.rpcCode, message: err.message, data };
+}
+
+/** A complete JSON-RPC error response, serialised, for an mcpscope error. */
+export function errorResponseJson(id: JsonRpcId | null, err: McpscopeError): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, error: toJsonRpcError(err) });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,240 @@
+import { isUtf8 } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { McpscopeError, type JsonRpcId } from './errors.js';
+
+/** Default cap on one JSON-RPC message, in bytes (4 MiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+export type MessageKind = 'request' | 'notification' | 'response' | 'error';
+
+/** What the session knows about a request in flight; shared by every stage (see session/pending.ts). */
+export interface PendingRequest {
+  readonly id: JsonRpcId;
+  readonly method: string;
+  /** `params.name` for `tools/call` and `prompts/get`, `params.uri` for `resources/read`. */
+  readonly target: string | undefined;
+  readonly progressToken: string | number | undefined;
+  /** performance.now() when the request reached mcpscope. */
+  readonly startedAt: number;
+  /** Opaque slot for the inbound transport (e.g. the HTTP stream that carries the answer). */
+  route: unknown;
+}
+
+/**
+ * One JSON-RPC message, parsed exactly once. `raw` holds the bytes as received, so an unmodified message is
+ * forwarded without re-serialising. Invariant: `raw` never contains a newline (a pretty-printed body is
+ * re-serialised once, at parse time), so every transport can frame it as is.
+ */
+export interface Frame {
+  raw: Buffer;
+  msg: JSONRPCMessage;
+  kind: MessageKind;
+  id: JsonRpcId | undefined;
+  method: string | undefined;
+  /** performance.now() when the message was complete on the receiving side. */
+  receivedAt: number;
+  /** The request this message answers or relates to (responses, progress), set once by the Session. */
+  related: PendingRequest | undefined;
+  /** Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`. */
+  route: unknown;
+}
+
+const NEWLINE = 0x0a;
+const ID_SNIFF_BYTES = 512;
+const ID_PATTERN = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})/;
+
+/**
+ * Best effort: find the JSON-RPC id in the first bytes of a message that cannot be parsed or is too large,
+ * so that the error answers the right request instead of leaving the client waiting.
+ */
+export function sniffId(prefix: Buffer): JsonRpcId | null {
+  const text = prefix.subarray(0, ID_SNIFF_BYTES).toString('utf8');
+  const match = ID_PATTERN.exec(text);
+  if (!match?.[1]) return null;
+  const token = match[1];
+  if (token.startsWith('"')) {
+    try {
+      return JSON.parse(token) as string;
+    } catch {
+      return null;
+    }
+  }
+  const n = Number(token);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function invalid(message: string, raw: Buffer): McpscopeError {
+  return new McpscopeError('INVALID_REQUEST', message, { details: { id: sniffId(raw) } });
+}
+
+function isValidId(id: unknown): id is JsonRpcId {
+  return typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id));
+}
+
+/**
+ * Parse and structurally validate one JSON-RPC 2.0 message. Throws McpscopeError (PARSE_ERROR,
+ * INVALID_REQUEST, BATCH_NOT_SUPPORTED, MESSAGE_TOO_LARGE); `details.id` carries the request id when known.
+ */
+export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performance.now()): Frame {
+  if (raw.length > maxBytes) {
+    throw new McpscopeError(
+      'MESSAGE_TOO_LARGE',
+      `message of ${raw.length} bytes exceeds the ${maxBytes}-byte limit; raise --max-message-bytes or send less`,
+      { details: { id: sniffId(raw), limitBytes: maxBytes, sizeBytes: raw.length } },
+    );
+  }
+  if (!isUtf8(raw)) {
+    throw new McpscopeError('PARSE_ERROR', 'message is not valid UTF-8; JSON-RPC messages must be UTF-8', {
+      details: { id: null },
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new McpscopeError('PARSE_ERROR', `message is not valid JSON: ${(err as Error).message}`, {
+      details: { id: null },
+    });
+  }
+  if (Array.isArray(value)) {
+    throw new McpscopeError(
+      'BATCH_NOT_SUPPORTED',
+      'JSON-RPC batches are not allowed since MCP 2025-06-18; send one message per request',
+      { details: { id: null } },
+    );
+  }
+  if (value === null || typeof value !== 'object') throw invalid('message must be a JSON-RPC object', raw);
+  const obj = value as Record<string, unknown>;
+  if (obj.jsonrpc !== '2.0') throw invalid('"jsonrpc" must be "2.0"', raw);
+
+  let kind: MessageKind;
+  let id: JsonRpcId | undefined;
+  let method: string | undefined;
+  if ('method' in obj) {
+    if (typeof obj.method !== 'string') throw invalid('"method" must be a string', raw);
+    method = obj.method;
+    if ('id' in obj) {
+      if (!isValidId(obj.id)) throw invalid('"id" must be a string or an integer', raw);
+      id = obj.id;
+      kind = 'request';
+    } else {
+      kind = 'notification';
+    }
+    if ('params' in obj && (obj.params === null || typeof obj.params !== 'object')) {
+      throw invalid('"params" must be an object', raw);
+    }
+  } else if ('result' in obj || 'error' in obj) {
+    if (!isValidId(obj.id) && !('error' in obj && obj.id === null)) {
+      throw invalid('a response needs a string or integer "id"', raw);
+    }
+    id = obj.id === null ? undefined : (obj.id as JsonRpcId);
+    kind = 'result' in obj ? 'response' : 'error';
+  } else {
+    throw invalid('message is neither a request, a notification nor a response', raw);
+  }
+
+  // Keep the framing invariant: one message, one line.
+  const bytes = raw.indexOf(NEWLINE) === -1 ? raw : Buffer.from(JSON.stringify(obj));
+  return {
+    raw: bytes,
+    msg: obj as unknown as JSONRPCMessage,
+    kind,
+    id,
+    method,
+    receivedAt,
+    related: undefined,
+    route: undefined,
+  };
+}
+
+/** Build a frame for a message mcpscope itself creates (errors, cancellations). */
+export function syntheticFrame(json: string): Frame {
+  return parseFrame(Buffer.from(json), Number.MAX_SAFE_INTEGER);
+}
+
+export interface LineHandler {
+  onLine(line: Buffer): void;
+  /** A line longer than the cap: its first bytes (for id sniffing) and its full length once known. */
+  onOversize(prefix: Buffer, totalBytes: number): void;
+}
+
+/**
+ * Splits a byte stream into newline-delimited lines with a hard cap per line. Bytes past the cap are
+ * discarded until the next newline (memory stays bounded), then the stream resynchronises.
+ */
+export class LineSplitter {
+  readonly #maxBytes: number;
+  readonly #handler: LineHandler;
+  #parts: Buffer[] = [];
+  #length = 0;
+  /** While discarding an oversized line: its prefix and the bytes seen so far. */
+  #oversizePrefix: Buffer | null = null;
+  #oversizeBytes = 0;
+
+  constructor(maxBytes: number, handler: LineHandler) {
+    this.#maxBytes = maxBytes;
+    this.#handler = handler;
+  }
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE, start);
+    while (nl !== -1) {
+      this.#finish(chunk.subarray(start, nl));
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) this.#append(chunk.subarray(start));
+  }
+
+  /** Bytes buffered for an incomplete line. */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  #append(part: Buffer): void {
+    if (this.#oversizePrefix) {
+      this.#oversizeBytes += part.length;
+      return;
+    }
+    if (this.#length + part.length > this.#maxBytes) {
+      const whole = Buffer.concat([...this.#parts, part]);
+      this.#oversizePrefix = Buffer.from(whole.subarray(0, ID_SNIFF_BYTES));
+      this.#oversizeBytes = whole.length;
+      this.#parts = [];
+      this.#length = 0;
+      return;
+    }
+    this.#parts.push(part);
+    this.#length += part.length;
+  }
+
+  #finish(tail: Buffer): void {
+    if (this.#oversizePrefix) {
+      const prefix = this.#oversizePrefix;
+      const total = this.#oversizeBytes + tail.length;
+      this.#oversizePrefix = null;
+      this.#oversizeBytes = 0;
+      this.#handler.onOversize(prefix, total);
+      return;
+    }
+    let line: Buffer;
+    if (this.#length === 0) {
+      line = tail;
+    } else {
+      this.#parts.push(tail);
+      line = Buffer.concat(this.#parts, this.#length + tail.length);
+      this.#parts = [];
+      this.#length = 0;
+    }
+    // Tolerate CRLF and blank lines.
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    if (line.length === 0) return;
+    if (line.length > this.#maxBytes) {
+      this.#handler.onOversize(Buffer.from(line.subarray(0, ID_SNIFF_BYTES)), line.length);
+      return;
+    }
+    this.#handler.onLine(line);
+  }
+}

@@ -1,0 +1,42 @@
+import type { Frame } from '../jsonrpc/framing.js';
+import type { McpscopeError } from '../jsonrpc/errors.js';
+import type { Session } from '../session/session.js';
+
+export type Direction = 'client-to-server' | 'server-to-client';
+
+/** What a transformer decides for one message. */
+export type Verdict =
+  | { readonly action: 'forward' }
+  /** Forward this message instead. */
+  | { readonly action: 'rewrite'; readonly frame: Frame }
+  /** Answer the sender on the other side's behalf; the original message goes no further. */
+  | { readonly action: 'reply'; readonly frame: Frame }
+  /** Stop the message; the reason is shown to observers. */
+  | { readonly action: 'drop'; readonly reason: string };
+
+export const FORWARD: Verdict = Object.freeze({ action: 'forward' });
+
+interface StageHooks {
+  readonly name: string;
+  onSessionOpen?(session: Session): void;
+  onSessionClose?(session: Session, reason: McpscopeError | undefined): void;
+  /** An error mcpscope raised for this session (rejected input, upstream failure, timeout). */
+  onError?(session: Session, err: McpscopeError): void;
+}
+
+/**
+ * May change the outcome of a message. Returning a Promise holds the message (and every later message of
+ * the same session and direction, to keep order) until it settles.
+ */
+export interface TransformerStage extends StageHooks {
+  readonly kind: 'transformer';
+  transform(frame: Frame, session: Session, direction: Direction): Verdict | Promise<Verdict>;
+}
+
+/** Sees every message with its final verdict. Must not await: hand slow work to a bounded queue. */
+export interface ObserverStage extends StageHooks {
+  readonly kind: 'observer';
+  observe(frame: Frame, session: Session, direction: Direction, verdict: Verdict): void;
+}
+
+export type Stage = TransformerStage | ObserverStage;

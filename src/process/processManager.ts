@@ -1,0 +1,210 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Logger } from 'pino';
+import { McpscopeError } from '../jsonrpc/errors.js';
+
+/** Default grace between SIGTERM and SIGKILL (5 s). */
+export const DEFAULT_GRACE_MS = 5_000;
+/** How long a child may take to exit on its own once its stdin is closed, before SIGTERM. */
+export const STDIN_CLOSE_WAIT_MS = 500;
+/** How much of a child's stderr is kept for error messages (8 KiB). */
+export const STDERR_TAIL_BYTES = 8 * 1024;
+
+export interface ProcessSpec {
+  command: string;
+  args: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ProcessManagerOptions {
+  logger: Logger;
+  /** Default DEFAULT_GRACE_MS. */
+  graceMs?: number;
+  /** Copy the child's stderr to ours (default true). */
+  passStderr?: boolean;
+}
+
+/** A child process under supervision: its streams, its stderr tail and how it ended. */
+export class ManagedProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly spec: ProcessSpec;
+  readonly startedAt = Date.now();
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<ExitInfo>;
+  #exit: ExitInfo | undefined;
+  #stopping = false;
+  #stderrTail: Buffer = Buffer.alloc(0);
+  readonly #graceMs: number;
+
+  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean) {
+    this.spec = spec;
+    this.#graceMs = graceMs;
+    // Own process group, so that stop() reaches grandchildren (`sh -c`, `npx …`) too.
+    this.child = spawn(spec.command, spec.args, {
+      env: spec.env ?? process.env,
+      cwd: spec.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        resolve(this.#exit);
+      });
+      this.child.once('error', () => {
+        // spawn failures (ENOENT) emit 'error' without 'exit'.
+        if (this.child.exitCode === null && this.child.pid === undefined) {
+          this.#exit = { code: null, signal: null };
+          resolve(this.#exit);
+        }
+      });
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      if (passStderr) process.stderr.write(chunk);
+      const joined = this.#stderrTail.length === 0 ? chunk : Buffer.concat([this.#stderrTail, chunk]);
+      this.#stderrTail =
+        joined.length > STDERR_TAIL_BYTES ? joined.subarray(joined.length - STDERR_TAIL_BYTES) : joined;
+    });
+    // The child may die while we write: EPIPE is reported through 'exit', not as a crash of ours.
+    this.child.stdin.on('error', () => {});
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get exitInfo(): ExitInfo | undefined {
+    return this.#exit;
+  }
+
+  /** True once stop() was called: an exit after that is expected. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** The last lines the child wrote to stderr (at most STDERR_TAIL_BYTES), trimmed. */
+  stderrTail(maxChars = 500): string {
+    const text = this.#stderrTail.toString('utf8').trim();
+    return text.length > maxChars ? `…${text.slice(text.length - maxChars)}` : text;
+  }
+
+  /** Describe an unexpected exit for people: code or signal, last stderr, what to do. */
+  exitError(info: ExitInfo): McpscopeError {
+    const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code ?? 'unknown'}`;
+    const tail = this.stderrTail();
+    const cmd = [this.spec.command, ...this.spec.args].join(' ');
+    return new McpscopeError(
+      'UPSTREAM_EXITED',
+      `upstream server \`${cmd}\` ${how}${tail ? ` (last stderr: ${tail})` : ''}; fix the server or its command line`,
+      { details: { exitCode: info.code, signal: info.signal } },
+    );
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined || this.#exit) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        this.child.kill(signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /**
+   * Stop gracefully, as the MCP spec's stdio shutdown says: close stdin, wait, SIGTERM, wait the grace
+   * period, SIGKILL. The whole process group is signalled. Resolves with how it ended.
+   */
+  async stop(): Promise<ExitInfo> {
+    this.#stopping = true;
+    if (this.#exit) return this.#exit;
+    this.child.stdin.end();
+    if (await this.#waitExit(Math.min(STDIN_CLOSE_WAIT_MS, this.#graceMs))) return this.exited;
+    this.#signal('SIGTERM');
+    if (await this.#waitExit(this.#graceMs)) {
+      // The group leader is gone; make sure nothing it started is left behind.
+      this.#signalGroupAfterExit('SIGKILL');
+      return this.exited;
+    }
+    this.#signal('SIGKILL');
+    const info = await this.exited;
+    this.#signalGroupAfterExit('SIGKILL');
+    return info;
+  }
+
+  #signalGroupAfterExit(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // no process left in the group
+    }
+  }
+
+  #waitExit(ms: number): Promise<boolean> {
+    if (this.#exit) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+/** Spawns and supervises upstream server processes; stops them all on shutdown. */
+export class ProcessManager {
+  readonly #processes = new Set<ManagedProcess>();
+  readonly #logger: Logger;
+  readonly #graceMs: number;
+  readonly #passStderr: boolean;
+
+  constructor(options: ProcessManagerOptions) {
+    this.#logger = options.logger;
+    this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#passStderr = options.passStderr ?? true;
+  }
+
+  get size(): number {
+    return this.#processes.size;
+  }
+
+  /** Spawn a child; resolves once it is running, rejects with UPSTREAM_EXITED if it cannot start. */
+  async spawn(spec: ProcessSpec): Promise<ManagedProcess> {
+    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr);
+    this.#processes.add(proc);
+    void proc.exited.then((info) => {
+      this.#processes.delete(proc);
+      this.#logger.debug({ pid: proc.pid, ...info, expected: proc.stopping }, 'upstream process exited');
+    });
+    await new Promise<void>((resolve, reject) => {
+      proc.child.once('spawn', () => resolve());
+      proc.child.once('error', (err: NodeJS.ErrnoException) => {
+        const cmd = [spec.command, ...spec.args].join(' ');
+        reject(
+          new McpscopeError(
+            'UPSTREAM_EXITED',
+            `could not start upstream server \`${cmd}\`: ${err.code ?? err.message}; check the command and PATH`,
+            { cause: err },
+          ),
+        );
+      });
+    });
+    this.#logger.debug({ pid: proc.pid, command: spec.command }, 'upstream process started');
+    return proc;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.allSettled([...this.#processes].map((p) => p.stop()));
+  }
+}

@@ -1,0 +1,316 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { McpscopeError, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
+import { syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
+import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
+import type { Direction } from '../pipeline/stage.js';
+import type { Transport } from '../transport/transport.js';
+
+export interface SessionOptions {
+  id: string;
+  inbound: Transport;
+  outbound: Transport;
+  pipeline: Pipeline;
+  logger: Logger;
+  /** Upstream described for people and errors, e.g. "node server.js" or a URL. */
+  upstream: string;
+}
+
+export interface PeerInfo {
+  name?: string;
+  version?: string;
+}
+
+type ParamsWithMeta = { name?: unknown; uri?: unknown; _meta?: { progressToken?: unknown } } | undefined;
+
+function targetOf(method: string, params: ParamsWithMeta): string | undefined {
+  if (!params) return undefined;
+  if (method === 'tools/call' || method === 'prompts/get')
+    return typeof params.name === 'string' ? params.name : undefined;
+  if (method === 'resources/read') return typeof params.uri === 'string' ? params.uri : undefined;
+  return undefined;
+}
+
+function describe(p: PendingRequest): string {
+  return p.target === undefined ? p.method : `${p.method} (${p.target})`;
+}
+
+/**
+ * One logical MCP conversation: its two transports, its pending requests in both directions (paired once,
+ * here, and handed to every stage as `frame.related`), and its lifecycle. Independent of any HTTP session
+ * header, so a stateless protocol era can be bridged later.
+ */
+export class Session implements PipelineTarget {
+  readonly id: string;
+  readonly inbound: Transport;
+  readonly outbound: Transport;
+  readonly upstream: string;
+  readonly startedAt = Date.now();
+  protocolVersion: string | undefined;
+  clientInfo: PeerInfo | undefined;
+  serverInfo: PeerInfo | undefined;
+  /** performance.now() of the last message either way. */
+  lastActivity = performance.now();
+  messagesIn = 0;
+  messagesOut = 0;
+
+  readonly #pipeline: Pipeline;
+  readonly #logger: Logger;
+  /** Client → server requests awaiting an answer, oldest first. */
+  readonly #pending = new Map<JsonRpcId, PendingRequest>();
+  /** Server → client requests (sampling, elicitation, roots) awaiting the client's answer. */
+  readonly #serverPending = new Map<JsonRpcId, PendingRequest>();
+  readonly #byProgressToken = new Map<string | number, PendingRequest>();
+  #closed = false;
+  #closeListeners: Array<(reason: McpscopeError | undefined) => void> = [];
+
+  constructor(options: SessionOptions) {
+    this.id = options.id;
+    this.inbound = options.inbound;
+    this.outbound = options.outbound;
+    this.upstream = options.upstream;
+    this.#pipeline = options.pipeline;
+    this.#logger = options.logger;
+    this.inbound.onmessage = (frame) => this.#fromClient(frame);
+    this.outbound.onmessage = (frame) => this.#fromServer(frame);
+    this.inbound.onerror = (err) => this.#inboundError(err);
+    this.outbound.onerror = (err) => this.#outboundError(err);
+    this.inbound.onclose = (reason) => this.#clientClosed(reason);
+    this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Start the upstream first, so the client's first message has somewhere to go. */
+  async start(): Promise<void> {
+    await this.outbound.start();
+    await this.inbound.start();
+    this.#pipeline.sessionOpened(this);
+  }
+
+  onClose(listener: (reason: McpscopeError | undefined) => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  /** Entry point for a message from the client (also used by transports that parse on their own). */
+  #fromClient(frame: Frame): void {
+    if (this.#closed) return;
+    this.lastActivity = frame.receivedAt;
+    this.messagesIn++;
+    const msg = frame.msg as { params?: ParamsWithMeta; result?: { protocolVersion?: string } };
+    if (frame.kind === 'request') {
+      const method = frame.method as string;
+      const params = msg.params;
+      const token = params?._meta?.progressToken;
+      const pending: PendingRequest = {
+        id: frame.id as JsonRpcId,
+        method,
+        target: targetOf(method, params),
+        progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+        startedAt: frame.receivedAt,
+        route: frame.route,
+      };
+      if (method === 'initialize') {
+        const p = params as { protocolVersion?: unknown; clientInfo?: PeerInfo } | undefined;
+        if (typeof p?.protocolVersion === 'string') this.protocolVersion = p.protocolVersion;
+        this.clientInfo = p?.clientInfo;
+      }
+      this.#pending.set(pending.id, pending);
+      if (pending.progressToken !== undefined) this.#byProgressToken.set(pending.progressToken, pending);
+      frame.related = pending;
+    } else if (frame.kind === 'notification') {
+      if (frame.method === 'notifications/cancelled') this.#clientCancelled(frame);
+    } else {
+      // The client's answer to a server → client request.
+      const related = frame.id === undefined ? undefined : this.#serverPending.get(frame.id);
+      if (!related) {
+        this.#logger.warn(
+          { session: this.id, id: frame.id },
+          'client answered a request the server never sent; dropped',
+        );
+        return;
+      }
+      this.#serverPending.delete(related.id);
+      frame.related = related;
+    }
+    this.#pipeline.process(this, frame, 'client-to-server');
+  }
+
+  #fromServer(frame: Frame): void {
+    if (this.#closed) return;
+    this.lastActivity = frame.receivedAt;
+    if (frame.kind === 'response' || frame.kind === 'error') {
+      const related = frame.id === undefined ? undefined : this.#pending.get(frame.id);
+      if (!related) {
+        this.#logger.warn(
+          { session: this.id, id: frame.id },
+          'upstream answered a request that is not pending (answered, cancelled or timed out already); dropped',
+        );
+        return;
+      }
+      this.#settle(related);
+      frame.related = related;
+      if (related.method === 'initialize' && frame.kind === 'response') {
+        const result = (frame.msg as { result?: { protocolVersion?: unknown; serverInfo?: PeerInfo } })
+          .result;
+        if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
+        this.serverInfo = result?.serverInfo;
+      }
+    } else if (frame.kind === 'request') {
+      const pending: PendingRequest = {
+        id: frame.id as JsonRpcId,
+        method: frame.method as string,
+        target: undefined,
+        progressToken: undefined,
+        startedAt: frame.receivedAt,
+        route: undefined,
+      };
+      this.#serverPending.set(pending.id, pending);
+      frame.related = this.#soleInFlight();
+    } else if (frame.method === 'notifications/progress') {
+      const token = (frame.msg as { params?: { progressToken?: unknown } }).params?.progressToken;
+      if (typeof token === 'string' || typeof token === 'number')
+        frame.related = this.#byProgressToken.get(token);
+    } else {
+      frame.related = this.#soleInFlight();
+    }
+    this.#pipeline.process(this, frame, 'server-to-client');
+  }
+
+  #soleInFlight(): PendingRequest | undefined {
+    // Over stdio a server request or log notification carries no link to the client request that caused
+    // it; when exactly one client request is in flight, that one is taken as the cause.
+    if (this.#pending.size !== 1) return undefined;
+    return this.#pending.values().next().value;
+  }
+
+  /** Called by the pipeline with the final message for one direction. */
+  deliver(frame: Frame, direction: Direction): void {
+    if (this.#closed) return;
+    if (direction === 'client-to-server') {
+      this.outbound.send(frame);
+      return;
+    }
+    // A reply made by a stage answers a pending request too.
+    if (
+      (frame.kind === 'response' || frame.kind === 'error') &&
+      frame.related === undefined &&
+      frame.id !== undefined
+    ) {
+      const related = this.#pending.get(frame.id);
+      if (related) {
+        this.#settle(related);
+        frame.related = related;
+      }
+    }
+    this.messagesOut++;
+    this.inbound.send(frame);
+  }
+
+  #settle(pending: PendingRequest): void {
+    this.#pending.delete(pending.id);
+    if (pending.progressToken !== undefined) this.#byProgressToken.delete(pending.progressToken);
+  }
+
+  #clientCancelled(frame: Frame): void {
+    const requestId = (frame.msg as { params?: { requestId?: unknown } }).params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const pending = this.#pending.get(requestId);
+    if (!pending) return;
+    this.#settle(pending);
+    frame.related = pending;
+  }
+
+  /** Answer a pending client request with an mcpscope error (and tell the stages). */
+  failRequest(pending: PendingRequest, err: McpscopeError): void {
+    this.#settle(pending);
+    const frame = syntheticFrame(errorResponseJson(pending.id, err));
+    frame.related = pending;
+    this.#pipeline.error(this, err);
+    this.#pipeline.process(this, frame, 'server-to-client');
+  }
+
+  /**
+   * Fail every request older than `timeoutMs` with UPSTREAM_TIMEOUT and cancel it upstream.
+   * Pending requests are kept oldest first, so the scan stops at the first one still in time.
+   */
+  expireRequests(now: number, timeoutMs: number): void {
+    for (const pending of this.#pending.values()) {
+      const elapsed = now - pending.startedAt;
+      if (elapsed < timeoutMs) break;
+      const ms = Math.round(elapsed);
+      const err = new McpscopeError(
+        'UPSTREAM_TIMEOUT',
+        `${describe(pending)} got no answer from the upstream within ${ms} ms (limit ${timeoutMs} ms); ` +
+          'the request was cancelled upstream. Raise --request-timeout or check why the server hangs',
+        { details: { method: pending.method, elapsedMs: ms, timeoutMs } },
+      );
+      this.failRequest(pending, err);
+      const cancel = syntheticFrame(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: pending.id, reason: `mcpscope: request timed out after ${ms} ms` },
+        }),
+      );
+      this.#pipeline.process(this, cancel, 'client-to-server');
+    }
+  }
+
+  #inboundError(err: McpscopeError): void {
+    this.#logger.warn({ session: this.id, code: err.code }, err.message);
+    this.#pipeline.error(this, err);
+  }
+
+  #outboundError(err: McpscopeError): void {
+    const id = err.details?.id;
+    const pending = typeof id === 'string' || typeof id === 'number' ? this.#pending.get(id) : undefined;
+    this.#logger.warn({ session: this.id, code: err.code, id }, err.message);
+    if (pending) this.failRequest(pending, err);
+    else this.#pipeline.error(this, err);
+  }
+
+  /**
+   * The client hung up. An abrupt end closes everything; a clean end of input (stdin EOF) is passed on to
+   * the upstream, and what it still says is relayed until it has gone too.
+   */
+  #clientClosed(reason: McpscopeError | undefined): void {
+    if (this.#closed) return;
+    if (reason) {
+      void this.close(reason);
+      return;
+    }
+    void this.outbound.close();
+  }
+
+  #upstreamClosed(reason: McpscopeError | undefined): void {
+    if (this.#closed) return;
+    const err =
+      reason ??
+      new McpscopeError(
+        'SESSION_CLOSED',
+        `the upstream (${this.upstream}) closed the connection; start a new session`,
+      );
+    for (const pending of [...this.#pending.values()]) this.failRequest(pending, err);
+    void this.close(err);
+  }
+
+  /** Close both ends and release everything. Idempotent. */
+  async close(reason?: McpscopeError): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending.clear();
+    this.#serverPending.clear();
+    this.#byProgressToken.clear();
+    this.#pipeline.sessionClosed(this, reason);
+    await Promise.allSettled([this.inbound.close(), this.outbound.close()]);
+    for (const listener of this.#closeListeners) listener(reason);
+    this.#closeListeners = [];
+  }
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { McpscopeError } from '../jsonrpc/errors.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Transport } from '../transport/transport.js';
+import { Session } from './session.js';
+
+/** Default per-request timeout (60 s). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Default idle expiry of a session with no traffic and no open stream (30 min). */
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+/** Default cap on concurrent sessions. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Finest and coarsest resolution of the timeout sweep. */
+const MIN_SWEEP_MS = 10;
+const MAX_SWEEP_MS = 1_000;
+
+export interface SessionManagerOptions {
+  pipeline: Pipeline;
+  logger: Logger;
+  /** Default DEFAULT_REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+  /** Default DEFAULT_SESSION_IDLE_MS; 0 disables expiry. */
+  sessionIdleMs?: number;
+  /** Default DEFAULT_MAX_SESSIONS. */
+  maxSessions?: number;
+}
+
+export interface CreateSessionOptions {
+  inbound: Transport;
+  outbound: Transport;
+  upstream: string;
+  /** Sessions with an open stream are not idle, whatever their last message. */
+  isBusy?: () => boolean;
+}
+
+/**
+ * Owns every live session: ids, the cap, idle expiry and request timeouts. One sweep timer serves all
+ * sessions, so no message allocates a timer of its own.
+ */
+export class SessionManager {
+  readonly #sessions = new Map<string, Session>();
+  readonly #busy = new Map<string, () => boolean>();
+  readonly #pipeline: Pipeline;
+  readonly #logger: Logger;
+  readonly #requestTimeoutMs: number;
+  readonly #idleMs: number;
+  readonly #maxSessions: number;
+  readonly #sweep: NodeJS.Timeout;
+  #total = 0;
+
+  constructor(options: SessionManagerOptions) {
+    this.#pipeline = options.pipeline;
+    this.#logger = options.logger;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    const every = Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(this.#requestTimeoutMs / 20)));
+    this.#sweep = setInterval(() => this.#sweepOnce(), every);
+    this.#sweep.unref();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  get(id: string): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  list(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** Throws TOO_MANY_SESSIONS when the cap is reached, before anything is spawned. */
+  reserve(): string {
+    if (this.#sessions.size >= this.#maxSessions) {
+      throw new McpscopeError(
+        'TOO_MANY_SESSIONS',
+        `mcpscope already holds ${this.#sessions.size} sessions (the limit); close idle clients or raise --max-sessions`,
+        { details: { limit: this.#maxSessions } },
+      );
+    }
+    return randomUUID();
+  }
+
+  /** Create and start a session under an id from reserve(). */
+  async create(id: string, options: CreateSessionOptions): Promise<Session> {
+    const session = new Session({
+      id,
+      inbound: options.inbound,
+      outbound: options.outbound,
+      upstream: options.upstream,
+      pipeline: this.#pipeline,
+      logger: this.#logger,
+    });
+    this.#sessions.set(id, session);
+    if (options.isBusy) this.#busy.set(id, options.isBusy);
+    this.#total++;
+    session.onClose(() => {
+      this.#sessions.delete(id);
+      this.#busy.delete(id);
+    });
+    try {
+      await session.start();
+    } catch (err) {
+      await session.close(err instanceof McpscopeError ? err : undefined);
+      throw err;
+    }
+    return session;
+  }
+
+  #sweepOnce(): void {
+    const now = performance.now();
+    for (const session of this.#sessions.values()) {
+      if (session.pendingCount > 0) session.expireRequests(now, this.#requestTimeoutMs);
+      if (this.#idleMs > 0 && now - session.lastActivity > this.#idleMs && !this.#busy.get(session.id)?.()) {
+        this.#logger.info({ session: session.id }, 'session expired after being idle');
+        void session.close(
+          new McpscopeError('SESSION_NOT_FOUND', `session expired after ${this.#idleMs} ms without traffic`),
+        );
+      }
+    }
+  }
+
+  /** Close every session and stop the sweep. */
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweep);
+    await Promise.allSettled([...this.#sessions.values()].map((s) => s.close()));
+  }
+}

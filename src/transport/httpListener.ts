@@ -1,0 +1,385 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { McpscopeError, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
+import { parseFrame, type Frame } from '../jsonrpc/framing.js';
+import {
+  HEADER_LAST_EVENT_ID,
+  HEADER_PROTOCOL_VERSION,
+  HEADER_SESSION_ID,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '../protocol.js';
+import type { Session } from '../session/session.js';
+import type { SessionManager } from '../session/sessionManager.js';
+import { StreamableHttpServerTransport } from './streamableHttpServer.js';
+import type { Transport } from './transport.js';
+
+/** Interval of SSE keep-alive comments on idle GET streams (25 s). */
+export const KEEPALIVE_MS = 25_000;
+/** Time allowed to receive a request's headers (10 s) and its whole body (30 s). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export interface UpstreamFactory {
+  /** Description for people, e.g. the command line or the URL. */
+  readonly description: string;
+  create(): Transport;
+}
+
+export interface HttpListenerOptions {
+  host: string;
+  port: number;
+  /** Default '/mcp'. */
+  path?: string;
+  /** Origins allowed besides localhost ones; '*' allows any. */
+  allowedOrigins: readonly string[];
+  maxMessageBytes: number;
+  jsonResponse: boolean;
+  sessions: SessionManager;
+  upstream: UpstreamFactory;
+  logger: Logger;
+}
+
+function sendError(res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = errorResponseJson(id, err);
+  res.writeHead(err.httpStatus, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function hostnameOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
+  const colon = hostHeader.lastIndexOf(':');
+  return colon === -1 ? hostHeader : hostHeader.slice(0, colon);
+}
+
+/**
+ * The Streamable HTTP endpoint (`POST/GET/DELETE /mcp`) on raw node:http: validates Origin, Host, headers
+ * and bodies, creates sessions on `initialize`, and hands each message to its session's transport.
+ */
+export class HttpListener {
+  readonly #options: HttpListenerOptions;
+  readonly #server: Server;
+  readonly #path: string;
+  readonly #transports = new Map<string, StreamableHttpServerTransport>();
+  readonly #loopbackOnly: boolean;
+  #keepAlive: NodeJS.Timeout | undefined;
+
+  constructor(options: HttpListenerOptions) {
+    this.#options = options;
+    this.#path = options.path ?? '/mcp';
+    this.#loopbackOnly = LOOPBACK_HOSTS.has(options.host);
+    this.#server = createServer(
+      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 },
+      (req, res) => this.#handle(req, res),
+    );
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        if (err.code === 'EADDRINUSE') {
+          reject(
+            new McpscopeError(
+              'CONFIG_INVALID',
+              `port ${this.#options.port} on ${this.#options.host} is already in use; pass --port with a free port (0 picks one)`,
+              { cause: err },
+            ),
+          );
+        } else reject(err);
+      };
+      this.#server.once('error', onError);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#keepAlive = setInterval(() => {
+      for (const t of this.#transports.values()) t.keepAlive();
+    }, KEEPALIVE_MS);
+    this.#keepAlive.unref();
+    return this.#server.address() as AddressInfo;
+  }
+
+  get url(): string {
+    const addr = this.#server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}${this.#path}`;
+  }
+
+  #checkOrigin(req: IncomingMessage): McpscopeError | undefined {
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      const allowed = this.#options.allowedOrigins;
+      if (!allowed.includes('*') && !allowed.includes(origin)) {
+        let hostname: string;
+        try {
+          hostname = new URL(origin).hostname;
+        } catch {
+          hostname = '';
+        }
+        if (!LOOPBACK_HOSTS.has(hostname)) {
+          return new McpscopeError(
+            'ORIGIN_FORBIDDEN',
+            `Origin ${origin} is not allowed; add it with --allowed-origin if this page should reach the proxy`,
+          );
+        }
+      }
+    } else if (origin === 'null') {
+      return new McpscopeError('ORIGIN_FORBIDDEN', 'Origin null is not allowed');
+    }
+    // DNS rebinding: on loopback, a browser page on another name must not reach us.
+    if (this.#loopbackOnly) {
+      const host = req.headers.host;
+      if (host !== undefined && !LOOPBACK_HOSTS.has(hostnameOf(host))) {
+        return new McpscopeError(
+          'ORIGIN_FORBIDDEN',
+          `Host ${host} is not a loopback name; mcpscope listens on ${this.#options.host} only`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path !== this.#path) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `not found: ${path}; the MCP endpoint is ${this.#path}` }));
+      return;
+    }
+    const forbidden = this.#checkOrigin(req);
+    if (forbidden) {
+      sendError(res, forbidden);
+      req.resume();
+      return;
+    }
+    const version = req.headers[HEADER_PROTOCOL_VERSION];
+    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      sendError(
+        res,
+        new McpscopeError(
+          'UNSUPPORTED_PROTOCOL_VERSION',
+          `MCP-Protocol-Version ${version} is not supported; supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+          { details: { supported: SUPPORTED_PROTOCOL_VERSIONS } },
+        ),
+      );
+      req.resume();
+      return;
+    }
+    switch (req.method) {
+      case 'POST':
+        this.#post(req, res);
+        return;
+      case 'GET':
+        this.#get(req, res);
+        return;
+      case 'DELETE':
+        void this.#delete(req, res);
+        return;
+      default:
+        res.setHeader('allow', 'GET, POST, DELETE');
+        sendError(
+          res,
+          new McpscopeError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on ${this.#path}`),
+        );
+        req.resume();
+    }
+  }
+
+  /** The session named by the request header, or an HTTP error already sent. */
+  #sessionFor(req: IncomingMessage, res: ServerResponse): Session | undefined {
+    const id = req.headers[HEADER_SESSION_ID];
+    if (typeof id !== 'string' || id === '') {
+      sendError(
+        res,
+        new McpscopeError(
+          'SESSION_REQUIRED',
+          'Mcp-Session-Id header is required; send initialize first and reuse the id it returns',
+        ),
+      );
+      return undefined;
+    }
+    const session = this.#options.sessions.get(id);
+    if (!session) {
+      sendError(
+        res,
+        new McpscopeError(
+          'SESSION_NOT_FOUND',
+          `session ${id} is unknown, expired or closed; initialize a new session`,
+        ),
+      );
+      return undefined;
+    }
+    return session;
+  }
+
+  #post(req: IncomingMessage, res: ServerResponse): void {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      sendError(
+        res,
+        new McpscopeError('NOT_ACCEPTABLE', 'Accept must list both application/json and text/event-stream'),
+      );
+      req.resume();
+      return;
+    }
+    const type = req.headers['content-type'] ?? '';
+    if (!type.startsWith('application/json')) {
+      sendError(res, new McpscopeError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
+      req.resume();
+      return;
+    }
+    const max = this.#options.maxMessageBytes;
+    const declared = Number(req.headers['content-length']);
+    if (declared > max) {
+      res.setHeader('connection', 'close');
+      sendError(res, this.#tooLarge(declared));
+      req.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        if (!res.headersSent) {
+          res.setHeader('connection', 'close');
+          sendError(res, this.#tooLarge(size));
+        }
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > max) return;
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      let frame: Frame;
+      try {
+        frame = parseFrame(body, max, performance.now());
+      } catch (err) {
+        const e = err as McpscopeError;
+        const id = e.details?.id;
+        sendError(res, e, typeof id === 'string' || typeof id === 'number' ? id : null);
+        return;
+      }
+      if (
+        frame.method === 'initialize' &&
+        frame.kind === 'request' &&
+        req.headers[HEADER_SESSION_ID] === undefined
+      ) {
+        void this.#initialize(frame, res);
+        return;
+      }
+      const session = this.#sessionFor(req, res);
+      if (!session) return;
+      const transport = session.inbound as StreamableHttpServerTransport;
+      if (frame.kind === 'request') transport.acceptRequest(frame, res);
+      else transport.acceptMessage(frame, res);
+    });
+  }
+
+  #tooLarge(size: number): McpscopeError {
+    const max = this.#options.maxMessageBytes;
+    return new McpscopeError(
+      'MESSAGE_TOO_LARGE',
+      `request body of ${size}+ bytes exceeds the ${max}-byte limit; raise --max-message-bytes or send less`,
+      { details: { limitBytes: max } },
+    );
+  }
+
+  async #initialize(frame: Frame, res: ServerResponse): Promise<void> {
+    const { sessions, upstream, logger } = this.#options;
+    let id: string;
+    try {
+      id = sessions.reserve();
+    } catch (err) {
+      sendError(res, err as McpscopeError, frame.id ?? null);
+      return;
+    }
+    const inbound = new StreamableHttpServerTransport(id, { jsonResponse: this.#options.jsonResponse });
+    let session: Session;
+    try {
+      session = await sessions.create(id, {
+        inbound,
+        outbound: upstream.create(),
+        upstream: upstream.description,
+        isBusy: () => inbound.busy,
+      });
+    } catch (err) {
+      const e =
+        err instanceof McpscopeError
+          ? err
+          : new McpscopeError('UPSTREAM_UNREACHABLE', `could not start the upstream: ${String(err)}`);
+      logger.error({ code: e.code }, e.message);
+      sendError(res, e, frame.id ?? null);
+      return;
+    }
+    this.#transports.set(id, inbound);
+    session.onClose(() => this.#transports.delete(id));
+    logger.info({ session: id, upstream: upstream.description }, 'session opened');
+    inbound.acceptRequest(frame, res);
+  }
+
+  #get(req: IncomingMessage, res: ServerResponse): void {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('text/event-stream')) {
+      sendError(res, new McpscopeError('NOT_ACCEPTABLE', 'GET needs Accept: text/event-stream'));
+      return;
+    }
+    const session = this.#sessionFor(req, res);
+    if (!session) return;
+    const transport = session.inbound as StreamableHttpServerTransport;
+    const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
+    if (typeof lastEventId === 'string') {
+      if (!transport.resume(lastEventId, res)) {
+        sendError(
+          res,
+          new McpscopeError(
+            'INVALID_REQUEST',
+            `Last-Event-ID ${lastEventId} is unknown or too old to resume; send the request again`,
+          ),
+        );
+      }
+      return;
+    }
+    if (!transport.openGetStream(res)) {
+      sendError(
+        res,
+        new McpscopeError(
+          'STREAM_CONFLICT',
+          'this session already has an open GET stream; close it before opening another',
+        ),
+      );
+    }
+  }
+
+  async #delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume();
+    const session = this.#sessionFor(req, res);
+    if (!session) return;
+    await session.close();
+    this.#options.logger.info({ session: session.id }, 'session deleted by client');
+    res.writeHead(200).end();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#keepAlive);
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
+import { McpscopeError } from '../jsonrpc/errors.js';
+import { LineSplitter, parseFrame, sniffId, type Frame, type LineHandler } from '../jsonrpc/framing.js';
+
+const NEWLINE = Buffer.from('\n');
+
+export interface NdjsonHandler {
+  onFrame(frame: Frame): void;
+  /** A line that is not an acceptable JSON-RPC message; `line` is its start (or all of it). */
+  onBadLine(err: McpscopeError, line: Buffer): void;
+}
+
+/**
+ * Newline-delimited JSON-RPC over a pair of streams: splits, parses once, writes raw bytes back out.
+ * Shared by both stdio transports.
+ */
+export class NdjsonChannel implements LineHandler {
+  readonly #input: Readable;
+  readonly #output: Writable;
+  readonly #splitter: LineSplitter;
+  readonly #maxBytes: number;
+  readonly #handler: NdjsonHandler;
+
+  constructor(input: Readable, output: Writable, maxBytes: number, handler: NdjsonHandler) {
+    this.#input = input;
+    this.#output = output;
+    this.#maxBytes = maxBytes;
+    this.#handler = handler;
+    this.#splitter = new LineSplitter(maxBytes, this);
+  }
+
+  start(): void {
+    this.#input.on('data', (chunk: Buffer) => this.#splitter.push(chunk));
+  }
+
+  onLine(line: Buffer): void {
+    let frame: Frame;
+    try {
+      frame = parseFrame(line, this.#maxBytes, performance.now());
+    } catch (err) {
+      this.#handler.onBadLine(err as McpscopeError, line);
+      return;
+    }
+    this.#handler.onFrame(frame);
+  }
+
+  onOversize(prefix: Buffer, totalBytes: number): void {
+    const err = new McpscopeError(
+      'MESSAGE_TOO_LARGE',
+      `message of ${totalBytes} bytes exceeds the ${this.#maxBytes}-byte limit and was dropped; ` +
+        'raise --max-message-bytes or send less',
+      { details: { id: sniffId(prefix), limitBytes: this.#maxBytes, sizeBytes: totalBytes } },
+    );
+    this.#handler.onBadLine(err, prefix);
+  }
+
+  /** Write one message and its newline in a single writev. Returns false when the peer is not keeping up. */
+  write(raw: Buffer | string): boolean {
+    const out = this.#output;
+    if (out.destroyed || out.writableEnded) return false;
+    out.cork();
+    out.write(raw);
+    const ok = out.write(NEWLINE);
+    out.uncork();
+    return ok;
+  }
+
+  /** Bytes written but not yet taken by the peer. */
+  get backlogBytes(): number {
+    return this.#output.writableLength;
+  }
+}
