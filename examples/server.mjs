@@ -40,6 +40,13 @@ server.registerTool(
   async ({ ms, steps = 4 }, extra) => {
     const token = extra._meta?.progressToken;
     for (let i = 1; i <= steps; i++) {
+      // Progress first, then the wait: every notification is out well before the result.
+      if (token !== undefined) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: i, total: steps, message: `step ${i} of ${steps}` },
+        });
+      }
       await new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms / steps);
         extra.signal.addEventListener('abort', () => {
@@ -50,12 +57,6 @@ server.registerTool(
         process.stderr.write(`example server: slow call ${extra.requestId} cancelled\n`);
         throw err;
       });
-      if (token !== undefined) {
-        await extra.sendNotification({
-          method: 'notifications/progress',
-          params: { progressToken: token, progress: i, total: steps, message: `step ${i} of ${steps}` },
-        });
-      }
     }
     return text(`slept ${ms} ms`);
   },

@@ -248,7 +248,7 @@ export class Session implements PipelineTarget {
       const err = new McpscopeError(
         'UPSTREAM_TIMEOUT',
         `${describe(pending)} got no answer from the upstream within ${ms} ms (limit ${timeoutMs} ms); ` +
-          'the request was cancelled upstream. Raise --request-timeout or check why the server hangs',
+          'the request was cancelled upstream. Raise --request-timeout-ms or check why the server hangs',
         { details: { method: pending.method, elapsedMs: ms, timeoutMs } },
       );
       this.failRequest(pending, err);

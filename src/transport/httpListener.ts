@@ -20,6 +20,8 @@ export const KEEPALIVE_MS = 25_000;
 /** Time allowed to receive a request's headers (10 s) and its whole body (30 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+/** After a 413, how much of the refused body is read and dropped before the connection is cut (64 MiB). */
+export const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -244,25 +246,22 @@ export class HttpListener {
     const max = this.#options.maxMessageBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > max) {
-      res.setHeader('connection', 'close');
-      sendError(res, this.#tooLarge(declared));
-      req.destroy();
+      this.#rejectBody(req, res, declared);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > max) {
-        if (!res.headersSent) {
-          res.setHeader('connection', 'close');
-          sendError(res, this.#tooLarge(size));
-        }
-        req.destroy();
+        req.off('data', onData);
+        chunks.length = 0;
+        this.#rejectBody(req, res, size);
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => {
       if (size > max) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
@@ -291,13 +290,26 @@ export class HttpListener {
     });
   }
 
-  #tooLarge(size: number): McpscopeError {
+  /**
+   * Answer 413 at once, without buffering the body. The rest of the body is read and discarded (so the
+   * client sees the answer rather than a reset), up to MAX_DISCARD_BYTES; past that the socket is cut.
+   */
+  #rejectBody(req: IncomingMessage, res: ServerResponse, size: number): void {
     const max = this.#options.maxMessageBytes;
-    return new McpscopeError(
-      'MESSAGE_TOO_LARGE',
-      `request body of ${size}+ bytes exceeds the ${max}-byte limit; raise --max-message-bytes or send less`,
-      { details: { limitBytes: max } },
+    sendError(
+      res,
+      new McpscopeError(
+        'MESSAGE_TOO_LARGE',
+        `request body of ${size}+ bytes exceeds the ${max}-byte limit; raise --max-message-bytes or send less`,
+        { details: { limitBytes: max } },
+      ),
     );
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
+    });
+    req.resume();
   }
 
   async #initialize(frame: Frame, res: ServerResponse): Promise<void> {
