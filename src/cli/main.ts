@@ -81,15 +81,16 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
   ];
 }
 
-function settings(cmd: Command, keys: ConfigKey[], configPath: string | undefined): Config {
+function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
   const opts = cmd.opts<Record<string, unknown>>();
   const given: Partial<Record<ConfigKey, GivenValue>> = {};
-  for (const key of keys) {
-    const source = cmd.getOptionValueSource(key);
+  for (const [key, option] of entries) {
+    const name = option.attributeName();
+    const source = cmd.getOptionValueSource(name);
     given[key] = {
-      value: opts[key],
+      value: opts[name],
       source: source === 'cli' ? 'cli' : source === 'env' ? 'env' : 'default',
-      origin: source === 'env' ? envName(key) : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+      origin: source === 'env' ? envName(key) : (option.long ?? name),
     };
   }
   const file = configPath ? readConfigFile(configPath) : {};
@@ -171,11 +172,7 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   const entries = settingOptions(inbound === 'http');
   for (const [, o] of entries) cmd.addOption(o);
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {
-    const config = settings(
-      self,
-      entries.map(([k]) => k),
-      self.opts<{ config?: string }>().config,
-    );
+    const config = settings(self, entries, self.opts<{ config?: string }>().config);
     await run(inbound, command, config);
   });
   return cmd;

@@ -17,10 +17,6 @@ export function envName(key: ConfigKey): string {
   return `MCPSCOPE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
-export function flagName(key: ConfigKey): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
-
 /** Read a JSON config file; its keys are the camelCase setting names. */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;

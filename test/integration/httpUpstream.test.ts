@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/servers/httpServer.mjs', import.meta.url));
+
+async function startFixture(): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening (\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+  });
+  return { proc, url };
+}
+
+describe('forward http --upstream in front of an SDK Streamable HTTP server', () => {
+  let fixture: { proc: ChildProcess; url: string };
+  let proxy: RunningCli;
+  beforeAll(async () => {
+    fixture = await startFixture();
+    proxy = await startHttpProxy([
+      '--upstream',
+      fixture.url,
+      '--upstream-header',
+      'Authorization: Bearer upstream-secret',
+    ]);
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    fixture.proc.kill();
+  });
+
+  it('relays tools, progress, logging and sampling', async () => {
+    const c = await connectHttp(proxy.url);
+    expect(c.client.getServerVersion()?.name).toBe('fixture-http');
+    expect((await c.client.listTools()).tools.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['echo', 'slow', 'sample', 'whoami']),
+    );
+    expect((await c.client.callTool({ name: 'echo', arguments: { message: 'via http' } })).content).toEqual([
+      { type: 'text', text: 'via http' },
+    ]);
+    await expect.poll(() => c.logs.map((l) => l.data)).toContain('echo via http');
+    const progress: number[] = [];
+    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 30 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    expect(slow.content).toEqual([{ type: 'text', text: 'slept 30' }]);
+    expect(progress).toEqual([1]);
+    expect((await c.client.callTool({ name: 'sample', arguments: { prompt: 'up' } })).content).toEqual([
+      { type: 'text', text: 'sampled: up' },
+    ]);
+    await c.transport.terminateSession();
+    await c.client.close();
+  });
+
+  it("sends the configured upstream credentials, never the client's bearer token", async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } =
+      await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new Client({ name: 'token-holder', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(proxy.url), {
+      requestInit: { headers: { authorization: 'Bearer client-secret' } },
+    });
+    await client.connect(transport);
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(who.content).toEqual([{ type: 'text', text: 'Bearer upstream-secret' }]);
+    await client.close();
+  });
+
+  it('keeps several sessions apart, each with its own upstream session', async () => {
+    const clients = await Promise.all(Array.from({ length: 5 }, (_, i) => connectHttp(proxy.url, `c${i}`)));
+    const texts = await Promise.all(
+      clients.map((c, i) => c.client.callTool({ name: 'echo', arguments: { message: `m${i}` } })),
+    );
+    texts.forEach((t, i) => expect(t.content).toEqual([{ type: 'text', text: `m${i}` }]));
+    await Promise.all(clients.map((c) => c.client.close()));
+  });
+
+  it('answers with UPSTREAM_UNREACHABLE when the upstream is down, and recovers when it is back', async () => {
+    const port = new URL(fixture.url).port;
+    const c = await connectHttp(proxy.url);
+    fixture.proc.kill();
+    await new Promise((r) => fixture.proc.once('exit', r));
+    const err = await c.client
+      .callTool({ name: 'echo', arguments: { message: 'x' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).data).toMatchObject({ source: 'mcpscope', code: 'UPSTREAM_UNREACHABLE' });
+    expect((err as McpError).message).toMatch(/could not be reached/);
+    await c.client.close();
+    // Same port again: a new session works.
+    const proc = spawn(process.execPath, [FIXTURE, port], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => proc.stdout?.once('data', () => resolve()));
+    fixture = { proc, url: fixture.url };
+    const again = await connectHttp(proxy.url);
+    expect((await again.client.callTool({ name: 'echo', arguments: { message: 'back' } })).content).toEqual([
+      { type: 'text', text: 'back' },
+    ]);
+    await again.client.close();
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { McpscopeError } from '../../src/jsonrpc/errors.js';
+import { LineSplitter, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
+
+const MAX = 1024;
+const parse = (text: string | Buffer) => parseFrame(typeof text === 'string' ? Buffer.from(text) : text, MAX);
+const codeOf = (text: string | Buffer): string => {
+  try {
+    parse(text);
+  } catch (err) {
+    return (err as McpscopeError).code;
+  }
+  return 'OK';
+};
+
+describe('parseFrame', () => {
+  it('classifies requests, notifications, responses and errors, and keeps the raw bytes', () => {
+    const raw = Buffer.from('{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x"}}');
+    const f = parseFrame(raw, MAX);
+    expect(f).toMatchObject({ kind: 'request', id: 'a', method: 'tools/call' });
+    expect(f.raw).toBe(raw);
+    expect(parse('{"jsonrpc":"2.0","method":"notifications/initialized"}').kind).toBe('notification');
+    expect(parse('{"jsonrpc":"2.0","id":3,"result":{}}')).toMatchObject({ kind: 'response', id: 3 });
+    expect(parse('{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}').kind).toBe('error');
+    expect(parse('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"m"}}').id).toBeUndefined();
+  });
+
+  it('rejects malformed messages with stable codes', () => {
+    expect(codeOf('{"jsonrpc":"2.0","id":1,')).toBe('PARSE_ERROR');
+    expect(codeOf('[{"jsonrpc":"2.0","id":1,"method":"ping"}]')).toBe('BATCH_NOT_SUPPORTED');
+    expect(codeOf('{"jsonrpc":"1.0","id":1,"method":"ping"}')).toBe('INVALID_REQUEST');
+    expect(codeOf('{"jsonrpc":"2.0","id":1,"method":7}')).toBe('INVALID_REQUEST');
+    expect(codeOf('{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}')).toBe('INVALID_REQUEST');
+    expect(codeOf('{"jsonrpc":"2.0","id":1.5,"method":"ping"}')).toBe('INVALID_REQUEST');
+    expect(codeOf('{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}')).toBe('OK');
+    expect(codeOf('{"jsonrpc":"2.0","id":1,"method":"ping","params":3}')).toBe('INVALID_REQUEST');
+    expect(codeOf('{"jsonrpc":"2.0","id":1}')).toBe('INVALID_REQUEST');
+    expect(codeOf('"just a string"')).toBe('INVALID_REQUEST');
+    expect(codeOf(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))).toBe('PARSE_ERROR');
+    expect(codeOf(`{"jsonrpc":"2.0","id":1,"method":"${'x'.repeat(MAX)}"}`)).toBe('MESSAGE_TOO_LARGE');
+  });
+
+  it('does not pollute prototypes and survives deep nesting', () => {
+    const f = parse('{"jsonrpc":"2.0","id":1,"method":"x","params":{"__proto__":{"polluted":true}}}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(f.kind).toBe('request');
+    const deep = `{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":${'['.repeat(1000)}${']'.repeat(1000)}}}`;
+    expect(parseFrame(Buffer.from(deep), 1 << 20).kind).toBe('request');
+  });
+
+  it('re-serialises a pretty-printed message once so raw never holds a newline', () => {
+    const f = parse('{\n  "jsonrpc": "2.0",\n  "id": 1,\n  "result": {}\n}');
+    expect(f.raw.includes(0x0a)).toBe(false);
+    expect(JSON.parse(f.raw.toString())).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+  });
+
+  it('sniffs the id of a message it cannot accept', () => {
+    expect(sniffId(Buffer.from('{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"x":"…'))).toBe(42);
+    expect(sniffId(Buffer.from('{"id" : "req-\\"7","method":'))).toBe('req-"7');
+    expect(sniffId(Buffer.from('{"method":"x"'))).toBeNull();
+  });
+
+  it('names the request id in the error for an invalid request', () => {
+    try {
+      parse('{"jsonrpc":"2.0","id":9,"method":5}');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(McpscopeError);
+      expect((err as McpscopeError).details?.id).toBe(9);
+    }
+  });
+});
+
+describe('LineSplitter', () => {
+  function collect(max: number) {
+    const lines: string[] = [];
+    const oversize: Array<{ prefix: string; total: number }> = [];
+    const splitter = new LineSplitter(max, {
+      onLine: (l) => lines.push(l.toString()),
+      onOversize: (p, total) => oversize.push({ prefix: p.toString(), total }),
+    });
+    return { splitter, lines, oversize };
+  }
+
+  it('splits across chunk boundaries, tolerates CRLF and blank lines', () => {
+    const { splitter, lines } = collect(100);
+    splitter.push(Buffer.from('{"a":1}\n{"b"'));
+    splitter.push(Buffer.from(':2}\r\n\n'));
+    splitter.push(Buffer.from('{"c":3}'));
+    expect(lines).toEqual(['{"a":1}', '{"b":2}']);
+    splitter.push(Buffer.from('\n'));
+    expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+
+  it('drops an oversized line with bounded memory and resynchronises at the next newline', () => {
+    const { splitter, lines, oversize } = collect(64);
+    splitter.push(Buffer.from('{"id":5,"x":"'));
+    for (let i = 0; i < 1000; i++) {
+      splitter.push(Buffer.alloc(1024, 0x61));
+      expect(splitter.bufferedBytes).toBeLessThanOrEqual(64);
+    }
+    splitter.push(Buffer.from('"}\n{"ok":true}\n'));
+    expect(oversize).toHaveLength(1);
+    expect(oversize[0]?.total).toBe(13 + 1000 * 1024 + 2);
+    expect(sniffId(Buffer.from(oversize[0]?.prefix ?? ''))).toBe(5);
+    expect(lines).toEqual(['{"ok":true}']);
+  });
+
+  it('reports a single-chunk oversized line too', () => {
+    const { splitter, lines, oversize } = collect(8);
+    splitter.push(Buffer.from('0123456789\nok\n'));
+    expect(oversize.map((o) => o.total)).toEqual([10]);
+    expect(lines).toEqual(['ok']);
+  });
+});
