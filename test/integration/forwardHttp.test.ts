@@ -147,6 +147,47 @@ describe('forward http in front of the example server', () => {
     ]);
   });
 
+  it('answers a chunked oversized body (no Content-Length) with 413 too', async () => {
+    const id = await rawSession(proxy.url);
+    const chunk = new TextEncoder().encode('x'.repeat(1024 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 6) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(proxy.url, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': id },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { data: { code: 'MESSAGE_TOO_LARGE' } } });
+  });
+
+  it('survives a client that disconnects in the middle of a request body', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(proxy.url);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+            'Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":',
+        );
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 50);
+      });
+    });
+    const id = await rawSession(proxy.url);
+    const ok = await post(proxy.url, { jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-session-id': id });
+    expect(ok.status).toBe(200);
+    await ok.text();
+  });
+
   it('resumes a POST stream from Last-Event-ID after the client drops it mid-call', async () => {
     const id = await rawSession(proxy.url);
     const abort = new AbortController();
