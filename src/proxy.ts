@@ -6,7 +6,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/stage.js';
-import { ProcessManager, type ProcessSpec } from './process/processManager.js';
+import { ProcessManager } from './process/processManager.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import { HttpListener, type UpstreamFactory } from './transport/httpListener.js';
@@ -110,17 +110,13 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
               args: upstream.args ?? [],
               env: upstream.env,
               cwd: upstream.cwd,
-            } as ProcessSpec,
+            },
             processes,
             maxMessageBytes,
             logger,
           }),
   };
 
-  let closing: Promise<void> | undefined;
-  let exitCode = 0;
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const listener =
     options.inbound === 'http'
       ? new HttpListener({
@@ -136,6 +132,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
         })
       : undefined;
 
+  let closing: Promise<void> | undefined;
+  let exitCode = 0;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await listener?.close();
@@ -147,15 +147,18 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     return closing;
   };
 
-  if (options.inbound === 'stdio') {
+  if (!listener) {
+    // stdio: one session for the life of the process.
     const inbound = new StdioServerTransport({
       input: options.stdio?.input,
       output: options.stdio?.output,
       maxMessageBytes,
     });
-    const outbound = factory.create();
-    const id = sessions.reserve();
-    const session = await sessions.create(id, { inbound, outbound, upstream: factory.description });
+    const session = await sessions.create(sessions.reserve(), {
+      inbound,
+      outbound: factory.create(),
+      upstream: factory.description,
+    });
     session.onClose((reason) => {
       // The child died: exit with its code (1 when it was killed by a signal).
       if (reason?.code === 'UPSTREAM_EXITED') exitCode = (reason.details?.exitCode as number | null) ?? 1;
@@ -164,7 +167,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     return { url: undefined, sessions, pipeline, done, close };
   }
 
-  if (!listener) throw new Error('unreachable: http listener missing');
   try {
     await listener.listen();
   } catch (err) {

@@ -168,7 +168,13 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
     )
     .argument(inbound === 'stdio' ? '<command...>' : '[command...]', 'upstream server command, after --')
     .option('-c, --config <file>', 'JSON config file (keys are the camelCase setting names)')
-    .passThroughOptions();
+    .passThroughOptions()
+    .addHelpText(
+      'after',
+      inbound === 'stdio'
+        ? '\nExample (in an MCP client config):\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--", "node", "server.js"]'
+        : '\nExamples:\n  mcpscope forward http --port 8080 -- node server.js\n  mcpscope forward http --port 8080 --upstream https://host/mcp',
+    );
   const entries = settingOptions(inbound === 'http');
   for (const [, o] of entries) cmd.addOption(o);
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {

@@ -51,8 +51,6 @@ export class Session implements PipelineTarget {
   serverInfo: PeerInfo | undefined;
   /** performance.now() of the last message either way. */
   lastActivity = performance.now();
-  messagesIn = 0;
-  messagesOut = 0;
 
   readonly #pipeline: Pipeline;
   readonly #logger: Logger;
@@ -102,7 +100,6 @@ export class Session implements PipelineTarget {
   #fromClient(frame: Frame): void {
     if (this.#closed) return;
     this.lastActivity = frame.receivedAt;
-    this.messagesIn++;
     const msg = frame.msg as { params?: ParamsWithMeta; result?: { protocolVersion?: string } };
     if (frame.kind === 'request') {
       const method = frame.method as string;
@@ -209,7 +206,6 @@ export class Session implements PipelineTarget {
         frame.related = related;
       }
     }
-    this.messagesOut++;
     this.inbound.send(frame);
   }
 
