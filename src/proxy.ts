@@ -1,28 +1,51 @@
+import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
-import { McpscopeError } from './jsonrpc/errors.js';
+import { Agent, request } from 'undici';
+import { AdminServer, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, type ReadyState } from './admin/adminServer.js';
+import { McpscopeError, errorMessage } from './jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
+import { Metrics, type MetricsOptions } from './observe/metrics.js';
+import { MetricsStage, transportLabel } from './observe/metricsStage.js';
+import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/stage.js';
 import { ProcessManager } from './process/processManager.js';
+import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import { HttpListener, type UpstreamFactory } from './transport/httpListener.js';
 import { StdioClientTransport } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
 import { StreamableHttpClientTransport } from './transport/streamableHttpClient.js';
+import { VERSION } from './version.js';
+
+/** How long /ready waits for a remote upstream to answer (2 s). */
+export const READY_PROBE_TIMEOUT_MS = 2_000;
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
   | { url: string; headers?: Record<string, string> };
+
+export interface AdminOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 9090; 0 picks a free port. */
+  port?: number;
+  /** Default '/metrics'. */
+  metricsPath?: string;
+  /** Serve one collection for this long (ms) to every scrape. Default 0 (collect on every scrape). */
+  metricsIntervalMs?: number;
+}
 
 export interface ProxyOptions {
   /** Where clients connect: 'stdio' (our stdin/stdout) or 'http' (Streamable HTTP). */
   inbound: 'stdio' | 'http';
   /** The real server: a command to spawn (one per session) or a Streamable HTTP URL. */
   upstream: UpstreamOptions;
+  /** The `upstream` metric label. Default: the URL's host, or the command and its script's base names. */
+  upstreamName?: string;
   /** Listen address for 'http'. Default 127.0.0.1. */
   host?: string;
   /** Listen port for 'http'; 0 picks a free one. Default 8080. */
@@ -45,6 +68,10 @@ export interface ProxyOptions {
   graceMs?: number;
   /** Log one line per message (method, id, size). Default false. */
   logMessages?: boolean;
+  /** Prometheus metrics: options, or false for none. Default on with defaults. */
+  metrics?: MetricsOptions | false;
+  /** The admin server (/metrics, /health, /ready): options, or false for none. Default false in the library. */
+  admin?: AdminOptions | false;
   /** Extra pipeline stages, run after the built-in ones, in order. */
   stages?: readonly Stage[];
   /** Default: a silent logger. */
@@ -56,8 +83,14 @@ export interface ProxyOptions {
 export interface ProxyHandle {
   /** The endpoint clients connect to ('http' only). */
   readonly url: string | undefined;
+  /** The admin server's base URL, when it is listening. */
+  readonly adminUrl: string | undefined;
   readonly sessions: SessionManager;
   readonly pipeline: Pipeline;
+  /** Null when metrics are off. */
+  readonly metrics: Metrics | null;
+  /** What /ready answers. */
+  ready(): Promise<ReadyState>;
   /**
    * Resolves when a stdio proxy's session ends, with the exit code mcpscope should exit with (the child's,
    * when it died); for 'http', when close() completes, with 0.
@@ -70,11 +103,25 @@ function describeUpstream(upstream: UpstreamOptions): string {
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
+/** A short, bounded label for the upstream: the URL's host, or `node server.js` from a command line. */
+export function upstreamLabel(upstream: UpstreamOptions): string {
+  if ('url' in upstream) return new URL(upstream.url).host;
+  const script = upstream.args?.find((a) => !a.startsWith('-'));
+  return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
+}
+
 /** Build the stage list, in the one place where its order is written. */
-function buildStages(options: ProxyOptions, logger: Logger): Stage[] {
+function buildStages(
+  options: ProxyOptions,
+  logger: Logger,
+  metrics: Metrics | null,
+  upstream: string,
+): Stage[] {
   const stages: Stage[] = [];
-  if (options.logMessages) stages.push(new LogMessagesStage(logger));
   if (options.stages) stages.push(...options.stages);
+  // Observers last, so they see the final verdict of every transformer.
+  if (metrics) stages.push(new MetricsStage(metrics, upstream));
+  if (options.logMessages) stages.push(new LogMessagesStage(logger));
   return stages;
 }
 
@@ -82,7 +129,15 @@ function buildStages(options: ProxyOptions, logger: Logger): Stage[] {
 export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const logger = options.logger ?? silentLogger();
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const pipeline = new Pipeline(buildStages(options, logger), logger);
+  const upstream = options.upstream;
+  const upstreamName = options.upstreamName ?? upstreamLabel(upstream);
+
+  let listener: HttpListener | undefined;
+  const metrics = options.metrics === false ? null : new Metrics(options.metrics);
+  const stopUndici =
+    metrics && 'url' in upstream ? observeUndici(metrics, new Set([new URL(upstream.url).origin])) : null;
+
+  const pipeline = new Pipeline(buildStages(options, logger, metrics, upstreamName), logger);
   const sessions = new SessionManager({
     pipeline,
     logger,
@@ -90,9 +145,12 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     sessionIdleMs: options.inbound === 'stdio' ? 0 : options.sessionIdleMs,
     maxSessions: options.maxSessions,
   });
-  const processes = new ProcessManager({ logger, graceMs: options.graceMs });
+  const processes = new ProcessManager({
+    logger,
+    graceMs: options.graceMs,
+    observer: metrics?.processObserver() ?? null,
+  });
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
-  const upstream = options.upstream;
   const factory: UpstreamFactory = {
     description: describeUpstream(upstream),
     create: () =>
@@ -117,20 +175,66 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           }),
   };
 
-  const listener =
-    options.inbound === 'http'
-      ? new HttpListener({
-          host: options.host ?? '127.0.0.1',
-          port: options.port ?? 8080,
-          path: options.path,
-          allowedOrigins: options.allowedOrigins ?? [],
-          maxMessageBytes,
-          jsonResponse: options.jsonResponse ?? false,
-          sessions,
-          upstream: factory,
+  if (options.inbound === 'http') {
+    listener = new HttpListener({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8080,
+      path: options.path,
+      allowedOrigins: options.allowedOrigins ?? [],
+      maxMessageBytes,
+      jsonResponse: options.jsonResponse ?? false,
+      sessions,
+      upstream: factory,
+      logger,
+      streamObserver: metrics?.streamObserver(transportLabel('streamable-http')) ?? null,
+      onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
+    });
+  }
+
+  metrics?.setCollectors({
+    processesActive: () => processes.size,
+    streamBufferBytes: () => listener?.bufferedBytes ?? 0,
+  });
+
+  let stdioSession: Session | undefined;
+  const ready = async (): Promise<ReadyState> => {
+    if (options.inbound === 'stdio') {
+      if (!stdioSession || stdioSession.closed)
+        return { ready: false, reason: 'the upstream server has exited' };
+      if (!stdioSession.serverInfo) {
+        return { ready: false, reason: 'the upstream server is started but not initialized yet' };
+      }
+      return { ready: true, reason: 'the upstream server is initialized' };
+    }
+    if (!('url' in upstream))
+      return { ready: true, reason: 'listening; a server process starts with each session' };
+    try {
+      const res = await request(upstream.url, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream' },
+        dispatcher,
+        signal: AbortSignal.timeout(READY_PROBE_TIMEOUT_MS),
+      });
+      await res.body.dump();
+      return { ready: true, reason: `upstream ${upstream.url} answered (HTTP ${res.statusCode})` };
+    } catch (err) {
+      return { ready: false, reason: `upstream ${upstream.url} is unreachable: ${errorMessage(err)}` };
+    }
+  };
+
+  const admin =
+    options.admin === false || options.admin === undefined
+      ? undefined
+      : new AdminServer({
+          host: options.admin.host ?? DEFAULT_ADMIN_HOST,
+          port: options.admin.port ?? DEFAULT_ADMIN_PORT,
+          metrics,
+          metricsPath: options.admin.metricsPath,
+          metricsIntervalMs: options.admin.metricsIntervalMs,
+          version: VERSION,
+          ready,
           logger,
-        })
-      : undefined;
+        });
 
   let closing: Promise<void> | undefined;
   let exitCode = 0;
@@ -141,11 +245,28 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await listener?.close();
       await sessions.closeAll();
       await processes.stopAll();
+      await admin?.close();
+      stopUndici?.();
       await dispatcher.close().catch(() => undefined);
       resolveDone(exitCode);
     })();
     return closing;
   };
+
+  // The admin server must never stop the proxy: listen() logs and carries on when its port is taken.
+  await admin?.listen();
+  const handle = (url: string | undefined): ProxyHandle => ({
+    url,
+    get adminUrl() {
+      return admin?.url;
+    },
+    sessions,
+    pipeline,
+    metrics,
+    ready,
+    done,
+    close,
+  });
 
   if (!listener) {
     // stdio: one session for the life of the process.
@@ -154,17 +275,22 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       output: options.stdio?.output,
       maxMessageBytes,
     });
-    const session = await sessions.create(sessions.reserve(), {
-      inbound,
-      outbound: factory.create(),
-      upstream: factory.description,
-    });
-    session.onClose((reason) => {
+    try {
+      stdioSession = await sessions.create(sessions.reserve(), {
+        inbound,
+        outbound: factory.create(),
+        upstream: factory.description,
+      });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    stdioSession.onClose((reason) => {
       // The child died: exit with its code (1 when it was killed by a signal).
       if (reason?.code === 'UPSTREAM_EXITED') exitCode = (reason.details?.exitCode as number | null) ?? 1;
       void close();
     });
-    return { url: undefined, sessions, pipeline, done, close };
+    return handle(undefined);
   }
 
   try {
@@ -175,5 +301,5 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       ? err
       : new McpscopeError('CONFIG_INVALID', String(err), { cause: err });
   }
-  return { url: listener.url, sessions, pipeline, done, close };
+  return handle(listener.url);
 }

@@ -1,15 +1,12 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { readConfigFile, resolveConfig, envName, type GivenValue } from '../config/load.js';
 import { configSchema, type Config, type ConfigKey } from '../config/schema.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { createLogger } from '../log.js';
 import { createProxy, type ProxyOptions, type UpstreamOptions } from '../proxy.js';
+import { VERSION } from '../version.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 const defaults = configSchema.parse({});
 
 const list = (value: string, previous: string[] | undefined): string[] => [
@@ -46,6 +43,38 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('logLevel', '--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'),
     opt('logFile', '--log-file <path>', 'write logs to this file (default: stderr; never stdout)', false),
     opt('logMessages', '--log-messages', 'log each message: direction, method, id, size, latency'),
+    opt(
+      'upstreamName',
+      '--upstream-name <name>',
+      'the upstream metric label (default: URL host or command)',
+      false,
+    ),
+    opt('admin', '--no-admin', 'do not start the admin server (/metrics, /health, /ready)'),
+    opt('adminHost', '--admin-host <host>', 'admin server address'),
+    opt(
+      'adminPort',
+      '--admin-port <port>',
+      'admin server port (0 picks a free one; a taken port only warns)',
+    ),
+    opt('metrics', '--no-metrics', 'do not collect Prometheus metrics'),
+    opt('metricsPath', '--metrics-path <path>', 'path of the Prometheus endpoint on the admin server'),
+    opt('metricsPrefix', '--metrics-prefix <prefix>', 'prefix of every metric name'),
+    [
+      'metricsBuckets',
+      new Option('--metrics-buckets <seconds>', 'latency histogram buckets, comma-separated seconds')
+        .env(envName('metricsBuckets'))
+        .argParser(list),
+    ],
+    opt(
+      'metricsCardinalityLimit',
+      '--metrics-cardinality-limit <n>',
+      'distinct methods or tools per label before the rest fold into "other"',
+    ),
+    opt(
+      'metricsIntervalMs',
+      '--metrics-interval-ms <ms>',
+      'reuse one collection for scrapes within this time',
+    ),
   ];
   if (!http) return common;
   return [
@@ -139,12 +168,30 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     maxSessions: config.maxSessions,
     graceMs: config.graceMs,
     logMessages: config.logMessages,
+    upstreamName: config.upstreamName,
+    metrics: config.metrics
+      ? {
+          prefix: config.metricsPrefix,
+          buckets: config.metricsBuckets,
+          cardinalityLimit: config.metricsCardinalityLimit,
+        }
+      : false,
+    admin: config.admin
+      ? {
+          host: config.adminHost,
+          port: config.adminPort,
+          metricsPath: config.metricsPath,
+          metricsIntervalMs: config.metricsIntervalMs,
+        }
+      : false,
     logger,
   };
   const proxy = await createProxy(options);
   if (proxy.url) {
     const target = 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
-    console.error(`mcpscope ${pkg.version}: MCP endpoint ${proxy.url} → ${target}`);
+    console.error(`mcpscope ${VERSION}: MCP endpoint ${proxy.url} → ${target}`);
+    if (proxy.adminUrl)
+      console.error(`Metrics: ${proxy.adminUrl}${config.metricsPath}, health: ${proxy.adminUrl}/health`);
     console.error('Connect an MCP client (Streamable HTTP) to that URL. Ctrl-C stops.');
     logger.info({ url: proxy.url, upstream: target }, 'listening');
   }
@@ -186,7 +233,7 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
 
 const program = new Command('mcpscope')
   .description('DevTools for MCP: see, record, replay, shape and measure Model Context Protocol traffic')
-  .version(pkg.version)
+  .version(VERSION)
   .enablePositionalOptions()
   .showHelpAfterError();
 

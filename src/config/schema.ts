@@ -1,5 +1,11 @@
 import { z } from 'zod';
+import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminServer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
+import {
+  DEFAULT_CARDINALITY_LIMIT,
+  DEFAULT_LATENCY_BUCKETS,
+  DEFAULT_METRIC_PREFIX,
+} from '../observe/metrics.js';
 import { DEFAULT_GRACE_MS } from '../process/processManager.js';
 import {
   DEFAULT_MAX_SESSIONS,
@@ -32,6 +38,29 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     logFile: z.string().optional(),
     logMessages: bool.default(false),
+    upstreamName: z.string().min(1).max(200).optional(),
+    admin: bool.default(true),
+    adminHost: z.string().min(1).default(DEFAULT_ADMIN_HOST),
+    adminPort: int(0, 65_535).default(DEFAULT_ADMIN_PORT),
+    metrics: bool.default(true),
+    metricsPath: z.string().startsWith('/').default('/metrics'),
+    metricsPrefix: z
+      .string()
+      .regex(
+        /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/,
+        'must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
+      )
+      .default(DEFAULT_METRIC_PREFIX),
+    metricsBuckets: z
+      .array(z.coerce.number().positive())
+      .min(1)
+      .refine(
+        (b) => b.every((v, i) => i === 0 || v > (b[i - 1] as number)),
+        'buckets must be strictly increasing',
+      )
+      .default(DEFAULT_LATENCY_BUCKETS),
+    metricsCardinalityLimit: int(1).default(DEFAULT_CARDINALITY_LIMIT),
+    metricsIntervalMs: int(0).default(0),
   })
   .strict();
 

@@ -111,9 +111,14 @@ export function toJsonRpcError(err: McpscopeError): JsonRpcErrorObject {
   return { code: err.rpcCode, message: err.message, data };
 }
 
-/** A complete JSON-RPC error response, serialised, for an mcpscope error. */
+/** A complete JSON-RPC error response for an mcpscope error. */
+export function errorResponse(id: JsonRpcId | null, err: McpscopeError): object {
+  return { jsonrpc: '2.0', id, error: toJsonRpcError(err) };
+}
+
+/** The same, serialised. */
 export function errorResponseJson(id: JsonRpcId | null, err: McpscopeError): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, error: toJsonRpcError(err) });
+  return JSON.stringify(errorResponse(id, err));
 }
 
 export function errorMessage(err: unknown): string {

@@ -34,6 +34,10 @@ export interface Frame {
   method: string | undefined;
   /** performance.now() when the message was complete on the receiving side. */
   receivedAt: number;
+  /** Milliseconds spent parsing and validating it (for a message mcpscope built: serialising it). */
+  codecMs: number;
+  /** True for a message mcpscope built itself (errors, cancellations) rather than one it received. */
+  synthetic: boolean;
   /** The request this message answers or relates to (responses, progress), set once by the Session. */
   related: PendingRequest | undefined;
   /** Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`. */
@@ -143,14 +147,20 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     id,
     method,
     receivedAt,
+    codecMs: performance.now() - receivedAt,
+    synthetic: false,
     related: undefined,
     route: undefined,
   };
 }
 
-/** Build a frame for a message mcpscope itself creates (errors, cancellations). */
-export function syntheticFrame(json: string): Frame {
-  return parseFrame(Buffer.from(json), Number.MAX_SAFE_INTEGER);
+/** Build a frame for a message mcpscope itself creates (errors, cancellations), timing its serialisation. */
+export function syntheticFrame(message: object): Frame {
+  const t0 = performance.now();
+  const frame = parseFrame(Buffer.from(JSON.stringify(message)), Number.MAX_SAFE_INTEGER, t0);
+  frame.codecMs = performance.now() - t0;
+  frame.synthetic = true;
+  return frame;
 }
 
 export interface LineHandler {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
+import type { ProcessObserver, ShutdownResult } from '../observe/hooks.js';
 
 /** Default grace between SIGTERM and SIGKILL (5 s). */
 export const DEFAULT_GRACE_MS = 5_000;
@@ -27,23 +29,27 @@ export interface ProcessManagerOptions {
   graceMs?: number;
   /** Copy the child's stderr to ours (default true). */
   passStderr?: boolean;
+  /** Metrics hooks; null when metrics are off. */
+  observer?: ProcessObserver | null;
 }
 
 /** A child process under supervision: its streams, its stderr tail and how it ended. */
 export class ManagedProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly spec: ProcessSpec;
-  readonly startedAt = Date.now();
+  readonly startedAt = performance.now();
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<ExitInfo>;
   #exit: ExitInfo | undefined;
   #stopping = false;
   #stderrTail: Buffer = Buffer.alloc(0);
   readonly #graceMs: number;
+  readonly #observer: ProcessObserver | null;
 
-  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean) {
+  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean, observer: ProcessObserver | null) {
     this.spec = spec;
     this.#graceMs = graceMs;
+    this.#observer = observer;
     // Own process group, so that stop() reaches grandchildren (`sh -c`, `npx …`) too.
     this.child = spawn(spec.command, spec.args, {
       env: spec.env ?? process.env,
@@ -54,11 +60,12 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
+        this.#observer?.exited((performance.now() - this.startedAt) / 1000, !this.#stopping);
         resolve(this.#exit);
       });
       this.child.once('error', () => {
         // spawn failures (ENOENT) emit 'error' without 'exit'.
-        if (this.child.exitCode === null && this.child.pid === undefined) {
+        if (this.child.pid === undefined && !this.#exit) {
           this.#exit = { code: null, signal: null };
           resolve(this.#exit);
         }
@@ -124,20 +131,27 @@ export class ManagedProcess {
    * period, SIGKILL. The whole process group is signalled. Resolves with how it ended.
    */
   async stop(): Promise<ExitInfo> {
-    this.#stopping = true;
-    if (this.#exit) return this.#exit;
-    this.child.stdin.end();
-    if (await this.#waitExit(Math.min(STDIN_CLOSE_WAIT_MS, this.#graceMs))) return this.exited;
-    this.#signal('SIGTERM');
-    if (await this.#waitExit(this.#graceMs)) {
-      // The group leader is gone; make sure nothing it started is left behind.
-      this.#signalGroupAfterExit('SIGKILL');
-      return this.exited;
+    if (this.#exit) {
+      this.#stopping = true;
+      return this.#exit;
     }
-    this.#signal('SIGKILL');
-    const info = await this.exited;
+    this.#stopping = true;
+    const t0 = performance.now();
+    const result = await this.#stopSteps();
+    // The group leader is gone; make sure nothing it started is left behind.
     this.#signalGroupAfterExit('SIGKILL');
-    return info;
+    this.#observer?.stopped(result, (performance.now() - t0) / 1000);
+    return this.exited;
+  }
+
+  async #stopSteps(): Promise<ShutdownResult> {
+    this.child.stdin.end();
+    if (await this.#waitExit(Math.min(STDIN_CLOSE_WAIT_MS, this.#graceMs))) return 'graceful';
+    this.#signal('SIGTERM');
+    if (await this.#waitExit(this.#graceMs)) return 'terminated';
+    this.#signal('SIGKILL');
+    await this.exited;
+    return 'killed';
   }
 
   #signalGroupAfterExit(signal: NodeJS.Signals): void {
@@ -168,11 +182,13 @@ export class ProcessManager {
   readonly #logger: Logger;
   readonly #graceMs: number;
   readonly #passStderr: boolean;
+  readonly #observer: ProcessObserver | null;
 
   constructor(options: ProcessManagerOptions) {
     this.#logger = options.logger;
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.#passStderr = options.passStderr ?? true;
+    this.#observer = options.observer ?? null;
   }
 
   get size(): number {
@@ -181,7 +197,7 @@ export class ProcessManager {
 
   /** Spawn a child; resolves once it is running, rejects with UPSTREAM_EXITED if it cannot start. */
   async spawn(spec: ProcessSpec): Promise<ManagedProcess> {
-    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr);
+    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr, this.#observer);
     this.#processes.add(proc);
     void proc.exited.then((info) => {
       this.#processes.delete(proc);
@@ -200,6 +216,7 @@ export class ProcessManager {
         );
       });
     });
+    this.#observer?.started((performance.now() - proc.startedAt) / 1000);
     this.#logger.debug({ pid: proc.pid, command: spec.command }, 'upstream process started');
     return proc;
   }

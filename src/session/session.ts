@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { McpscopeError, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
+import { McpscopeError, errorResponse, type JsonRpcId } from '../jsonrpc/errors.js';
 import { syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
 import type { Direction } from '../pipeline/stage.js';
@@ -226,7 +226,7 @@ export class Session implements PipelineTarget {
   /** Answer a pending client request with an mcpscope error (and tell the stages). */
   failRequest(pending: PendingRequest, err: McpscopeError): void {
     this.#settle(pending);
-    const frame = syntheticFrame(errorResponseJson(pending.id, err));
+    const frame = syntheticFrame(errorResponse(pending.id, err));
     frame.related = pending;
     this.#pipeline.error(this, err);
     this.#pipeline.process(this, frame, 'server-to-client');
@@ -248,13 +248,11 @@ export class Session implements PipelineTarget {
         { details: { method: pending.method, elapsedMs: ms, timeoutMs } },
       );
       this.failRequest(pending, err);
-      const cancel = syntheticFrame(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: pending.id, reason: `mcpscope: request timed out after ${ms} ms` },
-        }),
-      );
+      const cancel = syntheticFrame({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: pending.id, reason: `mcpscope: request timed out after ${ms} ms` },
+      });
       this.#pipeline.process(this, cancel, 'client-to-server');
     }
   }

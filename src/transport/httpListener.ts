@@ -10,6 +10,7 @@ import {
   HEADER_SESSION_ID,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '../protocol.js';
+import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
 import { StreamableHttpServerTransport } from './streamableHttpServer.js';
@@ -43,9 +44,13 @@ export interface HttpListenerOptions {
   sessions: SessionManager;
   upstream: UpstreamFactory;
   logger: Logger;
+  /** Metrics hooks for client streams; null when metrics are off. */
+  streamObserver?: StreamObserver | null;
+  /** Called for every request refused before it reaches a session (bad headers, unknown session, …). */
+  onReject?: (err: McpscopeError) => void;
 }
 
-function sendError(res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void {
+function writeError(res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -84,6 +89,19 @@ export class HttpListener {
       { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 },
       (req, res) => this.#handle(req, res),
     );
+  }
+
+  /** Bytes held by all sessions for replay and undelivered backlog. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const t of this.#transports.values()) total += t.bufferedBytes;
+    return total;
+  }
+
+  /** Refuse a request with an mcpscope error (HTTP status and JSON-RPC body), and report it. */
+  #refuse(res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void {
+    this.#options.onReject?.(err);
+    writeError(res, err, id);
   }
 
   async listen(): Promise<AddressInfo> {
@@ -163,13 +181,13 @@ export class HttpListener {
     }
     const forbidden = this.#checkOrigin(req);
     if (forbidden) {
-      sendError(res, forbidden);
+      this.#refuse(res, forbidden);
       req.resume();
       return;
     }
     const version = req.headers[HEADER_PROTOCOL_VERSION];
     if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      sendError(
+      this.#refuse(
         res,
         new McpscopeError(
           'UNSUPPORTED_PROTOCOL_VERSION',
@@ -192,7 +210,7 @@ export class HttpListener {
         return;
       default:
         res.setHeader('allow', 'GET, POST, DELETE');
-        sendError(
+        this.#refuse(
           res,
           new McpscopeError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on ${this.#path}`),
         );
@@ -204,7 +222,7 @@ export class HttpListener {
   #sessionFor(req: IncomingMessage, res: ServerResponse): Session | undefined {
     const id = req.headers[HEADER_SESSION_ID];
     if (typeof id !== 'string' || id === '') {
-      sendError(
+      this.#refuse(
         res,
         new McpscopeError(
           'SESSION_REQUIRED',
@@ -215,7 +233,7 @@ export class HttpListener {
     }
     const session = this.#options.sessions.get(id);
     if (!session) {
-      sendError(
+      this.#refuse(
         res,
         new McpscopeError(
           'SESSION_NOT_FOUND',
@@ -230,7 +248,7 @@ export class HttpListener {
   #post(req: IncomingMessage, res: ServerResponse): void {
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      sendError(
+      this.#refuse(
         res,
         new McpscopeError('NOT_ACCEPTABLE', 'Accept must list both application/json and text/event-stream'),
       );
@@ -239,7 +257,7 @@ export class HttpListener {
     }
     const type = req.headers['content-type'] ?? '';
     if (!type.startsWith('application/json')) {
-      sendError(res, new McpscopeError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
+      this.#refuse(res, new McpscopeError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
       req.resume();
       return;
     }
@@ -271,7 +289,7 @@ export class HttpListener {
       } catch (err) {
         const e = err as McpscopeError;
         const id = e.details?.id;
-        sendError(res, e, typeof id === 'string' || typeof id === 'number' ? id : null);
+        this.#refuse(res, e, typeof id === 'string' || typeof id === 'number' ? id : null);
         return;
       }
       if (
@@ -296,7 +314,7 @@ export class HttpListener {
    */
   #rejectBody(req: IncomingMessage, res: ServerResponse, size: number): void {
     const max = this.#options.maxMessageBytes;
-    sendError(
+    this.#refuse(
       res,
       new McpscopeError(
         'MESSAGE_TOO_LARGE',
@@ -318,10 +336,13 @@ export class HttpListener {
     try {
       id = sessions.reserve();
     } catch (err) {
-      sendError(res, err as McpscopeError, frame.id ?? null);
+      this.#refuse(res, err as McpscopeError, frame.id ?? null);
       return;
     }
-    const inbound = new StreamableHttpServerTransport(id, { jsonResponse: this.#options.jsonResponse });
+    const inbound = new StreamableHttpServerTransport(id, {
+      jsonResponse: this.#options.jsonResponse,
+      observer: this.#options.streamObserver,
+    });
     let session: Session;
     try {
       session = await sessions.create(id, {
@@ -336,7 +357,7 @@ export class HttpListener {
           ? err
           : new McpscopeError('UPSTREAM_UNREACHABLE', `could not start the upstream: ${String(err)}`);
       logger.error({ code: e.code }, e.message);
-      sendError(res, e, frame.id ?? null);
+      this.#refuse(res, e, frame.id ?? null);
       return;
     }
     this.#transports.set(id, inbound);
@@ -348,7 +369,7 @@ export class HttpListener {
   #get(req: IncomingMessage, res: ServerResponse): void {
     const accept = req.headers.accept ?? '';
     if (!accept.includes('text/event-stream')) {
-      sendError(res, new McpscopeError('NOT_ACCEPTABLE', 'GET needs Accept: text/event-stream'));
+      this.#refuse(res, new McpscopeError('NOT_ACCEPTABLE', 'GET needs Accept: text/event-stream'));
       return;
     }
     const session = this.#sessionFor(req, res);
@@ -357,7 +378,7 @@ export class HttpListener {
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     if (typeof lastEventId === 'string') {
       if (!transport.resume(lastEventId, res)) {
-        sendError(
+        this.#refuse(
           res,
           new McpscopeError(
             'INVALID_REQUEST',
@@ -368,7 +389,7 @@ export class HttpListener {
       return;
     }
     if (!transport.openGetStream(res)) {
-      sendError(
+      this.#refuse(
         res,
         new McpscopeError(
           'STREAM_CONFLICT',

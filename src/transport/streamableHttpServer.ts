@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
+import type { StreamKindLabel, StreamObserver } from '../observe/hooks.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
 import type { Transport } from './transport.js';
 
@@ -26,6 +28,19 @@ interface Stream {
   headersSent: boolean;
   /** The request's answer has been sent or stored: nothing more belongs on this stream. */
   done: boolean;
+  /** performance.now() of the last event written (for idle time on GET streams). */
+  lastWriteAt: number;
+}
+
+/** The stream a ServerResponse carries, so one shared 'close' listener serves every response. */
+const STREAM = Symbol('mcpscope.stream');
+type TaggedResponse = ServerResponse & {
+  [STREAM]?: { stream: Stream; owner: StreamableHttpServerTransport; openedAt: number };
+};
+
+function onResponseClose(this: TaggedResponse): void {
+  const tag = this[STREAM];
+  if (tag) tag.owner.streamClosed(tag.stream, this, tag.openedAt);
 }
 
 interface ReplayEvent {
@@ -52,6 +67,7 @@ export class StreamableHttpServerTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly sessionId: string;
   readonly #jsonResponse: boolean;
+  readonly #observer: StreamObserver | null;
   #nextStreamId = 1;
   #nextEventId = 1;
   #getStream: Stream | null = null;
@@ -65,9 +81,17 @@ export class StreamableHttpServerTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
 
-  constructor(sessionId: string, options: { jsonResponse: boolean }) {
+  constructor(sessionId: string, options: { jsonResponse: boolean; observer?: StreamObserver | null }) {
     this.sessionId = sessionId;
     this.#jsonResponse = options.jsonResponse;
+    this.#observer = options.observer ?? null;
+  }
+
+  /** Bytes held for replay and in the backlog. */
+  get bufferedBytes(): number {
+    let backlog = 0;
+    for (const f of this.#backlog) backlog += f.raw.length;
+    return this.#replayBytes + backlog;
   }
 
   async start(): Promise<void> {}
@@ -85,8 +109,9 @@ export class StreamableHttpServerTransport implements Transport {
       res,
       headersSent: false,
       done: false,
+      lastWriteAt: 0,
     };
-    this.#attach(stream, res);
+    this.#attach(stream, res, this.#jsonResponse ? null : 'post');
     frame.route = stream;
     this.onmessage?.(frame);
   }
@@ -100,11 +125,18 @@ export class StreamableHttpServerTransport implements Transport {
   /** Open the standalone GET stream. Returns false if one is open already. */
   openGetStream(res: ServerResponse): boolean {
     if (this.#getStream?.res) return false;
-    const stream: Stream = { id: this.#nextStreamId++, kind: 'get', res, headersSent: true, done: false };
+    const stream: Stream = {
+      id: this.#nextStreamId++,
+      kind: 'get',
+      res,
+      headersSent: true,
+      done: false,
+      lastWriteAt: performance.now(),
+    };
     res.writeHead(200, sseHeaders(this.sessionId));
     res.flushHeaders();
     this.#getStream = stream;
-    this.#attach(stream, res);
+    this.#attach(stream, res, 'get');
     const backlog = this.#backlog;
     this.#backlog = [];
     for (const frame of backlog) this.#writeEvent(stream, frame.raw, false);
@@ -118,12 +150,20 @@ export class StreamableHttpServerTransport implements Transport {
   resume(lastEventId: string, res: ServerResponse): boolean {
     const after = Number(lastEventId);
     const from = this.#replay.find((e) => e.eventId === after);
+    this.#observer?.resumed(from !== undefined);
     if (!Number.isSafeInteger(after) || !from) return false;
     const streamId = from.streamId;
     const stream =
       this.#detached.get(streamId) ??
       (this.#getStream?.id === streamId ? this.#getStream : undefined) ??
-      ({ id: streamId, kind: 'post-sse', res: null, headersSent: true, done: true } satisfies Stream);
+      ({
+        id: streamId,
+        kind: 'post-sse',
+        res: null,
+        headersSent: true,
+        done: true,
+        lastWriteAt: 0,
+      } satisfies Stream);
     if (stream.res) stream.res.end();
     res.writeHead(200, sseHeaders(this.sessionId));
     for (const event of this.#replay) {
@@ -135,7 +175,7 @@ export class StreamableHttpServerTransport implements Transport {
     }
     this.#detached.delete(streamId);
     stream.headersSent = true;
-    this.#attach(stream, res);
+    this.#attach(stream, res, 'resume');
     if (stream.kind === 'get') this.#getStream = stream;
     return true;
   }
@@ -148,12 +188,16 @@ export class StreamableHttpServerTransport implements Transport {
     if (isAnswer) {
       if (stream) this.#writeEvent(stream, frame.raw, true);
       // An answer without its stream (the client went away for good) has nowhere to go.
+      else this.#observer?.dropped('no_stream');
       return;
     }
     if (stream && stream.kind === 'post-json') stream = undefined;
     stream ??= this.#getStream?.res ? this.#getStream : this.#newestOpenPost();
     if (!stream) {
-      if (this.#backlog.length >= MAX_BACKLOG_MESSAGES) this.#backlog.shift();
+      if (this.#backlog.length >= MAX_BACKLOG_MESSAGES) {
+        this.#backlog.shift();
+        this.#observer?.dropped('backlog_full');
+      }
       this.#backlog.push(frame);
       return;
     }
@@ -173,21 +217,28 @@ export class StreamableHttpServerTransport implements Transport {
     return newest;
   }
 
-  #attach(stream: Stream, res: ServerResponse): void {
+  #attach(stream: Stream, res: TaggedResponse, kind: StreamKindLabel | null): void {
     stream.res = res;
     this.#open.add(stream);
-    res.once('close', () => {
-      if (stream.res !== res) return;
-      stream.res = null;
-      this.#open.delete(stream);
-      if (stream.done) return;
-      if (stream.kind === 'post-json') {
-        stream.done = true;
-      } else {
-        this.#detached.set(stream.id, stream);
-        if (stream.kind === 'get') this.#getStream = null;
-      }
-    });
+    const observer = kind === null ? null : this.#observer;
+    observer?.opened(kind as StreamKindLabel);
+    res[STREAM] = { stream, owner: this, openedAt: observer ? performance.now() : -1 };
+    res.once('close', onResponseClose);
+  }
+
+  /** @internal A response closed: its stream is detached (resumable) unless its answer was delivered. */
+  streamClosed(stream: Stream, res: ServerResponse, openedAt: number): void {
+    if (openedAt >= 0) this.#observer?.closed((performance.now() - openedAt) / 1000);
+    if (stream.res !== res) return;
+    stream.res = null;
+    this.#open.delete(stream);
+    if (stream.done) return;
+    if (stream.kind === 'post-json') {
+      stream.done = true;
+    } else {
+      this.#detached.set(stream.id, stream);
+      if (stream.kind === 'get') this.#getStream = null;
+    }
   }
 
   #writeEvent(stream: Stream, raw: Buffer, final: boolean): void {
@@ -213,6 +264,12 @@ export class StreamableHttpServerTransport implements Transport {
     }
     const res = stream.res;
     if (!res || res.writableEnded) return;
+    const observer = this.#observer;
+    if (observer) {
+      const now = performance.now();
+      observer.sent(stream.kind === 'get' ? (now - stream.lastWriteAt) / 1000 : -1);
+      stream.lastWriteAt = now;
+    }
     if (!stream.headersSent && final) {
       // The whole answer is known at once: one write, with a length, no chunked framing.
       const head = Buffer.from(`id: ${eventId}`);

@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observe/metrics.js';
+
+/** Default admin address: loopback only. */
+export const DEFAULT_ADMIN_HOST = '127.0.0.1';
+export const DEFAULT_ADMIN_PORT = 9090;
+
+export interface ReadyState {
+  ready: boolean;
+  /** Why not, for people (and for why it is, when that helps). */
+  reason: string;
+}
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  /** Null when metrics are off: /metrics answers 404 saying so. */
+  metrics: Metrics | null;
+  /** Default '/metrics'. */
+  metricsPath?: string;
+  /** Serve the same scrape text for this long (ms) instead of collecting again. Default 0. */
+  metricsIntervalMs?: number;
+  version: string;
+  ready: () => Promise<ReadyState>;
+  logger: Logger;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/**
+ * The admin server (separate port): /metrics, /health, /ready. It never writes to stdout and never stops
+ * the proxy: when its port is taken it logs one warning and stays off.
+ */
+export class AdminServer {
+  readonly #options: AdminServerOptions;
+  readonly #server: Server;
+  readonly #metricsPath: string;
+  readonly #startedAt = performance.now();
+  #cache: { text: string; at: number } | undefined;
+  #listening = false;
+
+  constructor(options: AdminServerOptions) {
+    this.#options = options;
+    this.#metricsPath = options.metricsPath ?? '/metrics';
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  /** Resolves with the address, or undefined when the port could not be had (logged, not thrown). */
+  async listen(): Promise<AddressInfo | undefined> {
+    const { host, port, logger } = this.#options;
+    const ok = await new Promise<boolean>((resolve) => {
+      this.#server.once('error', (err: NodeJS.ErrnoException) => {
+        logger.warn(
+          { port, host, code: err.code },
+          `admin server could not listen on ${host}:${port} (${err.code ?? err.message}); metrics, /health and /ready ` +
+            'are off for this instance. Pass --admin-port 0 for a free port or --no-admin; proxying goes on',
+        );
+        resolve(false);
+      });
+      this.#server.listen(port, host, () => resolve(true));
+    });
+    if (!ok) return undefined;
+    this.#listening = true;
+    const addr = this.#server.address() as AddressInfo;
+    logger.info({ url: this.url }, 'admin server listening');
+    return addr;
+  }
+
+  get url(): string | undefined {
+    if (!this.#listening) return undefined;
+    const addr = this.#server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      json(res, 405, { error: `method ${req.method} is not allowed; the admin API is read-only` });
+      return;
+    }
+    try {
+      if (path === this.#metricsPath) await this.#metrics(res);
+      else if (path === '/health') {
+        json(res, 200, {
+          status: 'ok',
+          uptime_s: Math.round((performance.now() - this.#startedAt) / 1000),
+          version: this.#options.version,
+        });
+      } else if (path === '/ready') {
+        const state = await this.#options.ready();
+        json(res, state.ready ? 200 : 503, {
+          status: state.ready ? 'ready' : 'not_ready',
+          reason: state.reason,
+        });
+      } else {
+        json(res, 404, { error: `not found: ${path}`, endpoints: [this.#metricsPath, '/health', '/ready'] });
+      }
+    } catch (err) {
+      this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
+      if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+    }
+  }
+
+  async #metrics(res: ServerResponse): Promise<void> {
+    const metrics = this.#options.metrics;
+    if (!metrics) {
+      json(res, 404, { error: 'metrics are disabled (--no-metrics)' });
+      return;
+    }
+    const interval = this.#options.metricsIntervalMs ?? 0;
+    const now = performance.now();
+    let text: string;
+    if (this.#cache && interval > 0 && now - this.#cache.at < interval) text = this.#cache.text;
+    else {
+      text = await metrics.scrape();
+      this.#cache = { text, at: now };
+    }
+    res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#listening) return;
+    this.#listening = false;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+}

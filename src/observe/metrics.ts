@@ -1,0 +1,380 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { performance } from 'node:perf_hooks';
+import type { ProcessObserver, ShutdownResult, StreamKindLabel, StreamObserver } from './hooks.js';
+import { LabelGuard, MCP_METHODS } from './labelGuard.js';
+
+/** Latency buckets in seconds: 100 µs to 60 s. */
+export const DEFAULT_LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+/** Size buckets in bytes: 64 B to 16 MiB. */
+export const SIZE_BUCKETS = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+/** Finer buckets for time spent inside mcpscope: 5 µs to 100 ms. */
+export const OVERHEAD_BUCKETS = [
+  0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1,
+];
+/** Lifetimes in seconds: 1 s to 1 day. */
+const LIFETIME_BUCKETS = [1, 10, 60, 300, 900, 3600, 14_400, 86_400];
+export const DEFAULT_CARDINALITY_LIMIT = 10_000;
+export const DEFAULT_METRIC_PREFIX = 'mcpscope_';
+
+export interface MetricsOptions {
+  /** Default 'mcpscope_'. */
+  prefix?: string;
+  /** Latency histogram buckets, seconds. Default DEFAULT_LATENCY_BUCKETS. */
+  buckets?: number[];
+  /** Most distinct values of an untrusted label (method, tool) before folding into `other`. Default 10,000. */
+  cardinalityLimit?: number;
+  /** Event-loop lag sampling precision in ms for the default metrics. Default 10. */
+  eventLoopPrecisionMs?: number;
+}
+
+/** Current values read at scrape time from the parts that hold them. */
+export interface MetricCollectors {
+  processesActive?: () => number;
+  streamBufferBytes?: () => number;
+}
+
+/**
+ * The whole metric catalogue, declared once with help text, in a registry of its own (never prom-client's
+ * global one). Every other module records through this object; features added later register here too.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly startedAt = performance.now();
+  readonly methods: LabelGuard;
+  readonly tools: LabelGuard;
+  #lastCollectSeconds = 0;
+  #collectors: MetricCollectors = {};
+
+  // requests
+  readonly requests: Counter<'method' | 'transport' | 'status'>;
+  readonly requestDuration: Histogram<'method' | 'transport' | 'status'>;
+  readonly requestSize: Histogram<'method' | 'transport'>;
+  readonly responseSize: Histogram<'method' | 'transport'>;
+  readonly toolCalls: Counter<'tool' | 'status'>;
+  readonly toolCallDuration: Histogram<'tool'>;
+  // proxy
+  readonly proxyOverhead: Histogram<'upstream'>;
+  readonly upstreamErrors: Counter<'upstream' | 'error_type'>;
+  readonly errors: Counter<'code'>;
+  readonly messages: Counter<'direction' | 'kind'>;
+  readonly labelsFolded: Counter<'label'>;
+  // sessions
+  readonly activeSessions: Gauge<'transport'>;
+  readonly sessionsTotal: Counter<'transport'>;
+  readonly sessionDuration: Histogram;
+  // transport
+  readonly transportConnect: Histogram<'transport'>;
+  readonly transportFirstByte: Histogram<'transport'>;
+  readonly transportTransfer: Histogram<'transport' | 'op'>;
+  readonly serialize: Histogram;
+  readonly deserialize: Histogram;
+  // streams
+  readonly streamActive: Gauge<'transport'>;
+  readonly streamConnections: Counter<'transport' | 'kind'>;
+  readonly streamDuration: Histogram<'transport'>;
+  readonly streamSent: Counter<'transport'>;
+  readonly streamDropped: Counter<'transport' | 'reason'>;
+  readonly sseResumptions: Counter<'result'>;
+  readonly streamIdle: Histogram<'transport'>;
+  // process
+  readonly processLifetime: Histogram<'result'>;
+  readonly processRestarts: Counter;
+  readonly processShutdowns: Counter<'result'>;
+  readonly processShutdownSeconds: Histogram;
+
+  constructor(options: MetricsOptions = {}) {
+    const p = options.prefix ?? DEFAULT_METRIC_PREFIX;
+    const registers = [this.registry];
+    const buckets = options.buckets ?? DEFAULT_LATENCY_BUCKETS;
+    const limit = options.cardinalityLimit ?? DEFAULT_CARDINALITY_LIMIT;
+
+    this.labelsFolded = new Counter({
+      name: `${p}metric_labels_folded_total`,
+      help: 'Label values folded into "other" because the label reached its cardinality limit',
+      labelNames: ['label'],
+      registers,
+    });
+    const foldedMethod = this.labelsFolded.labels('method');
+    const foldedTool = this.labelsFolded.labels('tool');
+    this.methods = new LabelGuard(limit, MCP_METHODS, () => foldedMethod.inc());
+    this.tools = new LabelGuard(limit, [], () => foldedTool.inc());
+
+    this.requests = new Counter({
+      name: `${p}requests_total`,
+      help: 'JSON-RPC requests answered, by method, client transport and status (ok or an error class)',
+      labelNames: ['method', 'transport', 'status'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: `${p}request_duration_seconds`,
+      help: 'Time from a request reaching mcpscope to its answer reaching mcpscope',
+      labelNames: ['method', 'transport', 'status'],
+      buckets,
+      registers,
+    });
+    this.requestSize = new Histogram({
+      name: `${p}request_size_bytes`,
+      help: 'Size of JSON-RPC requests from clients',
+      labelNames: ['method', 'transport'],
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
+    this.responseSize = new Histogram({
+      name: `${p}response_size_bytes`,
+      help: 'Size of JSON-RPC answers to clients',
+      labelNames: ['method', 'transport'],
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
+    this.toolCalls = new Counter({
+      name: `${p}tool_calls_total`,
+      help: 'tools/call requests by tool and status (ok, tool_error for isError results, or an error class)',
+      labelNames: ['tool', 'status'],
+      registers,
+    });
+    this.toolCallDuration = new Histogram({
+      name: `${p}tool_call_duration_seconds`,
+      help: 'Duration of tools/call requests by tool',
+      labelNames: ['tool'],
+      buckets,
+      registers,
+    });
+    this.proxyOverhead = new Histogram({
+      name: `${p}proxy_overhead_seconds`,
+      help: 'Time a message spends inside mcpscope, from received to handed to the other side (both directions)',
+      labelNames: ['upstream'],
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: `${p}upstream_errors_total`,
+      help: 'Failures of the upstream server by type (timeout, exited, refused, protocol, http_4xx, http_5xx, backpressure, closed)',
+      labelNames: ['upstream', 'error_type'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: `${p}errors_total`,
+      help: 'Errors mcpscope raised for client input or sessions, by stable error code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.messages = new Counter({
+      name: `${p}messages_total`,
+      help: 'JSON-RPC messages through the proxy by direction and kind',
+      labelNames: ['direction', 'kind'],
+      registers,
+    });
+    this.activeSessions = new Gauge({
+      name: `${p}active_sessions`,
+      help: 'Sessions open now, by client transport',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.sessionsTotal = new Counter({
+      name: `${p}sessions_total`,
+      help: 'Sessions opened, by client transport',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.sessionDuration = new Histogram({
+      name: `${p}session_duration_seconds`,
+      help: 'Lifetime of closed sessions',
+      buckets: LIFETIME_BUCKETS,
+      registers,
+    });
+    this.transportConnect = new Histogram({
+      name: `${p}transport_connect_seconds`,
+      help: 'Time to connect to the upstream (spawn a child, or the first HTTP exchange)',
+      labelNames: ['transport'],
+      buckets,
+      registers,
+    });
+    this.transportFirstByte = new Histogram({
+      name: `${p}transport_first_byte_seconds`,
+      help: 'Time from sending a request upstream to the first byte of its HTTP response',
+      labelNames: ['transport'],
+      buckets,
+      registers,
+    });
+    this.transportTransfer = new Histogram({
+      name: `${p}transport_transfer_seconds`,
+      help: 'Time spent moving bytes per operation: send (write until flushed), receive (body read), close',
+      labelNames: ['transport', 'op'],
+      buckets,
+      registers,
+    });
+    this.serialize = new Histogram({
+      name: `${p}serialize_seconds`,
+      help: 'Time to serialise a message mcpscope built or changed (unchanged messages are not re-serialised)',
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.deserialize = new Histogram({
+      name: `${p}deserialize_seconds`,
+      help: 'Time to parse and validate one incoming message',
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.streamActive = new Gauge({
+      name: `${p}stream_active_connections`,
+      help: 'SSE streams open to clients now',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.streamConnections = new Counter({
+      name: `${p}stream_connections_total`,
+      help: 'SSE streams opened to clients, by kind (post, get, resume)',
+      labelNames: ['transport', 'kind'],
+      registers,
+    });
+    this.streamDuration = new Histogram({
+      name: `${p}stream_connection_duration_seconds`,
+      help: 'Lifetime of SSE streams to clients',
+      labelNames: ['transport'],
+      buckets,
+      registers,
+    });
+    this.streamSent = new Counter({
+      name: `${p}stream_messages_sent_total`,
+      help: 'Messages written to client SSE streams',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.streamDropped = new Counter({
+      name: `${p}stream_messages_dropped_total`,
+      help: 'Messages for clients that could not be delivered, by reason',
+      labelNames: ['transport', 'reason'],
+      registers,
+    });
+    this.sseResumptions = new Counter({
+      name: `${p}sse_resumptions_total`,
+      help: 'Client Last-Event-ID resumptions, by result (ok, unknown_event)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.streamIdle = new Histogram({
+      name: `${p}stream_idle_seconds`,
+      help: 'Quiet time between two messages on an SSE stream',
+      labelNames: ['transport'],
+      buckets,
+      registers,
+    });
+    this.processLifetime = new Histogram({
+      name: `${p}process_lifetime_seconds`,
+      help: 'Lifetime of upstream server processes, by how they ended (stopped, crashed)',
+      labelNames: ['result'],
+      buckets: LIFETIME_BUCKETS,
+      registers,
+    });
+    this.processRestarts = new Counter({
+      name: `${p}process_restarts_total`,
+      help: 'Upstream server processes restarted after a crash',
+      registers,
+    });
+    this.processShutdowns = new Counter({
+      name: `${p}process_shutdowns_total`,
+      help: 'Upstream server processes stopped by mcpscope, by result (graceful, terminated, killed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.processShutdownSeconds = new Histogram({
+      name: `${p}process_shutdown_seconds`,
+      help: 'Time to stop an upstream server process',
+      buckets,
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name: `${p}${name}`,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge(
+      'processes_active',
+      'Upstream server processes running now',
+      () => this.#collectors.processesActive?.() ?? 0,
+    );
+    gauge(
+      'stream_buffer_bytes',
+      'Bytes held for Last-Event-ID replay and undelivered backlog, all sessions',
+      () => this.#collectors.streamBufferBytes?.() ?? 0,
+    );
+    gauge(
+      'uptime_seconds',
+      'Seconds since mcpscope started',
+      () => (performance.now() - this.startedAt) / 1000,
+    );
+    gauge(
+      'metrics_collection_seconds',
+      'Time the previous scrape of /metrics took (self-monitoring)',
+      () => this.#lastCollectSeconds,
+    );
+    collectDefaultMetrics({
+      register: this.registry,
+      prefix: p,
+      eventLoopMonitoringPrecision: options.eventLoopPrecisionMs ?? 10,
+    });
+  }
+
+  setCollectors(collectors: MetricCollectors): void {
+    this.#collectors = collectors;
+  }
+
+  /** What an inbound stream transport reports, bound to its transport label once. */
+  streamObserver(transport: string): StreamObserver {
+    const active = this.streamActive.labels(transport);
+    const sent = this.streamSent.labels(transport);
+    const idle = this.streamIdle.labels(transport);
+    const duration = this.streamDuration.labels(transport);
+    return {
+      opened: (kind: StreamKindLabel) => {
+        active.inc();
+        this.streamConnections.labels(transport, kind).inc();
+      },
+      closed: (seconds: number) => {
+        active.dec();
+        duration.observe(seconds);
+      },
+      sent: (idleSeconds: number) => {
+        sent.inc();
+        if (idleSeconds >= 0) idle.observe(idleSeconds);
+      },
+      dropped: (reason) => this.streamDropped.labels(transport, reason).inc(),
+      resumed: (ok: boolean) => this.sseResumptions.labels(ok ? 'ok' : 'unknown_event').inc(),
+    };
+  }
+
+  /** What the process manager reports. */
+  processObserver(): ProcessObserver {
+    const connect = this.transportConnect.labels('stdio');
+    const close = this.transportTransfer.labels('stdio', 'close');
+    return {
+      started: (spawnSeconds: number) => connect.observe(spawnSeconds),
+      exited: (lifetimeSeconds: number, crashed: boolean) =>
+        this.processLifetime.labels(crashed ? 'crashed' : 'stopped').observe(lifetimeSeconds),
+      stopped: (result: ShutdownResult, seconds: number) => {
+        this.processShutdowns.labels(result).inc();
+        this.processShutdownSeconds.observe(seconds);
+        close.observe(seconds);
+      },
+    };
+  }
+
+  /** The Prometheus text exposition, timing itself for `metrics_collection_seconds`. */
+  async scrape(): Promise<string> {
+    const t0 = performance.now();
+    const text = await this.registry.metrics();
+    this.#lastCollectSeconds = (performance.now() - t0) / 1000;
+    return text;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,131 @@
+import { performance } from 'node:perf_hooks';
+import type { Counter } from 'prom-client';
+import type { McpscopeError } from '../jsonrpc/errors.js';
+import type { Frame } from '../jsonrpc/framing.js';
+import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
+import type { Session } from '../session/session.js';
+import type { TransportKind } from '../transport/transport.js';
+import type { Metrics } from './metrics.js';
+
+/** Prometheus label for a transport kind. */
+export function transportLabel(kind: TransportKind): string {
+  return kind === 'streamable-http' ? 'streamable_http' : kind;
+}
+
+const ERROR_CLASSES: Readonly<Record<number, string>> = {
+  [-32700]: 'parse_error',
+  [-32600]: 'invalid_request',
+  [-32601]: 'method_not_found',
+  [-32602]: 'invalid_params',
+  [-32603]: 'internal_error',
+  [-32000]: 'connection_closed',
+  [-32001]: 'timeout',
+  [-32002]: 'resource_not_found',
+};
+
+/** A bounded status label for an answer: ok, or the class of its JSON-RPC error code. */
+export function errorClass(frame: Frame): string {
+  const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
+  return (typeof code === 'number' && ERROR_CLASSES[code]) || 'error';
+}
+
+const UPSTREAM_ERROR_TYPES: Partial<Record<McpscopeError['code'], string>> = {
+  UPSTREAM_TIMEOUT: 'timeout',
+  UPSTREAM_EXITED: 'exited',
+  UPSTREAM_UNREACHABLE: 'refused',
+  UPSTREAM_PROTOCOL_ERROR: 'protocol',
+  UPSTREAM_BACKPRESSURE: 'backpressure',
+  SESSION_CLOSED: 'closed',
+};
+
+type KindCounters = Record<Frame['kind'], Counter.Internal>;
+
+/**
+ * The metrics observer: counts and times every message and session from what the Session already paired
+ * (frame.related), so it keeps no map of its own. Label children it always needs are bound once here.
+ */
+export class MetricsStage implements ObserverStage {
+  readonly kind = 'observer' as const;
+  readonly name = 'metrics';
+  readonly #m: Metrics;
+  readonly #upstream: string;
+  readonly #overhead;
+  readonly #messages: Record<Direction, KindCounters>;
+
+  constructor(metrics: Metrics, upstream: string) {
+    this.#m = metrics;
+    this.#upstream = upstream;
+    this.#overhead = metrics.proxyOverhead.labels(upstream);
+    const kinds = (direction: string): KindCounters => ({
+      request: metrics.messages.labels(direction, 'request'),
+      notification: metrics.messages.labels(direction, 'notification'),
+      response: metrics.messages.labels(direction, 'response'),
+      error: metrics.messages.labels(direction, 'error'),
+    });
+    this.#messages = {
+      'client-to-server': kinds('client_to_server'),
+      'server-to-client': kinds('server_to_client'),
+    };
+  }
+
+  observe(frame: Frame, session: Session, direction: Direction, verdict: Verdict): void {
+    const m = this.#m;
+    this.#messages[direction][frame.kind].inc();
+    if (frame.synthetic) m.serialize.observe(frame.codecMs / 1000);
+    else {
+      m.deserialize.observe(frame.codecMs / 1000);
+      if (verdict.action !== 'drop') this.#overhead.observe((performance.now() - frame.receivedAt) / 1000);
+    }
+    const transport = transportLabel(session.inbound.kind);
+    if (direction === 'client-to-server') {
+      if (frame.kind === 'request') {
+        m.requestSize.labels(m.methods.value(frame.method as string), transport).observe(frame.raw.length);
+      }
+      // A stage answered on the server's behalf: that answer counts like any other.
+      if (verdict.action === 'reply') this.#answer(verdict.frame, transport);
+      return;
+    }
+    if (frame.kind === 'response' || frame.kind === 'error') this.#answer(frame, transport);
+  }
+
+  #answer(frame: Frame, transport: string): void {
+    const related = frame.related;
+    if (!related) return;
+    const m = this.#m;
+    const seconds = (frame.receivedAt - related.startedAt) / 1000;
+    const status = frame.kind === 'response' ? 'ok' : errorClass(frame);
+    const method = m.methods.value(related.method);
+    m.requests.labels(method, transport, status).inc();
+    m.requestDuration.labels(method, transport, status).observe(seconds);
+    m.responseSize.labels(method, transport).observe(frame.raw.length);
+    if (related.method === 'tools/call') {
+      const tool = m.tools.value(related.target ?? 'unknown');
+      const isError =
+        frame.kind === 'response' &&
+        (frame.msg as { result?: { isError?: unknown } }).result?.isError === true;
+      m.toolCalls.labels(tool, isError ? 'error' : status).inc();
+      m.toolCallDuration.labels(tool).observe(seconds);
+    }
+  }
+
+  onSessionOpen(session: Session): void {
+    const t = transportLabel(session.inbound.kind);
+    this.#m.activeSessions.labels(t).inc();
+    this.#m.sessionsTotal.labels(t).inc();
+  }
+
+  onSessionClose(session: Session): void {
+    this.#m.activeSessions.labels(transportLabel(session.inbound.kind)).dec();
+    this.#m.sessionDuration.observe((Date.now() - session.startedAt) / 1000);
+  }
+
+  onError(_session: Session, err: McpscopeError): void {
+    let type = UPSTREAM_ERROR_TYPES[err.code];
+    if (err.code === 'UPSTREAM_HTTP_ERROR') {
+      const status = Number(err.details?.status);
+      type = status >= 500 ? 'http_5xx' : 'http_4xx';
+    }
+    if (type) this.#m.upstreamErrors.labels(this.#upstream, type).inc();
+    else this.#m.errors.labels(err.code).inc();
+  }
+}
