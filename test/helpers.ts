@@ -181,3 +181,14 @@ export function sseEvents(text: string): Array<{ id?: string; data: string }> {
       return id === undefined ? { data } : { id, data };
     });
 }
+
+/** Wait for the admin server URL that mcpscope logs on stderr. */
+export async function adminUrlFrom(stderr: () => string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin server listening"/.exec(stderr());
+    if (m?.[1]) return m[1];
+    if (Date.now() > deadline) throw new Error(`no admin server URL in stderr:\n${stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -320,6 +320,15 @@ export class Metrics {
       prefix: p,
       eventLoopMonitoringPrecision: options.eventLoopPrecisionMs ?? 10,
     });
+    // prom-client names three gauges with a `_total` suffix, which promtool rejects; its
+    // `nodejs_active_resources{type}` gauge already says the same, correctly named.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      this.registry.removeSingleMetric(`${p}${name}`);
+    }
   }
 
   setCollectors(collectors: MetricCollectors): void {

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Debian's prometheus package (installed by .ci/run): the real parser of our /metrics output. */
+export const PROMETHEUS = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
+export const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+
+/** Why a Prometheus-backed test cannot run here, or undefined. In CI the tools must be there. */
+export function prometheusMissing(): string | undefined {
+  if (PROMETHEUS && PROMTOOL) return undefined;
+  const reason = 'Prometheus is not installed (apt-get install prometheus)';
+  if (process.env.CI) throw new Error(`${reason}; .ci/run must install it`);
+  return reason;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+export interface Sample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+export interface RunningPrometheus {
+  /** Run an instant PromQL query. */
+  query(promql: string): Promise<Sample[]>;
+  /** The single value of a query (0 when it has no result). */
+  value(promql: string): Promise<number>;
+  /** Resolve once every target has been scraped after this moment. */
+  scrapedAfter(when?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real Prometheus server on loopback scraping `targets` (base URLs of admin servers) every 100 ms. */
+export async function startPrometheus(
+  targets: string[],
+  metricsPath = '/metrics',
+): Promise<RunningPrometheus> {
+  if (!PROMETHEUS) throw new Error('prometheus is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'mcpscope-prom-'));
+  const config = join(dir, 'prometheus.yml');
+  const hosts = targets.map((t) => new URL(t).host);
+  writeFileSync(
+    config,
+    [
+      'global:',
+      '  scrape_interval: 100ms',
+      '  scrape_timeout: 100ms',
+      'scrape_configs:',
+      '  - job_name: mcpscope',
+      `    metrics_path: ${metricsPath}`,
+      '    static_configs:',
+      `      - targets: [${hosts.map((h) => `'${h}'`).join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const proc: ChildProcess = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  proc.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 100 || proc.exitCode !== null) throw new Error(`prometheus did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const query = async (promql: string): Promise<Sample[]> => {
+    const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await res.json()) as {
+      status: string;
+      error?: string;
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+    };
+    if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
+    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+  };
+
+  return {
+    query,
+    value: async (promql) => {
+      const result = await query(promql);
+      if (result.length > 1) throw new Error(`${promql} has ${result.length} series, expected one`);
+      return result[0]?.value ?? 0;
+    },
+    scrapedAfter: async (when = Date.now()) => {
+      for (let i = 0; i < 200; i++) {
+        const up = await query('timestamp(up)');
+        const down = await query('up == 0');
+        if (down.length > 0) throw new Error(`a target is down: ${JSON.stringify(down)}`);
+        if (up.length === hosts.length && up.every((s) => s.value * 1000 > when)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no scrape after ${new Date(when).toISOString()}:\n${log}`);
+    },
+    stop: async () => {
+      proc.kill('SIGTERM');
+      if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
