@@ -16,7 +16,7 @@ import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import { HttpListener, type UpstreamFactory } from './transport/httpListener.js';
-import { StdioClientTransport } from './transport/stdioClient.js';
+import { StdioClientTransport, type RestartPolicy } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
 import { StreamableHttpClientTransport } from './transport/streamableHttpClient.js';
 import { VERSION } from './version.js';
@@ -66,6 +66,8 @@ export interface ProxyOptions {
   maxSessions?: number;
   /** SIGTERM → SIGKILL grace for children, in ms. Default 5,000. */
   graceMs?: number;
+  /** Restart a crashed server process (replaying the client's handshake). Default: never. */
+  restart?: RestartPolicy | null;
   /** Log one line per message (method, id, size). Default false. */
   logMessages?: boolean;
   /** Prometheus metrics: options, or false for none. Default on with defaults. */
@@ -172,6 +174,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
             processes,
             maxMessageBytes,
             logger,
+            restart: options.restart ?? null,
           }),
   };
 
@@ -199,8 +202,12 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   let stdioSession: Session | undefined;
   const ready = async (): Promise<ReadyState> => {
     if (options.inbound === 'stdio') {
-      if (!stdioSession || stdioSession.closed)
+      if (!stdioSession || stdioSession.closed) {
         return { ready: false, reason: 'the upstream server has exited' };
+      }
+      if ((stdioSession.outbound as StdioClientTransport).restarting) {
+        return { ready: false, reason: 'the upstream server crashed and is being restarted' };
+      }
       if (!stdioSession.serverInfo) {
         return { ready: false, reason: 'the upstream server is started but not initialized yet' };
       }

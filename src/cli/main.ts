@@ -40,6 +40,16 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('maxMessageBytes', '--max-message-bytes <bytes>', 'largest JSON-RPC message accepted'),
     opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
     opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
+    opt(
+      'restart',
+      '--restart <policy>',
+      'never, or on-failure: restart a crashed server and replay its handshake',
+    ),
+    opt(
+      'maxRestarts',
+      '--max-restarts <n>',
+      'most restarts of one server process (with --restart on-failure)',
+    ),
     opt('logLevel', '--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'),
     opt('logFile', '--log-file <path>', 'write logs to this file (default: stderr; never stdout)', false),
     opt('logMessages', '--log-messages', 'log each message: direction, method, id, size, latency'),
@@ -169,6 +179,7 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     graceMs: config.graceMs,
     logMessages: config.logMessages,
     upstreamName: config.upstreamName,
+    restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     metrics: config.metrics
       ? {
           prefix: config.metricsPrefix,

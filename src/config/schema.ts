@@ -39,6 +39,8 @@ export const configSchema = z
     logFile: z.string().optional(),
     logMessages: bool.default(false),
     upstreamName: z.string().min(1).max(200).optional(),
+    restart: z.enum(['never', 'on-failure']).default('never'),
+    maxRestarts: int(0).default(5),
     admin: bool.default(true),
     adminHost: z.string().min(1).default(DEFAULT_ADMIN_HOST),
     adminPort: int(0, 65_535).default(DEFAULT_ADMIN_PORT),

@@ -20,4 +20,5 @@ export interface ProcessObserver {
   started(spawnSeconds: number): void;
   exited(lifetimeSeconds: number, crashed: boolean): void;
   stopped(result: ShutdownResult, seconds: number): void;
+  restarted(): void;
 }

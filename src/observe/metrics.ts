@@ -372,6 +372,7 @@ export class Metrics {
         this.processShutdownSeconds.observe(seconds);
         close.observe(seconds);
       },
+      restarted: () => this.processRestarts.inc(),
     };
   }
 

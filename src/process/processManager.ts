@@ -221,6 +221,11 @@ export class ProcessManager {
     return proc;
   }
 
+  /** Count a restart of a crashed child (the owner decides when to restart). */
+  restarted(): void {
+    this.#observer?.restarted();
+  }
+
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.#processes].map((p) => p.stop()));
   }

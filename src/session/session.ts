@@ -75,6 +75,7 @@ export class Session implements PipelineTarget {
     this.outbound.onerror = (err) => this.#outboundError(err);
     this.inbound.onclose = (reason) => this.#clientClosed(reason);
     this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
+    this.outbound.onreset = (reason) => this.#upstreamReset(reason);
   }
 
   get closed(): boolean {
@@ -223,12 +224,12 @@ export class Session implements PipelineTarget {
     frame.related = pending;
   }
 
-  /** Answer a pending client request with an mcpscope error (and tell the stages). */
-  failRequest(pending: PendingRequest, err: McpscopeError): void {
+  /** Answer a pending client request with an mcpscope error (and, unless told not to, tell the stages). */
+  failRequest(pending: PendingRequest, err: McpscopeError, report = true): void {
     this.#settle(pending);
     const frame = syntheticFrame(errorResponse(pending.id, err));
     frame.related = pending;
-    this.#pipeline.error(this, err);
+    if (report) this.#pipeline.error(this, err);
     this.#pipeline.process(this, frame, 'server-to-client');
   }
 
@@ -283,6 +284,13 @@ export class Session implements PipelineTarget {
     void this.outbound.close();
   }
 
+  /** The upstream lost its state (a restart): fail what was in flight, keep the session. */
+  #upstreamReset(reason: McpscopeError): void {
+    this.#pipeline.error(this, reason);
+    for (const pending of [...this.#pending.values()]) this.failRequest(pending, reason, false);
+    this.#serverPending.clear();
+  }
+
   #upstreamClosed(reason: McpscopeError | undefined): void {
     if (this.#closed) return;
     const err =
@@ -291,7 +299,8 @@ export class Session implements PipelineTarget {
         'SESSION_CLOSED',
         `the upstream (${this.upstream}) closed the connection; start a new session`,
       );
-    for (const pending of [...this.#pending.values()]) this.failRequest(pending, err);
+    if (reason) this.#pipeline.error(this, reason);
+    for (const pending of [...this.#pending.values()]) this.failRequest(pending, err, false);
     void this.close(err);
   }
 

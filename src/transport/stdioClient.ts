@@ -1,30 +1,58 @@
 import type { Logger } from 'pino';
-import { McpscopeError } from '../jsonrpc/errors.js';
-import type { Frame } from '../jsonrpc/framing.js';
+import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
+import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
 import type { ManagedProcess, ProcessManager, ProcessSpec } from '../process/processManager.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
 import type { Transport } from './transport.js';
 
 /** Cap on bytes queued for a child that is not reading its stdin (16 MiB). */
 export const MAX_CHILD_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** Messages held while a crashed child restarts; past this, requests fail at once. */
+export const MAX_RESTART_QUEUE = 1_000;
+/** How long a restarted child may take to answer the replayed initialize (10 s). */
+export const REINITIALIZE_TIMEOUT_MS = 10_000;
+/** The id of the replayed initialize request, never one a client uses. */
+const REINIT_ID = 'mcpscope-reinitialize';
+
+export interface RestartPolicy {
+  /** Restarts allowed over the transport's life. */
+  maxRestarts: number;
+  /** First backoff delay; doubles each restart. Default 100 ms. */
+  initialDelayMs?: number;
+  /** Longest backoff delay. Default 5 s. */
+  maxDelayMs?: number;
+}
 
 export interface StdioClientTransportOptions {
   spec: ProcessSpec;
   processes: ProcessManager;
   maxMessageBytes: number;
   logger: Logger;
+  /** Restart a crashed child (re-running the recorded initialize handshake). Default: never. */
+  restart?: RestartPolicy | null;
 }
 
-/** Outbound stdio: the upstream server is a child process spawned (and stopped) through the ProcessManager. */
+/**
+ * Outbound stdio: the upstream server is a child process spawned (and stopped) through the ProcessManager.
+ * With a restart policy, a child that crashes is restarted with backoff and re-initialized with the
+ * handshake the client sent, so the client's session goes on; requests in flight at the crash fail.
+ */
 export class StdioClientTransport implements Transport, NdjsonHandler {
   readonly kind = 'stdio' as const;
   readonly #options: StdioClientTransportOptions;
   #proc: ManagedProcess | undefined;
   #channel: NdjsonChannel | undefined;
   #closing = false;
+  #restarts = 0;
+  /** Non-null while restarting: what the client sent meanwhile. */
+  #held: Frame[] | null = null;
+  #initialize: Frame | undefined;
+  #initialized: Frame | undefined;
+  #reinitialized: ((ok: boolean) => void) | undefined;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onreset?: (reason: McpscopeError) => void;
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -34,7 +62,16 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     return this.#proc;
   }
 
+  /** True while a crashed child is being restarted. */
+  get restarting(): boolean {
+    return this.#held !== null;
+  }
+
   async start(): Promise<void> {
+    await this.#spawn();
+  }
+
+  async #spawn(): Promise<void> {
     const proc = await this.#options.processes.spawn(this.#options.spec);
     this.#proc = proc;
     this.#channel = new NdjsonChannel(
@@ -49,11 +86,83 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
         this.onclose?.();
         return;
       }
-      this.onclose?.(proc.exitError(info));
+      this.#crashed(proc.exitError(info));
     });
   }
 
+  #crashed(err: McpscopeError): void {
+    const policy = this.#options.restart;
+    if (!policy || this.#restarts >= policy.maxRestarts) {
+      this.#reinitialized?.(false);
+      const final = policy
+        ? new McpscopeError(err.code, `${err.message}; gave up after ${this.#restarts} restarts`, {
+            cause: err,
+            details: err.details,
+          })
+        : err;
+      this.#options.logger.error({ code: final.code, ...final.details }, final.message);
+      this.onclose?.(final);
+      return;
+    }
+    this.#restarts++;
+    const attempt = this.#restarts;
+    const delay = Math.min((policy.initialDelayMs ?? 100) * 2 ** (attempt - 1), policy.maxDelayMs ?? 5_000);
+    this.#held ??= [];
+    this.#reinitialized?.(false);
+    this.onreset?.(
+      new McpscopeError(err.code, `${err.message}; restarting it (${attempt} of ${policy.maxRestarts})`, {
+        cause: err,
+        details: { ...err.details, restart: attempt },
+      }),
+    );
+    this.#options.logger.warn({ attempt, delayMs: delay, code: err.code }, `${err.message}; restarting`);
+    setTimeout(() => void this.#restart(), delay).unref();
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      await this.#spawn();
+    } catch (err) {
+      this.#crashed(
+        err instanceof McpscopeError
+          ? err
+          : new McpscopeError('UPSTREAM_EXITED', errorMessage(err), { cause: err }),
+      );
+      return;
+    }
+    this.#options.processes.restarted();
+    if (this.#initialize && !(await this.#reinitialize(this.#initialize))) return;
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const frame of held) this.send(frame);
+  }
+
+  /** Replay the client's handshake to a fresh child; its answer is for us, not the client. */
+  async #reinitialize(initialize: Frame): Promise<boolean> {
+    const replay = syntheticFrame({ ...(initialize.msg as object), id: REINIT_ID });
+    const answered = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), REINITIALIZE_TIMEOUT_MS);
+      this.#reinitialized = (ok) => {
+        clearTimeout(timer);
+        this.#reinitialized = undefined;
+        resolve(ok);
+      };
+    });
+    this.#channel?.write(replay.raw);
+    if (!(await answered)) {
+      this.#options.logger.error('restarted upstream did not answer the replayed initialize');
+      return false;
+    }
+    if (this.#initialized) this.#channel?.write(this.#initialized.raw);
+    return true;
+  }
+
   onFrame(frame: Frame): void {
+    if (frame.id === REINIT_ID && (frame.kind === 'response' || frame.kind === 'error')) {
+      this.#reinitialized?.(frame.kind === 'response');
+      return;
+    }
     this.onmessage?.(frame);
   }
 
@@ -74,24 +183,36 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   }
 
   send(frame: Frame): void {
+    if (this.#closing) return;
+    if (frame.kind === 'request' && frame.method === 'initialize') this.#initialize = frame;
+    else if (frame.method === 'notifications/initialized') this.#initialized = frame;
+    const held = this.#held;
+    if (held) {
+      if (held.length < MAX_RESTART_QUEUE) held.push(frame);
+      else this.#refuse(frame, 'the upstream is restarting and too many messages are waiting');
+      return;
+    }
     const channel = this.#channel;
-    if (!channel || this.#closing) return;
+    if (!channel) return;
     if (channel.backlogBytes > MAX_CHILD_BACKLOG_BYTES) {
-      this.onerror?.(
-        new McpscopeError(
-          'UPSTREAM_BACKPRESSURE',
-          `upstream is not reading its stdin (${channel.backlogBytes} bytes queued); message not sent`,
-          { details: { id: frame.kind === 'request' ? frame.id : undefined } },
-        ),
-      );
+      this.#refuse(frame, `upstream is not reading its stdin (${channel.backlogBytes} bytes queued)`);
       return;
     }
     channel.write(frame.raw);
   }
 
+  #refuse(frame: Frame, why: string): void {
+    this.onerror?.(
+      new McpscopeError('UPSTREAM_BACKPRESSURE', `${why}; message not sent`, {
+        details: { id: frame.kind === 'request' ? frame.id : undefined },
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#held = null;
     await this.#proc?.stop();
   }
 }

@@ -24,4 +24,9 @@ export interface Transport {
   onerror?: (err: McpscopeError) => void;
   /** The wire closed; `reason` is set when it closed unexpectedly. Called at most once. */
   onclose?: (reason?: McpscopeError) => void;
+  /**
+   * The peer lost its state but the wire goes on (a crashed child being restarted): everything in flight
+   * is gone and must be failed with `reason`.
+   */
+  onreset?: (reason: McpscopeError) => void;
 }
