@@ -231,10 +231,10 @@ describe('forward http in front of the example server', () => {
   });
 
   it('answers a call the server never answers with -32001, and the session keeps working', async () => {
-    const impatient = await startHttpProxy(['--request-timeout-ms', '1500', '--', process.execPath, EXAMPLE]);
+    const impatient = await startHttpProxy(['--request-timeout-ms', '3000', '--', process.execPath, EXAMPLE]);
     const c = await connectHttp(impatient.url);
     const err = await c.client
-      .callTool({ name: 'slow', arguments: { ms: 20_000, steps: 1 } }, undefined, { timeout: 20_000 })
+      .callTool({ name: 'slow', arguments: { ms: 30_000, steps: 1 } }, undefined, { timeout: 40_000 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(McpError);
     expect((err as McpError).code).toBe(-32001);

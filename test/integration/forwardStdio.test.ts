@@ -63,9 +63,9 @@ describe('forward stdio in front of the example server', () => {
   });
 
   it('answers a request the server never answers with -32001 and cancels it upstream', async () => {
-    c = await connectStdio(['--request-timeout-ms', '300', '--', process.execPath, EXAMPLE]);
+    c = await connectStdio(['--request-timeout-ms', '2500', '--', process.execPath, EXAMPLE]);
     const err = await c.client
-      .callTool({ name: 'slow', arguments: { ms: 10_000, steps: 1 } }, undefined, { timeout: 20_000 })
+      .callTool({ name: 'slow', arguments: { ms: 30_000, steps: 1 } }, undefined, { timeout: 40_000 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(McpError);
     expect((err as McpError).code).toBe(-32001);

@@ -36,7 +36,7 @@ describe.skipIf(missing)('metrics through forward http, read by a real Prometheu
       '--admin-port',
       '0',
       '--request-timeout-ms',
-      '400',
+      '3000',
       '--',
       process.execPath,
       EXAMPLE,
@@ -53,7 +53,7 @@ describe.skipIf(missing)('metrics through forward http, read by a real Prometheu
     const c = await connectHttp(proxy.url);
     for (let i = 0; i < 5; i++) await c.client.callTool({ name: 'echo', arguments: { message: `m${i}` } });
     await c.client.callTool({ name: 'fail', arguments: {} });
-    await c.client.callTool({ name: 'slow', arguments: { ms: 5_000, steps: 1 } }).catch(() => undefined);
+    await c.client.callTool({ name: 'slow', arguments: { ms: 20_000, steps: 1 } }).catch(() => undefined);
 
     await prom.scrapedAfter();
     expect(await prom.value('mcpscope_active_sessions{transport="streamable_http"}')).toBe(1);
