@@ -30,10 +30,12 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     key: ConfigKey,
     flags: string,
     description: string,
-    withDefault = true,
+    /** false: no default shown; a function: parses (and accumulates) the values, no default. */
+    how: boolean | ((value: string, previous: never) => unknown) = true,
   ): [ConfigKey, Option] => {
     const o = new Option(flags, description).env(envName(key));
-    if (withDefault && defaults[key] !== undefined) o.default(defaults[key]);
+    if (typeof how === 'function') o.argParser(how as (value: string, previous: unknown) => unknown);
+    else if (how && defaults[key] !== undefined) o.default(defaults[key]);
     return [key, o];
   };
   const common: Array<[ConfigKey, Option]> = [
@@ -69,12 +71,12 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('metrics', '--no-metrics', 'do not collect Prometheus metrics'),
     opt('metricsPath', '--metrics-path <path>', 'path of the Prometheus endpoint on the admin server'),
     opt('metricsPrefix', '--metrics-prefix <prefix>', 'prefix of every metric name'),
-    [
+    opt(
       'metricsBuckets',
-      new Option('--metrics-buckets <seconds>', 'latency histogram buckets, comma-separated seconds')
-        .env(envName('metricsBuckets'))
-        .argParser(list),
-    ],
+      '--metrics-buckets <seconds>',
+      'latency histogram buckets, comma-separated seconds',
+      list,
+    ),
     opt(
       'metricsCardinalityLimit',
       '--metrics-cardinality-limit <n>',
@@ -97,18 +99,18 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       'front a remote Streamable HTTP server instead of spawning one',
       false,
     ),
-    [
+    opt(
       'upstreamHeaders',
-      new Option('--upstream-header <header>', 'header sent to the upstream, "Name: value" (repeatable)')
-        .env(envName('upstreamHeaders'))
-        .argParser(header),
-    ],
-    [
+      '--upstream-header <header>',
+      'header sent to the upstream, "Name: value" (repeatable)',
+      header,
+    ),
+    opt(
       'allowedOrigins',
-      new Option('--allowed-origin <origin>', 'Origin allowed besides localhost (repeatable, * for any)')
-        .env(envName('allowedOrigins'))
-        .argParser(list),
-    ],
+      '--allowed-origin <origin>',
+      'Origin allowed besides localhost (repeatable, * for any)',
+      list,
+    ),
     opt('jsonResponse', '--json-response', 'answer requests with JSON instead of SSE'),
     opt(
       'sessionIdleMs',
