@@ -1,4 +1,546 @@
 #!/usr/bin/env node
-// Placeholder until the benchmark harness lands: it says so and exits non-zero, so nobody mistakes it for figures.
-console.error('mcpscope bench: not implemented yet (the benchmark harness is its own issue).');
-process.exit(1);
+import { setMaxListeners } from 'node:events';
+// npm run bench [-- --quick] [-- --only name,name] [-- --rounds N]
+//
+// Measures, in one run and on loopback only, an SDK client calling an `echo` tool that returns at once:
+// direct (the floors), through mcpscope (each mode, metrics on and off) and through the peer proxies
+// supergateway and mcp-proxy. Targets run in alternating order each round to cancel machine drift; the
+// table shows medians over rounds. Figures also go to bench/results/<date>.json.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Agent, request } from 'undici';
+
+// The SDK's HTTP client adds an abort listener per request to one signal; thousands of calls are the point here.
+setMaxListeners(0);
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = `${ROOT}dist/cli/main.js`;
+const ECHO = `${ROOT}bench/echoServer.mjs`;
+const NODE = process.execPath;
+const bin = (name) => `${ROOT}node_modules/.bin/${name}`;
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const arg = (name) => {
+  const i = argv.indexOf(name);
+  return i === -1 ? undefined : argv[i + 1];
+};
+const ONLY = arg('--only')?.split(',');
+const IDLE_ONLY = argv.includes('--idle-only');
+const CFG = {
+  rounds: Number(arg('--rounds') ?? (QUICK ? 2 : 4)),
+  warmup: QUICK ? 200 : 500,
+  seq: QUICK ? 800 : 4_000,
+  conc: QUICK ? 1_600 : 8_000,
+  concurrency: 8,
+  big: QUICK ? 60 : 400,
+  setups: QUICK ? 3 : 15,
+  idle: QUICK ? [1_000] : [1_000, 10_000],
+};
+const SMALL = 'x'.repeat(100);
+const BIG = 'x'.repeat(100 * 1024);
+
+const progress = (msg) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+/** Spawn a long-running process and wait for a line of its output to match. */
+async function startProcess(cmd, args, ready, { env } = {}) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${cmd} ${args.join(' ')} did not start:\n${out}`)),
+      20_000,
+    );
+    const onData = (c) => {
+      out += c.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}:\n${out}`)));
+  });
+  proc.stdout.resume();
+  proc.stderr.resume();
+  return {
+    pid: proc.pid,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await new Promise((r) => proc.once('exit', r));
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+function rss(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function waitHttp(url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url, { method: 'GET', headers: { accept: 'text/event-stream' } });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} never answered`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Targets: each starts what it needs and returns how to connect a client, and whose RSS to read.
+
+const echoStdio = [NODE, ECHO, 'stdio'];
+
+async function echoHttp() {
+  const port = await freePort();
+  const p = await startProcess(NODE, [ECHO, 'http', String(port)], /listening/);
+  return { ...p, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+async function mcpscopeHttp(extra, upstreamArgs) {
+  const port = await freePort();
+  const p = await startProcess(
+    NODE,
+    [
+      CLI,
+      'forward',
+      'http',
+      '--port',
+      String(port),
+      '--admin-port',
+      '0',
+      '--log-level',
+      'warn',
+      ...extra,
+      ...upstreamArgs,
+    ],
+    /MCP endpoint/,
+  );
+  return { ...p, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+const TARGETS = [
+  { name: 'direct stdio', floor: null, stdio: () => ({ command: NODE, args: [ECHO, 'stdio'] }) },
+  {
+    name: 'direct http (SDK server)',
+    floor: null,
+    http: async () => {
+      const s = await echoHttp();
+      return { url: s.url, pid: s.pid, stop: s.stop };
+    },
+  },
+  {
+    name: 'mcpscope stdio→stdio',
+    floor: 'direct stdio',
+    stdio: () => ({
+      command: NODE,
+      args: [CLI, 'forward', 'stdio', '--admin-port', '0', '--log-level', 'warn', '--', ...echoStdio],
+    }),
+  },
+  {
+    name: 'mcpscope http→stdio',
+    floor: 'direct http (SDK server)',
+    http: () => mcpscopeHttp([], ['--', ...echoStdio]),
+  },
+  {
+    name: 'mcpscope http→stdio, no metrics',
+    floor: 'direct http (SDK server)',
+    http: () => mcpscopeHttp(['--no-metrics', '--no-admin'], ['--', ...echoStdio]),
+  },
+  {
+    name: 'mcpscope http→http',
+    floor: 'direct http (SDK server)',
+    http: async () => {
+      const up = await echoHttp();
+      const p = await mcpscopeHttp([], ['--upstream', up.url]);
+      return { url: p.url, pid: p.pid, stop: async () => (await p.stop(), await up.stop()) };
+    },
+  },
+  {
+    name: 'supergateway --stateful',
+    floor: 'direct http (SDK server)',
+    http: async () => {
+      const port = await freePort();
+      const p = await startProcess(
+        bin('supergateway'),
+        [
+          '--stdio',
+          echoStdio.join(' '),
+          '--outputTransport',
+          'streamableHttp',
+          '--stateful',
+          '--port',
+          String(port),
+          '--logLevel',
+          'info',
+        ],
+        /Listening|listening|Streamable HTTP endpoint/i,
+      );
+      const url = `http://127.0.0.1:${port}/mcp`;
+      await waitHttp(url);
+      return { url, pid: p.pid, stop: p.stop };
+    },
+  },
+  {
+    name: 'mcp-proxy',
+    floor: 'direct http (SDK server)',
+    http: async () => {
+      const port = await freePort();
+      const p = await startProcess(
+        bin('mcp-proxy'),
+        ['--host', '127.0.0.1', '--port', String(port), '--', ...echoStdio],
+        /listening|starting/i,
+      );
+      const url = `http://127.0.0.1:${port}/mcp`;
+      await waitHttp(url);
+      return { url, pid: p.pid, stop: p.stop };
+    },
+  },
+  {
+    name: 'mcp-proxy --no-eventStore',
+    floor: 'direct http (SDK server)',
+    http: async () => {
+      const port = await freePort();
+      const p = await startProcess(
+        bin('mcp-proxy'),
+        ['--host', '127.0.0.1', '--port', String(port), '--no-eventStore', '--', ...echoStdio],
+        /listening|starting/i,
+      );
+      const url = `http://127.0.0.1:${port}/mcp`;
+      await waitHttp(url);
+      return { url, pid: p.pid, stop: p.stop };
+    },
+  },
+].filter((t) => !IDLE_ONLY && (!ONLY || ONLY.some((o) => t.name.includes(o))));
+
+// ---------------------------------------------------------------------------------------------------
+// Workloads
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function connect(target, running) {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  const transport = target.stdio
+    ? new StdioClientTransport({ ...target.stdio(), stderr: 'ignore' })
+    : new StreamableHTTPClientTransport(new URL(running.url));
+  const t0 = performance.now();
+  await client.connect(transport);
+  const setupMs = performance.now() - t0;
+  return { client, transport, setupMs };
+}
+
+const call = (client, message) => client.callTool({ name: 'echo', arguments: { message } });
+
+async function sequential(client, n, message) {
+  const lat = new Array(n);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await call(client, message);
+    lat[i] = (performance.now() - s) * 1000;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    p50: percentile(lat, 0.5),
+    p95: percentile(lat, 0.95),
+    p99: percentile(lat, 0.99),
+    rate: n / seconds,
+  };
+}
+
+async function concurrent(client, total, width, message) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next++ < total) await call(client, message);
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function runTarget(target) {
+  const running = target.http ? await target.http() : undefined;
+  try {
+    const setups = [];
+    for (let i = 0; i < CFG.setups - 1; i++) {
+      const c = await connect(target, running);
+      setups.push(c.setupMs);
+      await c.client.close();
+    }
+    const { client, transport, setupMs } = await connect(target, running);
+    setups.push(setupMs);
+    setups.sort((a, b) => a - b);
+    for (let i = 0; i < CFG.warmup; i++) await call(client, SMALL);
+    const seq = await sequential(client, CFG.seq, SMALL);
+    const conc = await concurrent(client, CFG.conc, CFG.concurrency, SMALL);
+    // A path may refuse large bodies: that is a result, not a crash of the bench.
+    let bigP50 = NaN;
+    let bigError;
+    try {
+      bigP50 = (await sequential(client, CFG.big, BIG)).p50;
+    } catch (err) {
+      // Express answers with an HTML page: keep its <pre> text.
+      const pre = /<pre>([^<]*)<\/pre>/.exec(err.message)?.[1];
+      bigError = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
+      progress(`  100 kB calls failed: ${bigError}`);
+    }
+    // The process that does the proxying (or serving, for the direct floors).
+    const pid = running ? running.pid : transport.pid;
+    const rssBytes = rss(pid);
+    await client.close().catch(() => undefined);
+    return { ...seq, conc, bigP50, bigError, setupMs: percentile(setups, 0.5), rssBytes };
+  } finally {
+    await running?.stop();
+  }
+}
+
+/** Hold many idle sessions open through `forward http` (in front of one HTTP upstream) and weigh them. */
+async function idleSessions(count) {
+  const up = await echoHttp();
+  const proxy = await mcpscopeHttp(['--max-sessions', String(count + 10)], ['--upstream', up.url]);
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'idle', version: '1' } },
+  });
+  const initialized = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const before = rss(proxy.pid);
+    let opened = 0;
+    let failed = 0;
+    const open = async () => {
+      const res = await request(proxy.url, { method: 'POST', headers, body: init, dispatcher: agent });
+      await res.body.text();
+      const id = res.headers['mcp-session-id'];
+      if (res.statusCode !== 200 || typeof id !== 'string') {
+        failed++;
+        return;
+      }
+      const ack = await request(proxy.url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-session-id': id },
+        body: initialized,
+        dispatcher: agent,
+      });
+      await ack.body.dump();
+      opened++;
+    };
+    let started = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (started < count) {
+          started++;
+          await open();
+          if (opened % 1000 === 0 && opened > 0) progress(`  idle sessions: ${opened}/${count}`);
+        }
+      }),
+    );
+    if (global.gc) global.gc();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const after = rss(proxy.pid);
+    return {
+      count,
+      opened,
+      failed,
+      rssBeforeBytes: before,
+      rssAfterBytes: after,
+      perSessionBytes: (after - before) / opened,
+    };
+  } finally {
+    await agent.close();
+    await proxy.stop();
+    await up.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  try {
+    readFileSync(CLI);
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does it for you)');
+  }
+  progress(
+    `mcpscope bench${QUICK ? ' (quick)' : ''}: ${TARGETS.length} paths × ${CFG.rounds} rounds; ` +
+      `${CFG.seq} sequential + ${CFG.conc} ${CFG.concurrency}-concurrent + ${CFG.big} 100 kB calls each`,
+  );
+  const samples = new Map(TARGETS.map((t) => [t.name, []]));
+  const total = TARGETS.length * CFG.rounds;
+  let step = 0;
+  for (let round = 0; round < CFG.rounds; round++) {
+    const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+    for (const target of order) {
+      step++;
+      progress(`[${step}/${total}] round ${round + 1}: ${target.name}`);
+      try {
+        samples.get(target.name).push(await runTarget(target));
+      } catch (err) {
+        progress(`  failed: ${err.message.split('\n')[0]}`);
+      }
+    }
+  }
+  const rows = TARGETS.map((t) => {
+    const s = samples.get(t.name);
+    const pick = (k) => median(s.map((x) => x[k]));
+    return {
+      path: t.name,
+      floor: t.floor,
+      runs: s.length,
+      p50: pick('p50'),
+      p95: pick('p95'),
+      p99: pick('p99'),
+      rate: pick('rate'),
+      conc: pick('conc'),
+      bigP50: pick('bigP50'),
+      setupMs: pick('setupMs'),
+      rssBytes: pick('rssBytes'),
+      bigError: s.find((x) => x.bigError)?.bigError,
+    };
+  });
+  const byName = new Map(rows.map((r) => [r.path, r]));
+  for (const r of rows) {
+    const f = r.floor ? byName.get(r.floor) : undefined;
+    r.addedP50 = f ? r.p50 - f.p50 : 0;
+    r.rateRatio = f ? r.rate / f.rate : 1;
+    r.concRatio = f ? r.conc / f.conc : 1;
+  }
+  const idle = [];
+  if (!ONLY) {
+    for (const n of CFG.idle) {
+      progress(`idle sessions through mcpscope forward http: ${n}`);
+      try {
+        idle.push(await idleSessions(n));
+      } catch (err) {
+        progress(`  failed: ${err.message.split('\n')[0]}`);
+      }
+    }
+  }
+
+  const fmt = (x, d = 0) =>
+    Number.isFinite(x)
+      ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+      : '–';
+  const header = [
+    'path',
+    'p50 µs',
+    'p95 µs',
+    'p99 µs',
+    '+p50 µs',
+    'calls/s',
+    'vs floor',
+    '8-conc/s',
+    'vs floor',
+    '100kB p50 µs',
+    'setup ms',
+    'RSS MB',
+  ];
+  const table = rows.map((r) => [
+    r.path,
+    fmt(r.p50),
+    fmt(r.p95),
+    fmt(r.p99),
+    r.floor ? fmt(r.addedP50) : 'floor',
+    fmt(r.rate),
+    r.floor ? `${fmt(r.rateRatio, 2)}×` : '',
+    fmt(r.conc),
+    r.floor ? `${fmt(r.concRatio, 2)}×` : '',
+    r.bigError ? 'fails' : fmt(r.bigP50),
+    fmt(r.setupMs, 1),
+    fmt(r.rssBytes / 2 ** 20, 1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const out = [
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`,
+    ...table.map(line),
+  ];
+  const on = byName.get('mcpscope http→stdio');
+  const off = byName.get('mcpscope http→stdio, no metrics');
+  if (on && off)
+    out.push(
+      '',
+      `metrics on vs off (8-concurrent calls/s): ${fmt(on.conc)} vs ${fmt(off.conc)} = ${fmt((on.conc / off.conc - 1) * 100, 1)}%`,
+    );
+  for (const i of idle) {
+    out.push(
+      `idle sessions: ${i.opened} open (${i.failed} failed) through forward http; mcpscope RSS ${fmt(i.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(i.rssAfterBytes / 2 ** 20, 1)} MB = ${fmt(i.perSessionBytes / 1024, 1)} KB per session`,
+    );
+  }
+  for (const r of rows) if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const machine = {
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+  };
+  mkdirSync(`${ROOT}bench/results`, { recursive: true });
+  const file = `${ROOT}bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { date: new Date().toISOString(), quick: QUICK, config: CFG, machine, rows, idle },
+      null,
+      2,
+    ),
+  );
+  progress(`figures written to ${file}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -152,7 +152,8 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     graceMs: options.graceMs,
     observer: metrics?.processObserver() ?? null,
   });
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
+  // No cap on connections per upstream: every session holds one for its GET stream.
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   const factory: UpstreamFactory = {
     description: describeUpstream(upstream),
     create: () =>
