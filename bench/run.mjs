@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
-// npm run bench [-- --quick] [-- --only name,name] [-- --rounds N]
+// npm run bench [-- --quick] [-- --only name,name] [-- --rounds N] [-- --idle-only] [-- --idle 1000,10000]
 //
 // Measures, in one run and on loopback only, an SDK client calling an `echo` tool that returns at once:
 // direct (the floors), through mcpscope (each mode, metrics on and off) and through the peer proxies
@@ -41,7 +41,7 @@ const CFG = {
   concurrency: 8,
   big: QUICK ? 60 : 400,
   setups: QUICK ? 3 : 15,
-  idle: QUICK ? [1_000] : [1_000, 10_000],
+  idle: arg('--idle') ? arg('--idle').split(',').map(Number) : QUICK ? [1_000] : [1_000, 10_000],
 };
 const SMALL = 'x'.repeat(100);
 const BIG = 'x'.repeat(100 * 1024);

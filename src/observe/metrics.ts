@@ -44,6 +44,8 @@ export class Metrics {
   readonly startedAt = performance.now();
   readonly methods: LabelGuard;
   readonly tools: LabelGuard;
+  /** Drop reasons come from stages: bounded like any other label that code outside mcpscope picks. */
+  readonly dropReasons: LabelGuard;
   #lastCollectSeconds = 0;
   #collectors: MetricCollectors = {};
 
@@ -59,6 +61,7 @@ export class Metrics {
   readonly upstreamErrors: Counter<'upstream' | 'error_type'>;
   readonly errors: Counter<'code'>;
   readonly messages: Counter<'direction' | 'kind'>;
+  readonly messagesDropped: Counter<'direction' | 'reason'>;
   readonly labelsFolded: Counter<'label'>;
   // sessions
   readonly activeSessions: Gauge<'transport'>;
@@ -100,6 +103,8 @@ export class Metrics {
     const foldedTool = this.labelsFolded.labels('tool');
     this.methods = new LabelGuard(limit, MCP_METHODS, () => foldedMethod.inc());
     this.tools = new LabelGuard(limit, [], () => foldedTool.inc());
+    const foldedReason = this.labelsFolded.labels('reason');
+    this.dropReasons = new LabelGuard(100, ['unmatched_response'], () => foldedReason.inc());
 
     this.requests = new Counter({
       name: `${p}requests_total`,
@@ -164,6 +169,12 @@ export class Metrics {
       name: `${p}messages_total`,
       help: 'JSON-RPC messages through the proxy by direction and kind',
       labelNames: ['direction', 'kind'],
+      registers,
+    });
+    this.messagesDropped = new Counter({
+      name: `${p}messages_dropped_total`,
+      help: 'Messages mcpscope did not pass on, by direction and reason (a stage dropped it, or it matched nothing)',
+      labelNames: ['direction', 'reason'],
       registers,
     });
     this.activeSessions = new Gauge({

@@ -71,6 +71,10 @@ export class MetricsStage implements ObserverStage {
   observe(frame: Frame, session: Session, direction: Direction, verdict: Verdict): void {
     const m = this.#m;
     this.#messages[direction][frame.kind].inc();
+    if (verdict.action === 'drop') {
+      const dir = direction === 'client-to-server' ? 'client_to_server' : 'server_to_client';
+      m.messagesDropped.labels(dir, m.dropReasons.value(verdict.reason)).inc();
+    }
     if (frame.synthetic) m.serialize.observe(frame.codecMs / 1000);
     else {
       m.deserialize.observe(frame.codecMs / 1000);

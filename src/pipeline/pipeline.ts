@@ -62,6 +62,20 @@ export class Pipeline {
     this.#run(session, frame, direction, 0);
   }
 
+  /** A message the session could not route (e.g. an answer to no pending request): observers see it dropped. */
+  dropped(session: Session, frame: Frame, direction: Direction, reason: string): void {
+    const observers = this.#observers;
+    if (observers === null) return;
+    const verdict: Verdict = { action: 'drop', reason };
+    for (const stage of observers) {
+      try {
+        stage.observe(frame, session, direction, verdict);
+      } catch (err) {
+        this.#stageFailed(stage, 'observe', err);
+      }
+    }
+  }
+
   sessionOpened(session: Session): void {
     for (const stage of this.stages) {
       if (stage.onSessionOpen) this.#safely(stage, 'onSessionOpen', () => stage.onSessionOpen?.(session));

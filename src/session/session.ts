@@ -60,6 +60,7 @@ export class Session implements PipelineTarget {
   readonly #serverPending = new Map<JsonRpcId, PendingRequest>();
   readonly #byProgressToken = new Map<string | number, PendingRequest>();
   #closed = false;
+  #warnedUnmatched = false;
   #closeListeners: Array<(reason: McpscopeError | undefined) => void> = [];
 
   constructor(options: SessionOptions) {
@@ -128,10 +129,7 @@ export class Session implements PipelineTarget {
       // The client's answer to a server → client request.
       const related = frame.id === undefined ? undefined : this.#serverPending.get(frame.id);
       if (!related) {
-        this.#logger.warn(
-          { session: this.id, id: frame.id },
-          'client answered a request the server never sent; dropped',
-        );
+        this.#unmatched(frame, 'client-to-server', 'client answered a request the server never sent');
         return;
       }
       this.#serverPending.delete(related.id);
@@ -146,9 +144,10 @@ export class Session implements PipelineTarget {
     if (frame.kind === 'response' || frame.kind === 'error') {
       const related = frame.id === undefined ? undefined : this.#pending.get(frame.id);
       if (!related) {
-        this.#logger.warn(
-          { session: this.id, id: frame.id },
-          'upstream answered a request that is not pending (answered, cancelled or timed out already); dropped',
+        this.#unmatched(
+          frame,
+          'server-to-client',
+          'upstream answered a request that is not pending (answered, cancelled or timed out already)',
         );
         return;
       }
@@ -179,6 +178,17 @@ export class Session implements PipelineTarget {
       frame.related = this.#soleInFlight();
     }
     this.#pipeline.process(this, frame, 'server-to-client');
+  }
+
+  /** An answer that matches no pending request: dropped, shown to observers, logged once per session. */
+  #unmatched(frame: Frame, direction: Direction, why: string): void {
+    this.#pipeline.dropped(this, frame, direction, 'unmatched_response');
+    const level = this.#warnedUnmatched ? 'debug' : 'warn';
+    this.#warnedUnmatched = true;
+    this.#logger[level](
+      { session: this.id, id: frame.id },
+      `${why}; dropped (further ones are logged at debug)`,
+    );
   }
 
   #soleInFlight(): PendingRequest | undefined {

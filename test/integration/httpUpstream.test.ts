@@ -87,10 +87,16 @@ describe('forward http --upstream in front of an SDK Streamable HTTP server', ()
     const { rawSession, post } = await import('../helpers.js');
     const ids: string[] = [];
     for (let i = 0; i < 160; i++) ids.push(await rawSession(proxy.url));
-    const res = await post(proxy.url, { jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-session-id': ids.at(-1) ?? '' });
+    const res = await post(
+      proxy.url,
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { 'mcp-session-id': ids.at(-1) ?? '' },
+    );
     expect(res.status).toBe(200);
     await res.text();
-    await Promise.all(ids.map((id) => fetch(proxy.url, { method: 'DELETE', headers: { 'mcp-session-id': id } })));
+    await Promise.all(
+      ids.map((id) => fetch(proxy.url, { method: 'DELETE', headers: { 'mcp-session-id': id } })),
+    );
   });
 
   it('answers with UPSTREAM_UNREACHABLE when the upstream is down, and recovers when it is back', async () => {

@@ -213,9 +213,16 @@ describe.skipIf(missing)('metrics in forward stdio', () => {
       const answer = await out.next();
       expect(answer.error).toMatchObject({ code: -32601 });
     }
+    // An answer to nothing: dropped, and counted.
+    proc.stdin.write('{"jsonrpc":"2.0","id":"ghost","result":{}}\n');
     const prom = await startPrometheus([admin]);
     try {
       await prom.scrapedAfter();
+      expect(
+        await prom.value(
+          'mcpscope_messages_dropped_total{direction="client_to_server",reason="unmatched_response"}',
+        ),
+      ).toBe(1);
       // 100 bogus methods, then everything else as "other", plus initialize: the limit holds.
       expect(await prom.value('count(count by (method) (mcpscope_requests_total))')).toBe(102);
       expect(await prom.value('mcpscope_requests_total{method="other",status="method_not_found"}')).toBe(
