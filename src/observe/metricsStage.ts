@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Counter } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
@@ -40,9 +40,20 @@ const UPSTREAM_ERROR_TYPES: Partial<Record<McpscopeError['code'], string>> = {
 
 type KindCounters = Record<Frame['kind'], Counter.Internal>;
 
+interface MethodChildren {
+  requestSize: Histogram.Internal<string>;
+  responseSize: Histogram.Internal<string>;
+  byStatus: Map<string, { count: Counter.Internal; duration: Histogram.Internal<string> }>;
+}
+
+interface ToolChildren {
+  duration: Histogram.Internal<string>;
+  byStatus: Map<string, Counter.Internal>;
+}
+
 /**
  * The metrics observer: counts and times every message and session from what the Session already paired
- * (frame.related), so it keeps no map of its own. Label children it always needs are bound once here.
+ * (frame.related), so it keeps no request map of its own; label children are bound once and cached.
  */
 export class MetricsStage implements ObserverStage {
   readonly kind = 'observer' as const;
@@ -51,6 +62,9 @@ export class MetricsStage implements ObserverStage {
   readonly #upstream: string;
   readonly #overhead;
   readonly #messages: Record<Direction, KindCounters>;
+  /** Per transport label, per method (both bounded by the label guards). */
+  readonly #methods = new Map<string, Map<string, MethodChildren>>();
+  readonly #tools = new Map<string, ToolChildren>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -83,7 +97,9 @@ export class MetricsStage implements ObserverStage {
     const transport = transportLabel(session.inbound.kind);
     if (direction === 'client-to-server') {
       if (frame.kind === 'request') {
-        m.requestSize.labels(m.methods.value(frame.method as string), transport).observe(frame.raw.length);
+        this.#method(transport, m.methods.value(frame.method as string)).requestSize.observe(
+          frame.raw.length,
+        );
       }
       // A stage answered on the server's behalf: that answer counts like any other.
       if (verdict.action === 'reply') this.#answer(verdict.frame, transport);
@@ -99,17 +115,58 @@ export class MetricsStage implements ObserverStage {
     const seconds = (frame.receivedAt - related.startedAt) / 1000;
     const status = frame.kind === 'response' ? 'ok' : errorClass(frame);
     const method = m.methods.value(related.method);
-    m.requests.labels(method, transport, status).inc();
-    m.requestDuration.labels(method, transport, status).observe(seconds);
-    m.responseSize.labels(method, transport).observe(frame.raw.length);
-    if (related.method === 'tools/call') {
-      const tool = m.tools.value(related.target ?? 'unknown');
-      const isError =
-        frame.kind === 'response' &&
-        (frame.msg as { result?: { isError?: unknown } }).result?.isError === true;
-      m.toolCalls.labels(tool, isError ? 'error' : status).inc();
-      m.toolCallDuration.labels(tool).observe(seconds);
+    const children = this.#method(transport, method);
+    // Label children are made once and kept: prom-client's labels() hashes the values on every call.
+    let byStatus = children.byStatus.get(status);
+    if (!byStatus) {
+      byStatus = {
+        count: m.requests.labels(method, transport, status),
+        duration: m.requestDuration.labels(method, transport, status),
+      };
+      children.byStatus.set(status, byStatus);
     }
+    byStatus.count.inc();
+    byStatus.duration.observe(seconds);
+    children.responseSize.observe(frame.raw.length);
+    if (related.method === 'tools/call') this.#toolCall(frame, related.target ?? 'unknown', status, seconds);
+  }
+
+  #toolCall(frame: Frame, target: string, status: string, seconds: number): void {
+    const m = this.#m;
+    const tool = m.tools.value(target);
+    let t = this.#tools.get(tool);
+    if (!t) {
+      t = { duration: m.toolCallDuration.labels(tool), byStatus: new Map() };
+      this.#tools.set(tool, t);
+    }
+    const isError =
+      frame.kind === 'response' && (frame.msg as { result?: { isError?: unknown } }).result?.isError === true;
+    const toolStatus = isError ? 'error' : status;
+    let counter = t.byStatus.get(toolStatus);
+    if (!counter) {
+      counter = m.toolCalls.labels(tool, toolStatus);
+      t.byStatus.set(toolStatus, counter);
+    }
+    counter.inc();
+    t.duration.observe(seconds);
+  }
+
+  #method(transport: string, method: string): MethodChildren {
+    let perTransport = this.#methods.get(transport);
+    if (!perTransport) {
+      perTransport = new Map();
+      this.#methods.set(transport, perTransport);
+    }
+    let children = perTransport.get(method);
+    if (!children) {
+      children = {
+        requestSize: this.#m.requestSize.labels(method, transport),
+        responseSize: this.#m.responseSize.labels(method, transport),
+        byStatus: new Map(),
+      };
+      perTransport.set(method, children);
+    }
+    return children;
   }
 
   onSessionOpen(session: Session): void {
