@@ -150,6 +150,14 @@ async function mcpscopeHttp(extra, upstreamArgs) {
   return { ...p, url: `http://127.0.0.1:${port}/mcp` };
 }
 
+/** A peer proxy exposing the stdio echo server on `port`, once its endpoint answers. */
+async function peer(command, args, ready, port) {
+  const p = await startProcess(command, args, ready);
+  const url = `http://127.0.0.1:${port}/mcp`;
+  await waitHttp(url);
+  return { url, pid: p.pid, stop: p.stop };
+}
+
 const TARGETS = [
   { name: 'direct stdio', floor: null, stdio: () => ({ command: NODE, args: [ECHO, 'stdio'] }) },
   {
@@ -190,9 +198,8 @@ const TARGETS = [
   {
     name: 'supergateway --stateful',
     floor: 'direct http (SDK server)',
-    http: async () => {
-      const port = await freePort();
-      const p = await startProcess(
+    http: (port) =>
+      peer(
         bin('supergateway'),
         [
           '--stdio',
@@ -202,45 +209,32 @@ const TARGETS = [
           '--stateful',
           '--port',
           String(port),
-          '--logLevel',
-          'info',
         ],
-        /Listening|listening|Streamable HTTP endpoint/i,
-      );
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitHttp(url);
-      return { url, pid: p.pid, stop: p.stop };
-    },
+        /Listening/i,
+        port,
+      ),
   },
   {
     name: 'mcp-proxy',
     floor: 'direct http (SDK server)',
-    http: async () => {
-      const port = await freePort();
-      const p = await startProcess(
+    http: (port) =>
+      peer(
         bin('mcp-proxy'),
         ['--host', '127.0.0.1', '--port', String(port), '--', ...echoStdio],
         /listening|starting/i,
-      );
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitHttp(url);
-      return { url, pid: p.pid, stop: p.stop };
-    },
+        port,
+      ),
   },
   {
     name: 'mcp-proxy --no-eventStore',
     floor: 'direct http (SDK server)',
-    http: async () => {
-      const port = await freePort();
-      const p = await startProcess(
+    http: (port) =>
+      peer(
         bin('mcp-proxy'),
         ['--host', '127.0.0.1', '--port', String(port), '--no-eventStore', '--', ...echoStdio],
         /listening|starting/i,
-      );
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitHttp(url);
-      return { url, pid: p.pid, stop: p.stop };
-    },
+        port,
+      ),
   },
 ].filter((t) => !IDLE_ONLY && (!ONLY || ONLY.some((o) => t.name.includes(o))));
 
@@ -295,7 +289,7 @@ async function concurrent(client, total, width, message) {
 }
 
 async function runTarget(target) {
-  const running = target.http ? await target.http() : undefined;
+  const running = target.http ? await target.http(await freePort()) : undefined;
   try {
     const setups = [];
     for (let i = 0; i < CFG.setups - 1; i++) {
@@ -450,9 +444,10 @@ async function main() {
   const byName = new Map(rows.map((r) => [r.path, r]));
   for (const r of rows) {
     const f = r.floor ? byName.get(r.floor) : undefined;
-    r.addedP50 = f ? r.p50 - f.p50 : 0;
-    r.rateRatio = f ? r.rate / f.rate : 1;
-    r.concRatio = f ? r.conc / f.conc : 1;
+    // No floor in this run (--only): no comparison rather than a made-up one.
+    r.addedP50 = f ? r.p50 - f.p50 : NaN;
+    r.rateRatio = f ? r.rate / f.rate : NaN;
+    r.concRatio = f ? r.conc / f.conc : NaN;
   }
   const idle = [];
   if (!ONLY) {
