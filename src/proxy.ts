@@ -37,6 +37,8 @@ export interface AdminOptions {
   metricsPath?: string;
   /** Serve one collection for this long (ms) to every scrape. Default 0 (collect on every scrape). */
   metricsIntervalMs?: number;
+  /** Bearer token for the admin API; without one, the admin server only listens on loopback. */
+  token?: string;
 }
 
 export interface ProxyOptions {
@@ -54,6 +56,14 @@ export interface ProxyOptions {
   path?: string;
   /** Origins allowed besides localhost ones ('*' for any). Default none. */
   allowedOrigins?: readonly string[];
+  /** Host names allowed besides loopback ones when listening on loopback. Default none. */
+  allowedHosts?: readonly string[];
+  /** Time a client may take to send request headers, ms. Default 10,000. */
+  httpHeadersTimeoutMs?: number;
+  /** Time a client may take to send a whole request, ms. Default 30,000. */
+  httpBodyTimeoutMs?: number;
+  /** Interval of SSE keep-alive comments on idle GET streams, ms. Default 25,000. */
+  sseKeepaliveMs?: number;
   /** Answer POSTed requests with JSON instead of SSE (related messages then use the GET stream). Default false. */
   jsonResponse?: boolean;
   /** Largest accepted message in bytes. Default 4 MiB. */
@@ -185,6 +195,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       port: options.port ?? 8080,
       path: options.path,
       allowedOrigins: options.allowedOrigins ?? [],
+      allowedHosts: options.allowedHosts,
+      headersTimeoutMs: options.httpHeadersTimeoutMs,
+      bodyTimeoutMs: options.httpBodyTimeoutMs,
+      keepAliveMs: options.sseKeepaliveMs,
       maxMessageBytes,
       jsonResponse: options.jsonResponse ?? false,
       sessions,
@@ -239,6 +253,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           metrics,
           metricsPath: options.admin.metricsPath,
           metricsIntervalMs: options.admin.metricsIntervalMs,
+          token: options.admin.token,
           version: VERSION,
           ready,
           logger,

@@ -1,8 +1,10 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.js';
+import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
 
 /** Default admin address: loopback only. */
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
@@ -26,6 +28,8 @@ export interface AdminServerOptions {
   version: string;
   ready: () => Promise<ReadyState>;
   logger: Logger;
+  /** Bearer token every request must carry. Required when `host` is not a loopback address. */
+  token?: string | undefined;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -49,16 +53,31 @@ export class AdminServer {
   readonly #startedAt = performance.now();
   #cache: { text: string; at: number } | undefined;
   #listening = false;
+  readonly #originPolicy: OriginPolicy;
+  readonly #token: Buffer | undefined;
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
     this.#metricsPath = options.metricsPath ?? '/metrics';
+    this.#originPolicy = {
+      allowedOrigins: [],
+      allowedHosts: [],
+      loopbackOnly: LOOPBACK_HOSTS.has(options.host),
+    };
+    this.#token = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
   /** Resolves with the address, or undefined when the port could not be had (logged, not thrown). */
   async listen(): Promise<AddressInfo | undefined> {
     const { host, port, logger } = this.#options;
+    if (!this.#originPolicy.loopbackOnly && !this.#token) {
+      logger.warn(
+        { host },
+        `admin server not started: listening on ${host} (beyond loopback) needs --admin-token; proxying goes on`,
+      );
+      return undefined;
+    }
     const ok = await new Promise<boolean>((resolve) => {
       this.#server.once('error', (err: NodeJS.ErrnoException) => {
         logger.warn(
@@ -89,6 +108,16 @@ export class AdminServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#originPolicy);
+    if (forbidden) {
+      json(res, 403, { error: forbidden.message });
+      return;
+    }
+    if (this.#token && !this.#authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      json(res, 401, { error: 'the admin API needs Authorization: Bearer <the --admin-token value>' });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       json(res, 405, { error: `method ${req.method} is not allowed; the admin API is read-only` });
@@ -115,6 +144,13 @@ export class AdminServer {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });
     }
+  }
+
+  #authorized(header: string | undefined): boolean {
+    const token = this.#token as Buffer;
+    if (header === undefined) return false;
+    const given = Buffer.from(header);
+    return given.length === token.length && timingSafeEqual(given, token);
   }
 
   async #metrics(res: ServerResponse): Promise<void> {

@@ -64,6 +64,12 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('admin', '--no-admin', 'do not start the admin server (/metrics, /health, /ready)'),
     opt('adminHost', '--admin-host <host>', 'admin server address'),
     opt(
+      'adminToken',
+      '--admin-token <token>',
+      'bearer token for the admin API (required beyond loopback)',
+      false,
+    ),
+    opt(
       'adminPort',
       '--admin-port <port>',
       'admin server port (0 picks a free one; a taken port only warns)',
@@ -111,6 +117,19 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       'Origin allowed besides localhost (repeatable, * for any)',
       list,
     ),
+    opt(
+      'allowedHosts',
+      '--allowed-host <name>',
+      'Host name allowed besides loopback ones (repeatable)',
+      list,
+    ),
+    opt(
+      'httpHeadersTimeoutMs',
+      '--http-headers-timeout-ms <ms>',
+      'time a client may take to send request headers',
+    ),
+    opt('httpBodyTimeoutMs', '--http-body-timeout-ms <ms>', 'time a client may take to send a whole request'),
+    opt('sseKeepaliveMs', '--sse-keepalive-ms <ms>', 'interval of keep-alive comments on idle GET streams'),
     opt('jsonResponse', '--json-response', 'answer requests with JSON instead of SSE'),
     opt(
       'sessionIdleMs',
@@ -173,6 +192,10 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     port: config.port,
     path: config.path,
     allowedOrigins: config.allowedOrigins,
+    allowedHosts: config.allowedHosts,
+    httpHeadersTimeoutMs: config.httpHeadersTimeoutMs,
+    httpBodyTimeoutMs: config.httpBodyTimeoutMs,
+    sseKeepaliveMs: config.sseKeepaliveMs,
     jsonResponse: config.jsonResponse,
     maxMessageBytes: config.maxMessageBytes,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -193,6 +216,7 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
       ? {
           host: config.adminHost,
           port: config.adminPort,
+          token: config.adminToken,
           metricsPath: config.metricsPath,
           metricsIntervalMs: config.metricsIntervalMs,
         }

@@ -29,6 +29,10 @@ export const configSchema = z
     upstream: z.url({ protocol: /^https?$/ }).optional(),
     upstreamHeaders: z.record(z.string(), z.string()).default({}),
     allowedOrigins: z.array(z.string()).default([]),
+    allowedHosts: z.array(z.string().toLowerCase()).default([]),
+    httpHeadersTimeoutMs: int(100).default(10_000),
+    httpBodyTimeoutMs: int(100).default(30_000),
+    sseKeepaliveMs: int(100).default(25_000),
     jsonResponse: bool.default(false),
     maxMessageBytes: int(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
     requestTimeoutMs: int(1).default(DEFAULT_REQUEST_TIMEOUT_MS),
@@ -44,6 +48,7 @@ export const configSchema = z
     admin: bool.default(true),
     adminHost: z.string().min(1).default(DEFAULT_ADMIN_HOST),
     adminPort: int(0, 65_535).default(DEFAULT_ADMIN_PORT),
+    adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     metrics: bool.default(true),
     metricsPath: z.string().startsWith('/').default('/metrics'),
     metricsPrefix: z

@@ -13,6 +13,7 @@ import {
 import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
+import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from './originCheck.js';
 import { StreamableHttpServerTransport } from './streamableHttpServer.js';
 import type { Transport } from './transport.js';
 
@@ -24,7 +25,9 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** After a 413, how much of the refused body is read and dropped before the connection is cut (64 MiB). */
 export const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** Longest session id accepted; ours are 36-character UUIDs. */
+export const MAX_SESSION_ID_CHARS = 128;
+const SESSION_ID = /^[\x21-\x7e]+$/;
 
 export interface UpstreamFactory {
   /** Description for people, e.g. the command line or the URL. */
@@ -39,6 +42,14 @@ export interface HttpListenerOptions {
   path?: string;
   /** Origins allowed besides localhost ones; '*' allows any. */
   allowedOrigins: readonly string[];
+  /** Host names allowed besides loopback ones when bound to loopback. Default none. */
+  allowedHosts?: readonly string[];
+  /** Time to receive a request's headers. Default HEADERS_TIMEOUT_MS. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request (headers and body). Default REQUEST_TIMEOUT_MS. */
+  bodyTimeoutMs?: number;
+  /** Interval of keep-alive comments on GET streams. Default KEEPALIVE_MS. */
+  keepAliveMs?: number;
   maxMessageBytes: number;
   jsonResponse: boolean;
   sessions: SessionManager;
@@ -63,12 +74,6 @@ function writeError(res: ServerResponse, err: McpscopeError, id: JsonRpcId | nul
   res.end(body);
 }
 
-function hostnameOf(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
-  const colon = hostHeader.lastIndexOf(':');
-  return colon === -1 ? hostHeader : hostHeader.slice(0, colon);
-}
-
 /**
  * The Streamable HTTP endpoint (`POST/GET/DELETE /mcp`) on raw node:http: validates Origin, Host, headers
  * and bodies, creates sessions on `initialize`, and hands each message to its session's transport.
@@ -78,15 +83,29 @@ export class HttpListener {
   readonly #server: Server;
   readonly #path: string;
   readonly #transports = new Map<string, StreamableHttpServerTransport>();
-  readonly #loopbackOnly: boolean;
+  readonly #originPolicy: OriginPolicy;
   #keepAlive: NodeJS.Timeout | undefined;
+  readonly #keepAliveMs: number;
 
   constructor(options: HttpListenerOptions) {
     this.#options = options;
     this.#path = options.path ?? '/mcp';
-    this.#loopbackOnly = LOOPBACK_HOSTS.has(options.host);
+    this.#originPolicy = {
+      allowedOrigins: options.allowedOrigins,
+      allowedHosts: options.allowedHosts ?? [],
+      loopbackOnly: LOOPBACK_HOSTS.has(options.host),
+    };
+    const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const requestTimeout = options.bodyTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.#keepAliveMs = options.keepAliveMs ?? KEEPALIVE_MS;
     this.#server = createServer(
-      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 },
+      {
+        headersTimeout,
+        requestTimeout: Math.max(requestTimeout, headersTimeout),
+        keepAliveTimeout: 5_000,
+        // Node checks the two timeouts on this interval (30 s by default): check often enough to honour them.
+        connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
+      },
       (req, res) => this.#handle(req, res),
     );
   }
@@ -125,7 +144,7 @@ export class HttpListener {
     });
     this.#keepAlive = setInterval(() => {
       for (const t of this.#transports.values()) t.keepAlive();
-    }, KEEPALIVE_MS);
+    }, this.#keepAliveMs);
     this.#keepAlive.unref();
     return this.#server.address() as AddressInfo;
   }
@@ -134,40 +153,6 @@ export class HttpListener {
     const addr = this.#server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return `http://${host}:${addr.port}${this.#path}`;
-  }
-
-  #checkOrigin(req: IncomingMessage): McpscopeError | undefined {
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null') {
-      const allowed = this.#options.allowedOrigins;
-      if (!allowed.includes('*') && !allowed.includes(origin)) {
-        let hostname: string;
-        try {
-          hostname = new URL(origin).hostname;
-        } catch {
-          hostname = '';
-        }
-        if (!LOOPBACK_HOSTS.has(hostname)) {
-          return new McpscopeError(
-            'ORIGIN_FORBIDDEN',
-            `Origin ${origin} is not allowed; add it with --allowed-origin if this page should reach the proxy`,
-          );
-        }
-      }
-    } else if (origin === 'null') {
-      return new McpscopeError('ORIGIN_FORBIDDEN', 'Origin null is not allowed');
-    }
-    // DNS rebinding: on loopback, a browser page on another name must not reach us.
-    if (this.#loopbackOnly) {
-      const host = req.headers.host;
-      if (host !== undefined && !LOOPBACK_HOSTS.has(hostnameOf(host))) {
-        return new McpscopeError(
-          'ORIGIN_FORBIDDEN',
-          `Host ${host} is not a loopback name; mcpscope listens on ${this.#options.host} only`,
-        );
-      }
-    }
-    return undefined;
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -179,7 +164,7 @@ export class HttpListener {
       res.end(JSON.stringify({ error: `not found: ${path}; the MCP endpoint is ${this.#path}` }));
       return;
     }
-    const forbidden = this.#checkOrigin(req);
+    const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#originPolicy);
     if (forbidden) {
       this.#refuse(res, forbidden);
       req.resume();
@@ -227,6 +212,17 @@ export class HttpListener {
         new McpscopeError(
           'SESSION_REQUIRED',
           'Mcp-Session-Id header is required; send initialize first and reuse the id it returns',
+        ),
+      );
+      return undefined;
+    }
+    if (id.length > MAX_SESSION_ID_CHARS || !SESSION_ID.test(id)) {
+      // Never echoed or logged: it is attacker-controlled and may be huge.
+      this.#refuse(
+        res,
+        new McpscopeError(
+          'INVALID_REQUEST',
+          `Mcp-Session-Id is malformed (visible ASCII, at most ${MAX_SESSION_ID_CHARS} characters); use the id initialize returned`,
         ),
       );
       return undefined;
