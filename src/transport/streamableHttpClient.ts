@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, type JsonRpcId } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
+import { SseDataReader } from './sseReader.js';
 import type { Transport } from './transport.js';
 
 /** How long a DELETE of the upstream session may take on close (2 s). */
@@ -149,15 +149,9 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async #readSse(body: AsyncIterable<Buffer>): Promise<void> {
-    const parser = createParser({
-      onEvent: (event: EventSourceMessage) => {
-        if ((event.event === undefined || event.event === 'message') && event.data) {
-          this.#receive(Buffer.from(event.data));
-        }
-      },
-    });
-    const decoder = new TextDecoder();
-    for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }));
+    const reader = new SseDataReader((data) => this.#receive(Buffer.from(data)));
+    for await (const chunk of body) reader.push(chunk);
+    reader.end();
   }
 
   /** The standalone GET stream for server-initiated messages; 405 means the upstream has none. */
