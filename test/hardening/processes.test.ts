@@ -1,0 +1,94 @@
+// Hardening checklist, items 9–10: crashes and processes.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLE, INIT, connectStdio, jsonLines, spawnCli } from '../helpers.js';
+
+/** Every live process whose process group is `pgid`, from /proc. */
+function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is the state, fields[2] the process group.
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+}
+
+describe('hardening: crashes and processes', () => {
+  it('9. a server started through `sh -c` (grandchildren): its whole process group is gone after shutdown', async () => {
+    const c = await connectStdio([
+      '--no-admin',
+      '--',
+      'sh',
+      '-c',
+      `"${process.execPath}" "${EXAMPLE}"; echo done`,
+    ]);
+    const proxyPid = c.transport.pid as number;
+    const [shell] = childrenOf(proxyPid);
+    expect(shell).toBeGreaterThan(0);
+    const members = groupMembers(shell as number);
+    expect(members.length).toBeGreaterThanOrEqual(2); // sh and node
+    expect((await c.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).content).toEqual([
+      { type: 'text', text: '2' },
+    ]);
+    await c.client.close();
+    await expect.poll(() => groupMembers(shell as number), { timeout: 10_000 }).toEqual([]);
+  });
+
+  it('10. a crash-looping server: restarts back off, then give up; the client gets a fast error, nothing is replayed', async () => {
+    const crash = fileURLToPath(new URL('../fixtures/servers/crashAtStart.mjs', import.meta.url));
+    const proc = spawnCli([
+      'forward',
+      'stdio',
+      '--no-admin',
+      '--restart',
+      'on-failure',
+      '--max-restarts',
+      '3',
+      '--',
+      process.execPath,
+      crash,
+    ]);
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const out = jsonLines(proc);
+    proc.stdin.write(`${JSON.stringify(INIT)}\n`);
+    // The initialize in flight at the first crash is failed at once, not held through the restarts.
+    const answer = await out.next();
+    expect(answer).toMatchObject({ id: 0, error: { data: { code: 'UPSTREAM_EXITED', exitCode: 3, restart: 1 } } });
+    expect((answer.error as { message: string }).message).toMatch(/restarting it \(1 of 3\)/);
+    expect(await new Promise((r) => proc.once('exit', r))).toBe(3);
+    expect(stderr).toMatch(/gave up after 3 restarts/);
+    const delays = [...stderr.matchAll(/"delayMs":(\d+)/g)].map((m) => Number(m[1]));
+    expect(delays).toEqual([100, 200, 400]);
+    // Four starts, four crashes, and the failed initialize was not sent again.
+    expect(stderr.match(/^crashAtStart: exiting with code 3$/gm)).toHaveLength(4);
+  });
+
+  it('10. a request in flight when the server dies is failed, not replayed to the restarted server', async () => {
+    const c = await connectStdio(['--no-admin', '--restart', 'on-failure', '--', process.execPath, EXAMPLE]);
+    try {
+      const err = await c.client.callTool({ name: 'crash', arguments: { code: 5 } }).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/exited with code 5.*restarting it \(1 of 5\)/);
+      expect((await c.client.callTool({ name: 'add', arguments: { a: 4, b: 4 } })).content).toEqual([
+        { type: 'text', text: '8' },
+      ]);
+      expect(c.stderr().match(/^example server: crashing with code 5 on request$/gm)).toHaveLength(1);
+    } finally {
+      await c.client.close();
+    }
+  });
+});
