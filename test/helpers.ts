@@ -183,10 +183,17 @@ export function sseEvents(text: string): Array<{ id?: string; data: string }> {
 }
 
 /** Wait for the admin server URL that mcpscope logs on stderr. */
-export async function adminUrlFrom(stderr: () => string, timeoutMs = 10_000): Promise<string> {
+export async function adminUrlFrom(
+  stderr: () => string,
+  timeoutMs = 10_000,
+  host = '127.0.0.1',
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  const pattern = new RegExp(
+    `"url":"(http://${host.replace(/\./g, '\\.')}:\\d+)","msg":"admin server listening"`,
+  );
   for (;;) {
-    const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin server listening"/.exec(stderr());
+    const m = pattern.exec(stderr());
     if (m?.[1]) return m[1];
     if (Date.now() > deadline) throw new Error(`no admin server URL in stderr:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -68,7 +68,10 @@ describe('hardening: crashes and processes', () => {
     proc.stdin.write(`${JSON.stringify(INIT)}\n`);
     // The initialize in flight at the first crash is failed at once, not held through the restarts.
     const answer = await out.next();
-    expect(answer).toMatchObject({ id: 0, error: { data: { code: 'UPSTREAM_EXITED', exitCode: 3, restart: 1 } } });
+    expect(answer).toMatchObject({
+      id: 0,
+      error: { data: { code: 'UPSTREAM_EXITED', exitCode: 3, restart: 1 } },
+    });
     expect((answer.error as { message: string }).message).toMatch(/restarting it \(1 of 3\)/);
     expect(await new Promise((r) => proc.once('exit', r))).toBe(3);
     expect(stderr).toMatch(/gave up after 3 restarts/);
