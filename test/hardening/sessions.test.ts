@@ -121,12 +121,13 @@ describe('hardening: sessions, routing, rebinding, secrets', () => {
       expect(res.body).toMatchObject({ error: { data: { code: 'ORIGIN_FORBIDDEN' } } });
     }
     const { port } = new URL(proxy.url);
-    for (const headers of [
+    const accepted: Array<Record<string, string>> = [
       { host: `localhost:${port}` },
       { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` },
       { host: `[::1]:${port}`, origin: 'http://[::1]:3000' },
       {},
-    ]) {
+    ];
+    for (const headers of accepted) {
       expect((await rawPost(proxy.url, INIT, headers)).status).toBe(200);
     }
   });
