@@ -111,11 +111,12 @@ describe('hardening: sessions, routing, rebinding, secrets', () => {
   });
 
   it('13. Host or Origin of another site on a loopback bind: 403; loopback names with ports and no Origin: accepted', async () => {
-    for (const headers of [
+    const refused: Array<Record<string, string>> = [
       { host: 'evil.example.com' },
       { origin: 'http://evil.example.com' },
       { origin: 'null' },
-    ]) {
+    ];
+    for (const headers of refused) {
       const res = await rawPost(proxy.url, INIT, headers);
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ error: { data: { code: 'ORIGIN_FORBIDDEN' } } });
