@@ -95,3 +95,50 @@ describe('hardening: crashes and processes', () => {
     }
   });
 });
+
+describe('hardening: writes to a dead server', () => {
+  it('7. EPIPE on a server that died mid-write: no busy loop, other sessions unaffected', async () => {
+    const { startHttpProxy, rawSession, post } = await import('../helpers.js');
+    const proxy = await startHttpProxy(['--no-admin', '--', process.execPath, EXAMPLE]);
+    try {
+      const sid = await rawSession(proxy.url);
+      const h = { 'mcp-session-id': sid };
+      const big = (id: number) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x'.repeat(3 * 1024 * 1024) } },
+      });
+      const crash = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'crash', arguments: { code: 9 } },
+      };
+      const results = await Promise.all([
+        post(proxy.url, crash, h),
+        ...[2, 3, 4].map((i) => post(proxy.url, big(i), h)),
+      ]);
+      await Promise.all(results.map((r) => r.text()));
+      // CPU time of the proxy over one idle second after the crash: a busy loop would burn all of it.
+      const ticks = () => {
+        const stat = readFileSync(`/proc/${proxy.proc.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (1/100 s)
+      };
+      const before = ticks();
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(ticks() - before).toBeLessThan(30);
+      const other = await rawSession(proxy.url);
+      const ok = await post(
+        proxy.url,
+        { jsonrpc: '2.0', id: 5, method: 'ping' },
+        { 'mcp-session-id': other },
+      );
+      expect(ok.status).toBe(200);
+      await ok.text();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
