@@ -7,6 +7,7 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from 'e
 export class SseDataReader {
   readonly #parser: EventSourceParser;
   readonly #decoder = new TextDecoder();
+  #lastWasCr = false;
 
   constructor(onData: (data: string, id: string | undefined) => void) {
     this.#parser = createParser({
@@ -18,12 +19,19 @@ export class SseDataReader {
   }
 
   push(chunk: Uint8Array): void {
-    this.#parser.feed(this.#decoder.decode(chunk, { stream: true }));
+    const text = this.#decoder.decode(chunk, { stream: true });
+    if (text.length === 0) return;
+    this.#lastWasCr = text.charCodeAt(text.length - 1) === 13;
+    this.#parser.feed(text);
   }
 
-  /** The stream ended: parse what is pending (a last event whose final line end was a lone CR). */
+  /**
+   * The stream ended. A final lone CR is a complete line end (the spec allows CR, LF or CRLF), but a
+   * streaming parser holds it back in case a LF follows: say that none will, so the last event is not lost.
+   */
   end(): void {
-    this.#parser.feed(this.#decoder.decode());
-    this.#parser.reset({ consume: true });
+    const rest = this.#decoder.decode();
+    if (rest) this.#parser.feed(rest);
+    if (this.#lastWasCr && !rest) this.#parser.feed('\n');
   }
 }
