@@ -7,6 +7,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
 import { Metrics, type MetricsOptions } from './observe/metrics.js';
 import { MetricsStage, transportLabel } from './observe/metricsStage.js';
+import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/stage.js';
@@ -81,6 +82,8 @@ export interface ProxyOptions {
   metrics?: MetricsOptions | false;
   /** The admin server (/metrics, /health, /ready): options, or false for none. Default false in the library. */
   admin?: AdminOptions | false;
+  /** OpenTelemetry traces to an OTLP/HTTP endpoint. Default off. */
+  tracing?: TracingOptions | null;
   /** Extra pipeline stages, run after the built-in ones, in order. */
   stages?: readonly Stage[];
   /** Default: a silent logger. */
@@ -129,12 +132,16 @@ function buildStages(
   options: ProxyOptions,
   logger: Logger,
   metrics: Metrics | null,
+  tracing: Tracing | undefined,
   upstream: string,
 ): Stage[] {
   const stages: Stage[] = [];
+  // Transformers: trace context first (its request span must cover what later stages do), then the user's.
+  if (tracing) stages.push(tracing.propagate);
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
+  if (tracing) stages.push(tracing.observe);
   if (options.logMessages) stages.push(new LogMessagesStage(logger));
   return stages;
 }
@@ -151,7 +158,11 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const stopUndici =
     metrics && 'url' in upstream ? observeUndici(metrics, new Set([new URL(upstream.url).origin])) : null;
 
-  const pipeline = new Pipeline(buildStages(options, logger, metrics, upstreamName), logger);
+  // OpenTelemetry is loaded only when traces are wanted.
+  const tracing = options.tracing
+    ? new (await import('./observe/tracing.js')).Tracing(options.tracing)
+    : undefined;
+  const pipeline = new Pipeline(buildStages(options, logger, metrics, tracing, upstreamName), logger);
   const sessions = new SessionManager({
     pipeline,
     logger,
@@ -257,6 +268,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await admin?.close();
       stopUndici?.();
       await remote?.close();
+      await tracing
+        ?.shutdown()
+        .catch((err: unknown) => logger.warn({ err: String(err) }, 'could not flush traces'));
       resolveDone(exitCode);
     })();
     return closing;

@@ -93,6 +93,13 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       '--metrics-interval-ms <ms>',
       'reuse one collection for scrapes within this time',
     ),
+    opt(
+      'otlpEndpoint',
+      '--otlp-endpoint <url>',
+      'send OpenTelemetry traces (OTLP/HTTP) here; OTEL_EXPORTER_OTLP_ENDPOINT works too',
+      false,
+    ),
+    opt('traceSampleRatio', '--trace-sample-ratio <ratio>', 'share of new traces sampled, 0 to 1'),
   ];
   if (!http) return common;
   return [
@@ -185,6 +192,8 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
       'listening beyond loopback: anyone who can reach this address can use the proxy',
     );
   }
+  // The standard OpenTelemetry variable works too; mcpscope's own setting wins.
+  const otlp = config.otlpEndpoint ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const options: ProxyOptions = {
     inbound,
     upstream,
@@ -205,6 +214,7 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     logMessages: config.logMessages,
     upstreamName: config.upstreamName,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
+    tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
     metrics: config.metrics
       ? {
           prefix: config.metricsPrefix,

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/servers/httpServer.mjs', import.meta.url));
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
+  status?: { code?: number; message?: string };
+}
+
+/** A real OTLP/HTTP (JSON) receiver on loopback: collects every span it is sent. */
+async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; close(): Promise<void> }> {
+  const spans: OtlpSpan[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      expect(req.url).toBe('/v1/traces');
+      expect(req.headers['content-type']).toMatch(/application\/json/);
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+        resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+      };
+      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const attr = (span: OtlpSpan | undefined, key: string) => {
+  const v = span?.attributes?.find((a) => a.key === key)?.value;
+  return v?.stringValue ?? (v?.intValue === undefined ? undefined : Number(v.intValue));
+};
+
+describe('OpenTelemetry traces', () => {
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let upstream: ChildProcess;
+  let proxy: RunningCli;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    upstream = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const upstreamUrl = await new Promise<string>((resolve) => {
+      upstream.stdout?.on('data', (c: Buffer) => {
+        const m = /listening (\S+)/.exec(c.toString());
+        if (m?.[1]) resolve(m[1]);
+      });
+    });
+    proxy = await startHttpProxy(['--no-admin', '--upstream', upstreamUrl, '--otlp-endpoint', receiver.url]);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    upstream?.kill();
+    await receiver?.close();
+  });
+
+  it('exports session and request spans, joins the client’s trace, propagates ours upstream, marks failures', async () => {
+    const c = await connectHttp(proxy.url);
+    const sessionId = c.transport.sessionId;
+    const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const clientSpan = '00f067aa0ba902b7';
+    const seen = await c.client.callTool({
+      name: 'meta',
+      arguments: {},
+      _meta: { traceparent: `00-${clientTrace}-${clientSpan}-01` },
+    });
+    const upstreamMeta = JSON.parse((seen.content as Array<{ text: string }>)[0]?.text ?? '{}') as {
+      traceparent?: string;
+    };
+    // The upstream got our span as its parent, in the client's trace.
+    expect(upstreamMeta.traceparent).toMatch(new RegExp(`^00-${clientTrace}-[0-9a-f]{16}-01$`));
+    expect(upstreamMeta.traceparent).not.toContain(clientSpan);
+
+    const failed = await c.client.callTool({ name: 'boom', arguments: {} });
+    expect(failed.isError).toBe(true);
+    await c.transport.terminateSession();
+    await c.client.close();
+
+    await expect
+      .poll(() => receiver.spans.filter((s) => s.name === 'mcp.session').length, { timeout: 15_000 })
+      .toBe(1);
+    const requests = receiver.spans.filter((s) => s.name === 'mcp.request');
+    const metaSpan = requests.find((s) => attr(s, 'mcp.tool.name') === 'meta');
+    expect(metaSpan).toBeDefined();
+    expect(metaSpan?.traceId).toBe(clientTrace);
+    expect(metaSpan?.parentSpanId).toBe(clientSpan);
+    expect(upstreamMeta.traceparent).toContain(metaSpan?.spanId);
+    expect(attr(metaSpan, 'rpc.system')).toBe('jsonrpc');
+    expect(attr(metaSpan, 'rpc.method')).toBe('tools/call');
+    expect(attr(metaSpan, 'mcp.session.id')).toBe(sessionId);
+    for (const child of ['mcp.upstream', 'mcp.parse']) {
+      expect(receiver.spans.some((s) => s.name === child && s.parentSpanId === metaSpan?.spanId)).toBe(true);
+    }
+
+    const session = receiver.spans.find((s) => s.name === 'mcp.session');
+    const boomSpan = requests.find((s) => attr(s, 'mcp.tool.name') === 'boom');
+    expect(boomSpan?.parentSpanId).toBe(session?.spanId); // no client context: under the session
+    expect(boomSpan?.status?.code).toBe(2); // ERROR
+    const init = requests.find((s) => attr(s, 'rpc.method') === 'initialize');
+    expect(init?.status?.code ?? 0).not.toBe(2);
+  });
+});
