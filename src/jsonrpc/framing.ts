@@ -42,6 +42,8 @@ export interface Frame {
   related: PendingRequest | undefined;
   /** Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`. */
   route: unknown;
+  /** A W3C `traceparent` that came with the message outside its body (an HTTP header). */
+  traceparent: string | undefined;
 }
 
 const NEWLINE = 0x0a;
@@ -151,6 +153,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     synthetic: false,
     related: undefined,
     route: undefined,
+    traceparent: undefined,
   };
 }
 

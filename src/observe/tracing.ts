@@ -130,9 +130,15 @@ export class Tracing {
     if (direction !== 'client-to-server' || frame.kind !== 'request' || !frame.related) return FORWARD;
     const msg = frame.msg as WithMeta;
     const meta = msg.params?._meta;
+    // The body's _meta wins over an HTTP header: it is the MCP way and survives every transport.
+    const incoming: Meta | undefined =
+      meta && typeof meta.traceparent === 'string'
+        ? meta
+        : frame.traceparent
+          ? { traceparent: frame.traceparent }
+          : undefined;
     let parent: Context;
-    if (meta && typeof meta.traceparent === 'string')
-      parent = this.#propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+    if (incoming) parent = this.#propagator.extract(ROOT_CONTEXT, incoming, metaGetter);
     else {
       const sessionSpan = this.#sessions.get(session);
       parent = sessionSpan ? trace.setSpan(ROOT_CONTEXT, sessionSpan) : ROOT_CONTEXT;
@@ -155,7 +161,7 @@ export class Tracing {
       .startSpan('mcp.parse', { startTime: epochMs(frame.receivedAt - frame.codecMs) }, ctx)
       .end(epochMs(frame.receivedAt));
     this.#requests.set(related, { span, forwardedAt: performance.now() });
-    if (!span.spanContext().traceFlags && !meta) return FORWARD;
+    if (!span.spanContext().traceFlags && !incoming) return FORWARD;
     // Propagate: the upstream sees our request span as its parent.
     const carrier: Record<string, string> = {};
     this.#propagator.inject(ctx, carrier, { set: (c, k, v) => (c[k] = v) });

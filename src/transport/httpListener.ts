@@ -299,6 +299,8 @@ export class HttpListener {
       const session = this.#sessionFor(req, res);
       if (!session) return;
       const transport = session.inbound as StreamableHttpServerTransport;
+      const traceparent = req.headers.traceparent;
+      if (typeof traceparent === 'string') frame.traceparent = traceparent;
       if (frame.kind === 'request') transport.acceptRequest(frame, res);
       else transport.acceptMessage(frame, res);
     });

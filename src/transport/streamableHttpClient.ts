@@ -84,9 +84,14 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async #post(frame: Frame): Promise<void> {
+    const headers = this.#headers();
+    // Trace context travels in params._meta; HTTP servers that only read the header get it there too.
+    const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
+      ?.traceparent;
+    if (typeof traceparent === 'string') headers.traceparent = traceparent;
     const res = await request(this.#options.url, {
       method: 'POST',
-      headers: this.#headers(),
+      headers,
       body: frame.raw,
       dispatcher: this.#options.dispatcher,
       signal: this.#abort.signal,

@@ -80,6 +80,26 @@ describe('OpenTelemetry traces', () => {
     expect(upstreamMeta.traceparent).toMatch(new RegExp(`^00-${clientTrace}-[0-9a-f]{16}-01$`));
     expect(upstreamMeta.traceparent).not.toContain(clientSpan);
 
+    // A traceparent HTTP header (no _meta) is honoured too.
+    const headerTrace = 'aaaabbbbccccddddeeeeffff00001111';
+    const viaHeader = await fetch(proxy.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': sessionId ?? '',
+        'mcp-protocol-version': '2025-11-25',
+        traceparent: `00-${headerTrace}-1111222233334444-01`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'h1',
+        method: 'tools/call',
+        params: { name: 'meta', arguments: {} },
+      }),
+    });
+    expect(await viaHeader.text()).toContain(headerTrace);
+
     const failed = await c.client.callTool({ name: 'boom', arguments: {} });
     expect(failed.isError).toBe(true);
     await c.transport.terminateSession();
@@ -101,6 +121,9 @@ describe('OpenTelemetry traces', () => {
       expect(receiver.spans.some((s) => s.name === child && s.parentSpanId === metaSpan?.spanId)).toBe(true);
     }
 
+    expect(requests.some((s) => s.traceId === headerTrace && s.parentSpanId === '1111222233334444')).toBe(
+      true,
+    );
     const session = receiver.spans.find((s) => s.name === 'mcp.session');
     const boomSpan = requests.find((s) => attr(s, 'mcp.tool.name') === 'boom');
     expect(boomSpan?.parentSpanId).toBe(session?.spanId); // no client context: under the session
