@@ -191,13 +191,25 @@ export class Tracing {
     if (!related || !entry) return;
     this.#requests.delete(related);
     const { span, forwardedAt } = entry;
+    const ctx = trace.setSpan(ROOT_CONTEXT, span);
+    // Time inside mcpscope each way, and the upstream's share in between.
     this.#tracer
       .startSpan(
-        'mcp.upstream',
-        { kind: SpanKind.CLIENT, startTime: epochMs(forwardedAt) },
-        trace.setSpan(ROOT_CONTEXT, span),
+        'mcp.queue',
+        { attributes: { 'mcp.direction': 'client_to_server' }, startTime: epochMs(related.startedAt) },
+        ctx,
       )
+      .end(epochMs(forwardedAt));
+    this.#tracer
+      .startSpan('mcp.upstream', { kind: SpanKind.CLIENT, startTime: epochMs(forwardedAt) }, ctx)
       .end(epochMs(answer.receivedAt));
+    this.#tracer
+      .startSpan(
+        'mcp.queue',
+        { attributes: { 'mcp.direction': 'server_to_client' }, startTime: epochMs(answer.receivedAt) },
+        ctx,
+      )
+      .end(epochMs(performance.now()));
     if (dropped) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: `dropped: ${dropped}` });
     } else if (answer.kind === 'error') {
@@ -207,7 +219,7 @@ export class Tracing {
     } else if ((answer.msg as { result?: { isError?: unknown } }).result?.isError === true) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'the tool reported an error (isError)' });
     }
-    span.end(epochMs(answer.receivedAt));
+    span.end(epochMs(performance.now()));
   }
 
   /** Send what is buffered and stop. */

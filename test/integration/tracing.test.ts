@@ -46,10 +46,11 @@ describe('OpenTelemetry traces', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let upstream: ChildProcess;
   let proxy: RunningCli;
+  let upstreamUrl: string;
   beforeAll(async () => {
     receiver = await startReceiver();
     upstream = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const upstreamUrl = await new Promise<string>((resolve) => {
+    upstreamUrl = await new Promise<string>((resolve) => {
       upstream.stdout?.on('data', (c: Buffer) => {
         const m = /listening (\S+)/.exec(c.toString());
         if (m?.[1]) resolve(m[1]);
@@ -117,6 +118,8 @@ describe('OpenTelemetry traces', () => {
     expect(attr(metaSpan, 'rpc.system')).toBe('jsonrpc');
     expect(attr(metaSpan, 'rpc.method')).toBe('tools/call');
     expect(attr(metaSpan, 'mcp.session.id')).toBe(sessionId);
+    const children = receiver.spans.filter((s) => s.parentSpanId === metaSpan?.spanId).map((s) => s.name);
+    expect(children.sort()).toEqual(['mcp.parse', 'mcp.queue', 'mcp.queue', 'mcp.upstream']);
     for (const child of ['mcp.upstream', 'mcp.parse']) {
       expect(receiver.spans.some((s) => s.name === child && s.parentSpanId === metaSpan?.spanId)).toBe(true);
     }
@@ -130,5 +133,37 @@ describe('OpenTelemetry traces', () => {
     expect(boomSpan?.status?.code).toBe(2); // ERROR
     const init = requests.find((s) => attr(s, 'rpc.method') === 'initialize');
     expect(init?.status?.code ?? 0).not.toBe(2);
+  });
+
+  it('samples new traces by --trace-sample-ratio, and always follows a client’s sampled trace', async () => {
+    const quiet = await startReceiver();
+    const sampled = await startHttpProxy([
+      '--no-admin',
+      '--upstream',
+      upstreamUrl,
+      '--otlp-endpoint',
+      quiet.url,
+      '--trace-sample-ratio',
+      '0',
+    ]);
+    try {
+      const c = await connectHttp(sampled.url);
+      await c.client.callTool({ name: 'meta', arguments: {} });
+      const clientTrace = '0af7651916cd43dd8448eb211c80319c';
+      await c.client.callTool({
+        name: 'meta',
+        arguments: {},
+        _meta: { traceparent: `00-${clientTrace}-b7ad6b7169203331-01` },
+      });
+      await c.transport.terminateSession();
+      await c.client.close();
+      await expect.poll(() => quiet.spans.length, { timeout: 15_000 }).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 1_500)); // one more export round: nothing else may arrive
+      expect(new Set(quiet.spans.map((s) => s.traceId))).toEqual(new Set([clientTrace]));
+      expect(quiet.spans.some((s) => s.name === 'mcp.session')).toBe(false);
+    } finally {
+      await sampled.stop();
+      await quiet.close();
+    }
   });
 });
