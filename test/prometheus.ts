@@ -42,7 +42,7 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** A real Prometheus server on loopback scraping `targets` (base URLs of admin servers) every 100 ms. */
+/** A real Prometheus server on loopback scraping `targets` (base URLs of admin servers) every 500 ms. */
 export async function startPrometheus(
   targets: string[],
   metricsPath = '/metrics',
@@ -55,8 +55,9 @@ export async function startPrometheus(
     config,
     [
       'global:',
-      '  scrape_interval: 100ms',
-      '  scrape_timeout: 100ms',
+      // Short enough for quick tests, long enough for a big /metrics on a loaded 2-core machine.
+      '  scrape_interval: 500ms',
+      '  scrape_timeout: 500ms',
       'scrape_configs:',
       '  - job_name: mcpscope',
       `    metrics_path: ${metricsPath}`,
@@ -108,14 +109,19 @@ export async function startPrometheus(
       return result[0]?.value ?? 0;
     },
     scrapedAfter: async (when = Date.now()) => {
-      for (let i = 0; i < 200; i++) {
-        const up = await query('timestamp(up)');
-        const down = await query('up == 0');
-        if (down.length > 0) throw new Error(`a target is down: ${JSON.stringify(down)}`);
-        if (up.length === hosts.length && up.every((s) => s.value * 1000 > when)) return;
+      // Wait for a successful scrape of every target that started after `when`; a failed one (up == 0) is
+      // retried at the next interval, and reported only if no good scrape comes in time.
+      // (timestamp() must take `up` itself: after an operator, samples carry the evaluation time.)
+      for (let i = 0; i < 300; i++) {
+        const [stamps, ups] = await Promise.all([query('timestamp(up)'), query('up')]);
+        const fresh = stamps.length === hosts.length && stamps.every((s) => s.value * 1000 > when);
+        if (fresh && ups.every((s) => s.value === 1)) return;
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`no scrape after ${new Date(when).toISOString()}:\n${log}`);
+      const up = await query('up');
+      throw new Error(
+        `no good scrape after ${new Date(when).toISOString()}: up=${JSON.stringify(up)}\n${log}`,
+      );
     },
     stop: async () => {
       // Its data is a throwaway temp dir: no need to wait for a graceful TSDB shutdown.
