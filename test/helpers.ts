@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -198,4 +199,11 @@ export async function adminUrlFrom(
     if (Date.now() > deadline) throw new Error(`no admin server URL in stderr:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Child pids of a process, from /proc. */
+export function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
 }

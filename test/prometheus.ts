@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXAMPLE, adminUrlFrom, startHttpProxy, type RunningCli } from './helpers.js';
 
 /** Debian's prometheus package (installed by .ci/run): the real parser of our /metrics output. */
 export const PROMETHEUS = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
@@ -127,6 +128,30 @@ export async function startPrometheus(
       // Its data is a throwaway temp dir: no need to wait for a graceful TSDB shutdown.
       proc.kill('SIGKILL');
       if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+export interface ObservedProxy {
+  proxy: RunningCli;
+  /** The admin server's base URL. */
+  admin: string;
+  prom: RunningPrometheus;
+  stop(): Promise<void>;
+}
+
+/** `forward http` in front of the example server, with its admin server scraped by a real Prometheus. */
+export async function startObservedProxy(args: string[] = []): Promise<ObservedProxy> {
+  const proxy = await startHttpProxy(['--admin-port', '0', ...args, '--', process.execPath, EXAMPLE]);
+  const admin = await adminUrlFrom(proxy.stderr);
+  const prom = await startPrometheus([admin]);
+  return {
+    proxy,
+    admin,
+    prom,
+    stop: async () => {
+      await prom.stop();
+      await proxy.stop();
     },
   };
 }

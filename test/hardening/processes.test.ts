@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLE, INIT, connectStdio, jsonLines, spawnCli } from '../helpers.js';
+import { EXAMPLE, INIT, childrenOf, connectStdio, jsonLines, spawnCli } from '../helpers.js';
 
 /** Every live process whose process group is `pgid`, from /proc. */
 function groupMembers(pgid: number): number[] {
@@ -19,12 +19,6 @@ function groupMembers(pgid: number): number[] {
     }
   }
   return pids;
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
 }
 
 describe('hardening: crashes and processes', () => {

@@ -12,10 +12,16 @@ import {
   connectStdio,
   jsonLines,
   spawnCli,
-  startHttpProxy,
   type RunningCli,
 } from '../helpers.js';
-import { PROMTOOL, prometheusMissing, startPrometheus, type RunningPrometheus } from '../prometheus.js';
+import {
+  PROMTOOL,
+  prometheusMissing,
+  startObservedProxy,
+  startPrometheus,
+  type ObservedProxy,
+  type RunningPrometheus,
+} from '../prometheus.js';
 
 const missing = prometheusMissing();
 if (missing) console.warn(`metrics tests skipped: ${missing}`);
@@ -31,22 +37,13 @@ describe.skipIf(missing)('metrics through forward http, read by a real Prometheu
   let proxy: RunningCli;
   let admin: string;
   let prom: RunningPrometheus;
+  let observed: ObservedProxy;
   beforeAll(async () => {
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--request-timeout-ms',
-      '3000',
-      '--',
-      process.execPath,
-      EXAMPLE,
-    ]);
-    admin = await adminUrlFrom(proxy.stderr);
-    prom = await startPrometheus([admin]);
+    observed = await startObservedProxy(['--request-timeout-ms', '3000']);
+    ({ proxy, admin, prom } = observed);
   });
   afterAll(async () => {
-    await prom?.stop();
-    await proxy?.stop();
+    await observed?.stop();
   });
 
   it('counts requests, tool calls, errors, sessions and streams exactly', async () => {

@@ -1,15 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { EXAMPLE, adminUrlFrom, connectStdio } from '../helpers.js';
+import { EXAMPLE, adminUrlFrom, childrenOf, connectStdio } from '../helpers.js';
 import { prometheusMissing, startPrometheus } from '../prometheus.js';
-
-/** Child pids of a process, from /proc. */
-function childrenOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
-}
 
 const missing = prometheusMissing();
 

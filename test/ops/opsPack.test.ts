@@ -3,8 +3,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE, adminUrlFrom, connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
-import { PROMTOOL, prometheusMissing, startPrometheus, type RunningPrometheus } from '../prometheus.js';
+import { connectHttp, type RunningCli } from '../helpers.js';
+import {
+  PROMTOOL,
+  prometheusMissing,
+  startObservedProxy,
+  type ObservedProxy,
+  type RunningPrometheus,
+} from '../prometheus.js';
 
 const file = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const run = promisify(execFile);
@@ -41,18 +47,10 @@ describe.skipIf(missing)('ops pack: dashboard and alert rules against a real mcp
   let admin: string;
   let prom: RunningPrometheus;
   let families: Set<string>;
+  let observed: ObservedProxy;
   beforeAll(async () => {
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--request-timeout-ms',
-      '3000',
-      '--',
-      process.execPath,
-      EXAMPLE,
-    ]);
-    admin = await adminUrlFrom(proxy.stderr);
-    prom = await startPrometheus([admin]);
+    observed = await startObservedProxy();
+    ({ proxy, admin, prom } = observed);
     const c = await connectHttp(proxy.url);
     await c.client.callTool({ name: 'echo', arguments: { message: 'm' } });
     await c.client.callTool({ name: 'fail', arguments: {} });
@@ -63,8 +61,7 @@ describe.skipIf(missing)('ops pack: dashboard and alert rules against a real mcp
     await prom.scrapedAfter();
   });
   afterAll(async () => {
-    await prom?.stop();
-    await proxy?.stop();
+    await observed?.stop();
   });
 
   it('the dashboard has the datasource, upstream and tool variables', () => {
