@@ -173,6 +173,7 @@ export class Tracing {
     );
     next.related = frame.related;
     next.route = frame.route;
+    next.codecMs = frame.codecMs; // the parse the client's bytes cost, not this rewrite
     return { action: 'rewrite', frame: next };
   }
 
