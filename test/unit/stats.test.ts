@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { BUCKET_MS, BUCKETS, StatsSeries, classifyTrend, healthScore } from '../../src/observe/stats.js';
+
+const T0 = 1_800_000_000_000; // a fake clock: nothing here reads the real one
+
+describe('StatsSeries (ring of 10-second buckets, fake clock)', () => {
+  it('sums calls, errors and throughput over 1 m, 5 m and 1 h windows', () => {
+    const s = new StatsSeries();
+    for (let i = 0; i < 60; i++) s.record(T0 + i * 5_000, 10, i % 10 === 0); // 5 minutes, one call every 5 s
+    const now = T0 + 59 * 5_000;
+    expect(s.summary(now, 60_000)).toMatchObject({ windowS: 60, calls: 12 });
+    const five = s.summary(now, 300_000);
+    expect(five).toMatchObject({ windowS: 300, calls: 60, errors: 6, errorRate: 0.1 });
+    expect(five.throughput).toBeCloseTo(0.2);
+    expect(s.summary(now, 3_600_000).calls).toBe(60);
+  });
+
+  it('forgets buckets that fall out of the hour, and clears buckets skipped over', () => {
+    const s = new StatsSeries();
+    s.record(T0, 5, false);
+    s.record(T0 + BUCKET_MS * (BUCKETS + 5), 5, true);
+    const now = T0 + BUCKET_MS * (BUCKETS + 5);
+    expect(s.summary(now, 3_600_000)).toMatchObject({ calls: 1, errors: 1 });
+    // The slot of the first call was reused: nothing of it is left.
+    expect(s.buckets(now, BUCKETS).calls.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('computes latency percentiles from the log-scale bins within √2 of the truth', () => {
+    const s = new StatsSeries();
+    for (let ms = 1; ms <= 100; ms++) s.record(T0, ms, false);
+    const { p50Ms, p95Ms, p99Ms } = s.summary(T0, 60_000);
+    expect(p50Ms).toBeGreaterThanOrEqual(50);
+    expect(p50Ms).toBeLessThan(50 * Math.SQRT2);
+    expect(p95Ms).toBeGreaterThanOrEqual(95);
+    expect(p95Ms).toBeLessThan(95 * Math.SQRT2);
+    expect(p99Ms).toBeGreaterThanOrEqual(99);
+    expect(new StatsSeries().summary(T0, 60_000).p50Ms).toBeNull();
+  });
+
+  it('records a call in well under a microsecond on average', () => {
+    const s = new StatsSeries();
+    // Not a timing assertion: only that recording allocates nothing that grows (the ring is fixed).
+    for (let i = 0; i < 100_000; i++) s.record(T0 + i, i % 500, i % 7 === 0);
+    expect(s.summary(T0 + 100_000, 3_600_000).calls).toBe(100_000);
+  });
+});
+
+describe('healthScore', () => {
+  const healthy = { errorRate: 0, p95Ms: 10, baselineP95Ms: 10 };
+  it('is 100 when nothing is wrong, or nothing was seen', () => {
+    expect(healthScore(healthy)).toBe(100);
+    expect(healthScore({ errorRate: null, p95Ms: null, baselineP95Ms: null })).toBe(100);
+  });
+  it('loses the success share linearly up to 50% errors', () => {
+    expect(healthScore({ ...healthy, errorRate: 0.25 })).toBe(70);
+    expect(healthScore({ ...healthy, errorRate: 0.5 })).toBe(40);
+    expect(healthScore({ ...healthy, errorRate: 0.9 })).toBe(40);
+  });
+  it('keeps the latency share up to 1.5× the baseline p95 and loses it at 4×', () => {
+    expect(healthScore({ ...healthy, p95Ms: 15 })).toBe(100);
+    expect(healthScore({ ...healthy, p95Ms: 27.5 })).toBe(90);
+    expect(healthScore({ ...healthy, p95Ms: 40 })).toBe(80);
+    expect(healthScore({ ...healthy, p95Ms: 400 })).toBe(80);
+  });
+  it('counts the breaker and recent restarts', () => {
+    expect(healthScore({ ...healthy, breaker: 'half_open' })).toBe(95);
+    expect(healthScore({ ...healthy, breaker: 'open' })).toBe(90);
+    expect(healthScore({ ...healthy, recentRestarts: 1 })).toBe(95);
+    expect(healthScore({ ...healthy, recentRestarts: 3 })).toBe(90);
+    expect(
+      healthScore({ errorRate: 1, p95Ms: 100, baselineP95Ms: 1, breaker: 'open', recentRestarts: 5 }),
+    ).toBe(0);
+  });
+});
+
+describe('classifyTrend', () => {
+  // A deterministic "noise" so the test is repeatable.
+  const noise = (i: number) => Math.sin(i * 12.9898) * 5;
+
+  it('calls a flat series with noise stable', () => {
+    const series = Array.from({ length: 30 }, (_, i) => 100 + noise(i));
+    expect(classifyTrend(series).direction).toBe('stable');
+  });
+
+  it('calls a step up rising with high confidence', () => {
+    const series = Array.from({ length: 30 }, (_, i) => (i < 15 ? 100 : 200) + noise(i));
+    const t = classifyTrend(series);
+    expect(t.direction).toBe('rising');
+    expect(t.confidence).toBeGreaterThan(0.6);
+  });
+
+  it('calls a slow ramp rising, with lower confidence than the step', () => {
+    const ramp = classifyTrend(Array.from({ length: 30 }, (_, i) => 100 + i * 1.0 + noise(i) / 5));
+    const step = classifyTrend(Array.from({ length: 30 }, (_, i) => (i < 15 ? 100 : 200) + noise(i)));
+    expect(ramp.direction).toBe('rising');
+    expect(ramp.confidence).toBeLessThan(step.confidence);
+  });
+
+  it('calls a falling series falling, and ignores empty buckets and short series', () => {
+    expect(classifyTrend(Array.from({ length: 30 }, (_, i) => 300 - i * 8)).direction).toBe('falling');
+    expect(classifyTrend([null, null, 5, null, 50, null]).direction).toBe('stable');
+  });
+
+  it('judges error rates by absolute change, so a rise from zero counts', () => {
+    const series = Array.from({ length: 30 }, (_, i) => (i < 20 ? 0 : 0.3));
+    expect(classifyTrend(series, 0.25).direction).toBe('rising');
+    expect(
+      classifyTrend(
+        Array.from({ length: 30 }, () => 0),
+        0.25,
+      ).direction,
+    ).toBe('stable');
+  });
+});
