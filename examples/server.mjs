@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The bundled example MCP server (stdio), used by `npm start` and the tests.
-// Tools: echo, add, slow (sleeps N ms, with progress), fail (throws), crash (exits), sample (asks the
+// Tools: echo, add, slow (sleeps N ms, with progress), fail (throws), flaky (fails when asked), crash (exits), sample (asks the
 // client's model); one resource (example://greeting) and one prompt (greet).
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -67,6 +67,18 @@ server.registerTool(
   { description: 'Always throws', inputSchema: { reason: z.string().optional() } },
   async ({ reason }) => {
     throw new Error(reason ?? 'the fail tool failed, as it always does');
+  },
+);
+
+server.registerTool(
+  'flaky',
+  {
+    description: 'Succeeds, or fails when asked to (to watch health scores and trends)',
+    inputSchema: { fail: z.boolean() },
+  },
+  async ({ fail }) => {
+    if (fail) throw new Error('flaky failed, as asked');
+    return text('flaky succeeded');
   },
 );
 

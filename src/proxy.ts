@@ -7,6 +7,9 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
 import { Metrics, type MetricsOptions } from './observe/metrics.js';
 import { MetricsStage, transportLabel } from './observe/metricsStage.js';
+import { StatsCollector } from './observe/statsCollector.js';
+import { StatsApi } from './admin/statsApi.js';
+import type { ProcessObserver } from './observe/hooks.js';
 import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -37,6 +40,8 @@ export interface AdminOptions {
   metricsIntervalMs?: number;
   /** Bearer token for the admin API; without one, the admin server only listens on loopback. */
   token?: string;
+  /** Width of a stats bucket in ms (default 10 s; tests shorten it). */
+  statsBucketMs?: number;
 }
 
 export interface ProxyOptions {
@@ -122,6 +127,21 @@ export function upstreamLabel(upstream: UpstreamOptions): string {
   return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
 }
 
+/** What the process manager reports, to metrics and to the stats windows (restarts lower health). */
+function processObserver(metrics: Metrics | null, stats: StatsCollector | undefined): ProcessObserver | null {
+  const m = metrics?.processObserver();
+  if (!stats) return m ?? null;
+  return {
+    started: (s) => m?.started(s),
+    exited: (l, c) => m?.exited(l, c),
+    stopped: (r, s) => m?.stopped(r, s),
+    restarted: () => {
+      m?.restarted();
+      stats.restarted();
+    },
+  };
+}
+
 /** undici and the HTTP client, loaded only for a remote upstream: a stdio-only proxy saves ~11 MB. */
 async function loadHttpUpstream(): Promise<typeof HttpUpstream> {
   return (await import('./transport/httpUpstream.js')).HttpUpstream;
@@ -133,6 +153,7 @@ function buildStages(
   logger: Logger,
   metrics: Metrics | null,
   tracing: Tracing | undefined,
+  stats: StatsCollector | undefined,
   upstream: string,
 ): Stage[] {
   const stages: Stage[] = [];
@@ -141,6 +162,7 @@ function buildStages(
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
+  if (stats) stages.push(stats);
   if (tracing) stages.push(tracing.observe);
   if (options.logMessages) stages.push(new LogMessagesStage(logger));
   return stages;
@@ -162,7 +184,11 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const tracing = options.tracing
     ? new (await import('./observe/tracing.js')).Tracing(options.tracing)
     : undefined;
-  const pipeline = new Pipeline(buildStages(options, logger, metrics, tracing, upstreamName), logger);
+  // The stats windows serve the admin API: kept only when there is an admin server.
+  const stats = options.admin
+    ? new StatsCollector(upstreamName, { bucketMs: options.admin.statsBucketMs })
+    : undefined;
+  const pipeline = new Pipeline(buildStages(options, logger, metrics, tracing, stats, upstreamName), logger);
   const sessions = new SessionManager({
     pipeline,
     logger,
@@ -173,7 +199,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const processes = new ProcessManager({
     logger,
     graceMs: options.graceMs,
-    observer: metrics?.processObserver() ?? null,
+    observer: processObserver(metrics, stats),
   });
   let remote: HttpUpstream | undefined;
   let create: () => Transport;
@@ -251,6 +277,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           metricsPath: options.admin.metricsPath,
           metricsIntervalMs: options.admin.metricsIntervalMs,
           token: options.admin.token,
+          stats: stats ? new StatsApi(stats, sessions) : undefined,
           version: VERSION,
           ready,
           logger,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.js';
+import type { StatsApi } from './statsApi.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
 
 /** Default admin address: loopback only. */
@@ -30,6 +31,8 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Bearer token every request must carry. Required when `host` is not a loopback address. */
   token?: string | undefined;
+  /** The stats API (/stats…, /trends); absent when not wired. */
+  stats?: StatsApi | undefined;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -138,7 +141,26 @@ export class AdminServer {
           reason: state.reason,
         });
       } else {
-        json(res, 404, { error: `not found: ${path}`, endpoints: [this.#metricsPath, '/health', '/ready'] });
+        const answer = this.#options.stats?.handle(
+          path,
+          new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+        );
+        if (answer) json(res, answer.status, answer.body);
+        else {
+          json(res, 404, {
+            error: `not found: ${path}`,
+            endpoints: [
+              this.#metricsPath,
+              '/health',
+              '/ready',
+              '/stats',
+              '/stats/upstreams',
+              '/stats/tools',
+              '/stats/sessions',
+              '/trends',
+            ],
+          });
+        }
       }
     } catch (err) {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');

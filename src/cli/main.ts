@@ -100,6 +100,11 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       false,
     ),
     opt('traceSampleRatio', '--trace-sample-ratio <ratio>', 'share of new traces sampled, 0 to 1'),
+    opt(
+      'statsBucketMs',
+      '--stats-bucket-ms <ms>',
+      'width of one stats window bucket (the stats API keeps 360)',
+    ),
   ];
   if (!http) return common;
   return [
@@ -227,6 +232,7 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
           host: config.adminHost,
           port: config.adminPort,
           token: config.adminToken,
+          statsBucketMs: config.statsBucketMs,
           metricsPath: config.metricsPath,
           metricsIntervalMs: config.metricsIntervalMs,
         }

@@ -68,6 +68,7 @@ export const configSchema = z
       .default(DEFAULT_LATENCY_BUCKETS),
     metricsCardinalityLimit: int(1).default(DEFAULT_CARDINALITY_LIMIT),
     metricsIntervalMs: int(0).default(0),
+    statsBucketMs: int(10).default(10_000),
     otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     traceSampleRatio: z.coerce.number().min(0).max(1).default(1),
   })

@@ -40,11 +40,17 @@ function binUpperMs(bin: number): number {
 
 /** One target's ring of buckets. `now` is a millisecond clock passed in (tests use a fake one). */
 export class StatsSeries {
+  /** Bucket width in ms (BUCKET_MS unless a test needs time to pass faster). */
+  readonly bucketMs: number;
   readonly #calls = new Uint32Array(BUCKETS);
   readonly #errors = new Uint32Array(BUCKETS);
   readonly #latency = new Uint32Array(BUCKETS * LAT_BINS);
-  /** Absolute number (now / BUCKET_MS) of the newest bucket written; -1 before the first. */
+  /** Absolute number (now / bucketMs) of the newest bucket written; -1 before the first. */
   #head = -1;
+
+  constructor(bucketMs = BUCKET_MS) {
+    this.bucketMs = bucketMs;
+  }
 
   record(now: number, latencyMs: number, error: boolean): void {
     const bucket = this.#advance(now);
@@ -60,7 +66,7 @@ export class StatsSeries {
 
   /** Move the head to `now`'s bucket, clearing the buckets skipped over. */
   #advance(now: number): number {
-    const bucket = Math.floor(now / BUCKET_MS);
+    const bucket = Math.floor(now / this.bucketMs);
     if (this.#head === -1) this.#head = bucket - 1;
     const gap = Math.min(bucket - this.#head, BUCKETS);
     for (let i = 1; i <= gap; i++) {
@@ -75,7 +81,7 @@ export class StatsSeries {
 
   /** The last `n` buckets up to `now`, oldest first, as [calls, errors, latency slot] per bucket. */
   #span(now: number, n: number): number[] {
-    const newest = Math.floor(now / BUCKET_MS);
+    const newest = Math.floor(now / this.bucketMs);
     const slots: number[] = [];
     for (let b = newest - n + 1; b <= newest; b++) {
       // A bucket newer than the head, or older than the ring, holds nothing.
@@ -86,7 +92,7 @@ export class StatsSeries {
   }
 
   summary(now: number, windowMs: number): WindowSummary {
-    const n = Math.max(1, Math.min(BUCKETS, Math.round(windowMs / BUCKET_MS)));
+    const n = Math.max(1, Math.min(BUCKETS, Math.round(windowMs / this.bucketMs)));
     let calls = 0;
     let errors = 0;
     const hist = new Float64Array(LAT_BINS);
@@ -107,7 +113,7 @@ export class StatsSeries {
       }
       return Math.round(binUpperMs(LAT_BINS - 1) * 1000) / 1000;
     };
-    const windowS = (n * BUCKET_MS) / 1000;
+    const windowS = (n * this.bucketMs) / 1000;
     return {
       windowS,
       calls,

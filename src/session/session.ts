@@ -51,6 +51,8 @@ export class Session implements PipelineTarget {
   serverInfo: PeerInfo | undefined;
   /** performance.now() of the last message either way. */
   lastActivity = performance.now();
+  /** Messages received from either side. */
+  messages = 0;
 
   readonly #pipeline: Pipeline;
   readonly #logger: Logger;
@@ -102,6 +104,7 @@ export class Session implements PipelineTarget {
   #fromClient(frame: Frame): void {
     if (this.#closed) return;
     this.lastActivity = frame.receivedAt;
+    this.messages++;
     const msg = frame.msg as { params?: ParamsWithMeta; result?: { protocolVersion?: string } };
     if (frame.kind === 'request') {
       const method = frame.method as string;
@@ -141,6 +144,7 @@ export class Session implements PipelineTarget {
   #fromServer(frame: Frame): void {
     if (this.#closed) return;
     this.lastActivity = frame.receivedAt;
+    this.messages++;
     if (frame.kind === 'response' || frame.kind === 'error') {
       const related = frame.id === undefined ? undefined : this.#pending.get(frame.id);
       if (!related) {

@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import {
+  classifyTrend,
+  healthScore,
+  type StatsSeries,
+  type Trend,
+  type WindowSummary,
+} from '../observe/stats.js';
+import type { StatsCollector } from '../observe/statsCollector.js';
+import type { SessionManager } from '../session/sessionManager.js';
+
+/** Answers are computed at most once a second per URL. */
+export const STATS_CACHE_MS = 1_000;
+/** Buckets used for trends (5 minutes at the default 10-second buckets). */
+export const TREND_BUCKETS = 30;
+const CACHE_MAX_ENTRIES = 200;
+
+export interface StatsAnswer {
+  status: number;
+  body: unknown;
+}
+
+interface TargetStats {
+  windows: { '1m': WindowSummary; '5m': WindowSummary; '1h': WindowSummary };
+  health: number;
+  trends: { latency: Trend; errorRate: Trend; traffic: Trend };
+}
+
+type Row = Record<string, string | number | null> & { name?: string; id?: string };
+
+const LIST_FIELDS = {
+  tools: ['name', 'health', 'calls', 'errorRate', 'p95Ms'],
+  upstreams: ['name', 'health', 'calls', 'errorRate', 'p95Ms'],
+  sessions: ['id', 'transport', 'client', 'startedAt', 'messages', 'idleMs'],
+} as const;
+
+type ListName = keyof typeof LIST_FIELDS;
+
+function badRequest(parameter: string, message: string, allowed: string): StatsAnswer {
+  return { status: 400, body: { error: message, parameter, allowed } };
+}
+
+const limitSchema = z.coerce.number().int().min(1).max(1_000).default(50);
+const cursorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,40}$/)
+  .transform((c) => Number(Buffer.from(c, 'base64url').toString('utf8')))
+  .pipe(z.number().int().min(0));
+
+const encodeCursor = (offset: number) => Buffer.from(String(offset)).toString('base64url');
+
+/**
+ * The stats API behind the admin server: system, upstream, tool and session figures from the stats
+ * windows, health scores, trends, with validated paging, sorting and filtering.
+ */
+export class StatsApi {
+  readonly #collector: StatsCollector;
+  readonly #sessions: SessionManager;
+  readonly #startedAt = Date.now();
+  readonly #cache = new Map<string, { at: number; answer: StatsAnswer }>();
+
+  constructor(collector: StatsCollector, sessions: SessionManager) {
+    this.#collector = collector;
+    this.#sessions = sessions;
+  }
+
+  /** Route a GET under /stats or /trends. Returns undefined for paths it does not serve. */
+  handle(path: string, query: URLSearchParams): StatsAnswer | undefined {
+    if (path !== '/stats' && !path.startsWith('/stats/') && path !== '/trends') return undefined;
+    const key = `${path}?${query.toString()}`;
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit && now - hit.at < STATS_CACHE_MS) return hit.answer;
+    const answer = this.#compute(path, query);
+    if (this.#cache.size >= CACHE_MAX_ENTRIES) this.#cache.clear();
+    this.#cache.set(key, { at: now, answer });
+    return answer;
+  }
+
+  #compute(path: string, query: URLSearchParams): StatsAnswer {
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] === 'trends') return { status: 200, body: this.#trends() };
+    if (parts.length === 1) return { status: 200, body: this.#system() };
+    const list = parts[1] as string;
+    if (!(list in LIST_FIELDS)) {
+      return {
+        status: 404,
+        body: {
+          error: `unknown stats path ${path}`,
+          paths: ['/stats', '/stats/upstreams', '/stats/tools', '/stats/sessions', '/trends'],
+        },
+      };
+    }
+    const rows = this.#rows(list as ListName);
+    if (parts.length === 2) return this.#page(list as ListName, rows, query);
+    const name = parts.slice(2).join('/');
+    const detail = this.#detail(list as ListName, name);
+    return detail
+      ? { status: 200, body: detail }
+      : { status: 404, body: { error: `no ${list.replace(/s$/, '')} named ${JSON.stringify(name)}` } };
+  }
+
+  #target(series: StatsSeries): TargetStats {
+    const now = this.#collector.now;
+    const bucket = series.bucketMs;
+    const windows = {
+      '1m': series.summary(now, 6 * bucket),
+      '5m': series.summary(now, 30 * bucket),
+      '1h': series.summary(now, 360 * bucket),
+    };
+    const recent = windows['5m'];
+    const health = healthScore({
+      errorRate: recent.calls === 0 ? null : recent.errorRate,
+      p95Ms: recent.p95Ms,
+      baselineP95Ms: windows['1h'].p95Ms,
+      recentRestarts: this.#collector.recentRestarts(),
+    });
+    const b = series.buckets(now, TREND_BUCKETS);
+    return {
+      windows,
+      health,
+      trends: {
+        latency: classifyTrend(b.p50Ms),
+        errorRate: classifyTrend(b.errorRate, 0.25),
+        traffic: classifyTrend(b.calls),
+      },
+    };
+  }
+
+  #system(): unknown {
+    const mem = process.memoryUsage();
+    return {
+      uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
+      sessions: { active: this.#sessions.size, total: this.#sessions.total },
+      restarts_15m: this.#collector.recentRestarts(),
+      memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      bucket_s: this.#collector.bucketMs / 1000,
+      ...this.#target(this.#collector.system),
+    };
+  }
+
+  #rows(list: ListName): Row[] {
+    if (list === 'sessions') {
+      return [...this.#sessions.list()].map((s) => ({
+        id: s.id,
+        transport: s.inbound.kind,
+        client: s.clientInfo?.name ?? null,
+        startedAt: new Date(s.startedAt).toISOString(),
+        messages: s.messages,
+        idleMs: Math.round(performance.now() - s.lastActivity),
+      }));
+    }
+    const targets: Array<[string, StatsSeries]> =
+      list === 'tools'
+        ? [...this.#collector.tools()]
+        : [[this.#collector.upstream, this.#collector.upstreamSeries]];
+    return targets.map(([name, series]) => {
+      const t = this.#target(series);
+      const w = t.windows['5m'];
+      return { name, health: t.health, calls: w.calls, errorRate: w.errorRate, p95Ms: w.p95Ms };
+    });
+  }
+
+  #detail(list: ListName, name: string): unknown {
+    if (list === 'sessions') return this.#rows('sessions').find((r) => r.id === name);
+    if (list === 'upstreams') {
+      return name === this.#collector.upstream
+        ? {
+            name,
+            restarts_15m: this.#collector.recentRestarts(),
+            ...this.#target(this.#collector.upstreamSeries),
+          }
+        : undefined;
+    }
+    const series = this.#collector.tools().get(name);
+    return series ? { name, ...this.#target(series) } : undefined;
+  }
+
+  #page(list: ListName, rows: Row[], query: URLSearchParams): StatsAnswer {
+    const fields: readonly string[] = LIST_FIELDS[list];
+    const allowed = fields.join(', ');
+    for (const key of query.keys()) {
+      if (!['limit', 'cursor', 'sort', 'filter'].includes(key)) {
+        return badRequest(key, `unknown parameter ${key}`, 'limit, cursor, sort, filter');
+      }
+    }
+    const limit = limitSchema.safeParse(query.get('limit') ?? undefined);
+    if (!limit.success) return badRequest('limit', 'limit must be an integer from 1 to 1000', '1..1000');
+    let offset = 0;
+    const cursor = query.get('cursor');
+    if (cursor !== null) {
+      const parsed = cursorSchema.safeParse(cursor);
+      if (!parsed.success)
+        return badRequest(
+          'cursor',
+          'cursor is not one this API returned',
+          'the next_cursor of a previous page',
+        );
+      offset = parsed.data;
+    }
+    let out = rows;
+    const filter = query.get('filter');
+    if (filter !== null) {
+      const m = /^([A-Za-z]+)(<=|>=|<|>|=|!=)(.{1,200})$/.exec(filter);
+      if (!m || !fields.includes(m[1] as string)) {
+        return badRequest(
+          'filter',
+          `filter must be <field><op><value>, e.g. health<70`,
+          `fields: ${allowed}; ops: = != < <= > >=`,
+        );
+      }
+      const [, field, op, raw] = m as unknown as [string, string, string, string];
+      const num = Number(raw);
+      out = out.filter((r) => {
+        const v = r[field];
+        if (op === '=' || op === '!=') return (String(v) === raw) === (op === '=');
+        if (typeof v !== 'number' || Number.isNaN(num)) return false;
+        return op === '<' ? v < num : op === '<=' ? v <= num : op === '>' ? v > num : v >= num;
+      });
+    }
+    const sort = query.get('sort');
+    if (sort !== null) {
+      const desc = sort.startsWith('-');
+      const field = desc ? sort.slice(1) : sort;
+      if (!fields.includes(field))
+        return badRequest(
+          'sort',
+          `cannot sort by ${JSON.stringify(field)}`,
+          `${allowed} (prefix - for descending)`,
+        );
+      out = [...out].sort((a, b) => {
+        const x = a[field] ?? '';
+        const y = b[field] ?? '';
+        const c = x < y ? -1 : x > y ? 1 : 0;
+        return desc ? -c : c;
+      });
+    } else {
+      const key = list === 'sessions' ? 'id' : 'name';
+      out = [...out].sort((a, b) => String(a[key]).localeCompare(String(b[key])));
+    }
+    const items = out.slice(offset, offset + limit.data);
+    const next = offset + limit.data < out.length ? encodeCursor(offset + limit.data) : null;
+    return { status: 200, body: { items, total: out.length, next_cursor: next } };
+  }
+
+  #trends(): unknown {
+    const targets: Array<[string, string, StatsSeries]> = [
+      ['upstream', this.#collector.upstream, this.#collector.upstreamSeries],
+      ...[...this.#collector.tools()].map(([n, s]) => ['tool', n, s] as [string, string, StatsSeries]),
+    ];
+    const window_s = (TREND_BUCKETS * this.#collector.bucketMs) / 1000;
+    const items = targets.flatMap(([kind, name, series]) => {
+      const t = this.#target(series).trends;
+      return (['latency', 'errorRate', 'traffic'] as const)
+        .filter((metric) => t[metric].direction !== 'stable')
+        .map((metric) => ({ kind, name, metric, window_s, ...t[metric] }));
+    });
+    items.sort((a, b) => b.confidence * Math.abs(b.change) - a.confidence * Math.abs(a.change));
+    return { items };
+  }
+}

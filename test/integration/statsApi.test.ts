@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EXAMPLE,
+  adminUrlFrom,
+  connectHttp,
+  rawSession,
+  startHttpProxy,
+  type RunningCli,
+} from '../helpers.js';
+
+/** GET a stats path and return status and JSON. */
+async function get(base: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('stats API', () => {
+  let proxy: RunningCli;
+  let admin: string;
+  beforeAll(async () => {
+    // 100 ms buckets: five minutes of trend window pass in three seconds.
+    proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--stats-bucket-ms',
+      '100',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    admin = await adminUrlFrom(proxy.stderr);
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+
+  it('a tool that starts failing loses health and shows up in /trends as error rate rising', async () => {
+    const c = await connectHttp(proxy.url);
+    // Successes, then failures, a call or two per bucket.
+    for (let i = 0; i < 15; i++) {
+      await c.client.callTool({ name: 'flaky', arguments: { fail: false } });
+      await sleep(50);
+    }
+    const before = await get(admin, '/stats/tools/flaky');
+    expect(before.status).toBe(200);
+    expect(before.body.health).toBe(100);
+    for (let i = 0; i < 15; i++) {
+      await c.client.callTool({ name: 'flaky', arguments: { fail: true } });
+      await sleep(50);
+    }
+    // /trends has not been asked before, so nothing cached stands in the way.
+    const trends = (await get(admin, '/trends')).body.items as Array<Record<string, unknown>>;
+    expect(trends).toContainEqual(
+      expect.objectContaining({ kind: 'tool', name: 'flaky', metric: 'errorRate', direction: 'rising' }),
+    );
+    await sleep(1_100); // past the 1-second cache of /stats/tools/flaky
+    const after = await get(admin, '/stats/tools/flaky');
+    expect(after.body.health as number).toBeLessThan(80);
+    const windows = after.body.windows as Record<string, { calls: number; errors: number }>;
+    expect(windows['1h']).toMatchObject({ calls: 30, errors: 15 });
+    const system = await get(admin, '/stats');
+    expect(system.body).toMatchObject({ sessions: { active: 1 } });
+    const systemWindows = system.body.windows as Record<string, { calls: number }>;
+    expect(systemWindows['1h']?.calls).toBeGreaterThanOrEqual(31); // initialize, tools and the calls
+    await c.client.close();
+  });
+
+  it('pages through sessions exactly once, and sorts and filters', async () => {
+    const ids = await Promise.all(Array.from({ length: 7 }, () => rawSession(proxy.url)));
+    await sleep(1_100);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await get(admin, `/stats/sessions?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      const items = page.body.items as Array<{ id: string }>;
+      expect(items.length).toBeLessThanOrEqual(3);
+      seen.push(...items.map((i) => i.id));
+      cursor = page.body.next_cursor as string | null;
+    } while (cursor);
+    for (const id of ids) expect(seen.filter((s) => s === id)).toHaveLength(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    const filtered = await get(admin, '/stats/sessions?filter=transport=streamable-http&sort=-messages');
+    expect((filtered.body.items as unknown[]).length).toBe(seen.length);
+    const tools = await get(admin, '/stats/tools?filter=health<101&sort=-health');
+    expect((tools.body.items as Array<{ name: string }>).map((t) => t.name)).toContain('flaky');
+  });
+
+  it('answers bad parameters with 400 naming the parameter, and unknown names with 404', async () => {
+    for (const [query, parameter] of [
+      ['limit=0', 'limit'],
+      ['limit=abc', 'limit'],
+      ['cursor=%%%', 'cursor'],
+      ['sort=colour', 'sort'],
+      ['filter=health~70', 'filter'],
+      ['filter=colour=red', 'filter'],
+      ['page=2', 'page'],
+    ]) {
+      const res = await get(admin, `/stats/tools?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body).toMatchObject({ parameter, allowed: expect.any(String) });
+    }
+    expect((await get(admin, '/stats/tools/no-such-tool')).status).toBe(404);
+    expect((await get(admin, '/stats/sessions/no-such-session')).status).toBe(404);
+    expect((await get(admin, '/stats/widgets')).status).toBe(404);
+  });
+});
