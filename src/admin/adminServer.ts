@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.js';
+import { openApiDocument } from './openapi.js';
 import type { StatsApi } from './statsApi.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
 
@@ -134,6 +135,8 @@ export class AdminServer {
           uptime_s: Math.round((performance.now() - this.#startedAt) / 1000),
           version: this.#options.version,
         });
+      } else if (path === '/openapi.json') {
+        json(res, 200, openApiDocument(this.#metricsPath));
       } else if (path === '/ready') {
         const state = await this.#options.ready();
         json(res, state.ready ? 200 : 503, {

@@ -107,3 +107,56 @@ describe('stats API', () => {
     expect((await get(admin, '/stats/widgets')).status).toBe(404);
   });
 });
+
+describe('the admin API is described by /openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document, and every answer validates against it', async () => {
+    const { Validator } = await import('@seriousme/openapi-schema-validator');
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--stats-bucket-ms',
+      '200',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const c = await connectHttp(proxy.url);
+      await c.client.callTool({ name: 'flaky', arguments: { fail: false } });
+      await c.client.callTool({ name: 'flaky', arguments: { fail: true } });
+      const doc = (await get(admin, '/openapi.json')).body;
+      const result = await new Validator().validate(
+        doc as Parameters<InstanceType<typeof Validator>['validate']>[0],
+      );
+      expect(result.errors ?? []).toEqual([]);
+      expect(result.valid).toBe(true);
+
+      const ajv = new Ajv2020({ strict: false });
+      ajv.addSchema({ $id: 'mcpscope', components: (doc as { components: object }).components });
+      const check = async (path: string, schema: string, status = 200) => {
+        const res = await get(admin, path);
+        expect(res.status, path).toBe(status);
+        const validate = ajv.getSchema(`mcpscope#/components/schemas/${schema}`);
+        if (!validate) throw new Error(`no schema ${schema}`);
+        expect(validate(res.body) ? [] : validate.errors, `${path} against ${schema}`).toEqual([]);
+      };
+      await check('/health', 'Health');
+      await check('/ready', 'Ready');
+      await check('/stats', 'SystemStats');
+      await check('/stats/upstreams', 'TargetList');
+      await check('/stats/upstreams/node%20server.mjs', 'UpstreamStats');
+      await check('/stats/tools?limit=5&sort=-calls', 'TargetList');
+      await check('/stats/tools/flaky', 'ToolStats');
+      await check('/stats/sessions', 'SessionList');
+      await check(`/stats/sessions/${c.transport.sessionId}`, 'SessionRow');
+      await check('/trends', 'Trends');
+      await check('/stats/tools?limit=0', 'BadParameter', 400);
+      await check('/stats/tools/nope', 'Error', 404);
+      await c.client.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
