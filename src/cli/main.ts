@@ -6,6 +6,7 @@ import { McpscopeError } from '../jsonrpc/errors.js';
 import { createLogger } from '../log.js';
 import { createProxy, type ProxyOptions, type UpstreamOptions } from '../proxy.js';
 import { VERSION } from '../version.js';
+import { statsCommand } from './stats.js';
 
 const defaults = configSchema.parse({});
 
@@ -297,11 +298,13 @@ program
   .addCommand(forwardCommand('stdio'))
   .addCommand(forwardCommand('http'));
 
+program.addCommand(statsCommand());
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof McpscopeError) {
     console.error(`mcpscope: ${err.message}`);
     process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
   }
-  console.error(err);
+  console.error(`mcpscope: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

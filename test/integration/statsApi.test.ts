@@ -160,3 +160,33 @@ describe('the admin API is described by /openapi.json', () => {
     }
   });
 });
+
+describe('mcpscope stats', () => {
+  it('prints the health table, worst first, and the raw JSON with --json', async () => {
+    const { spawnCli } = await import('../helpers.js');
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const c = await connectHttp(proxy.url);
+      await c.client.callTool({ name: 'echo', arguments: { message: 'x' } });
+      await c.client.callTool({ name: 'fail', arguments: {} });
+      const run = async (args: string[]) => {
+        const p = spawnCli(['stats', '--url', admin, ...args]);
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        expect(await new Promise((r) => p.once('exit', r))).toBe(0);
+        return out;
+      };
+      const table = await run([]);
+      expect(table).toMatch(/health +\d+, 1 active sessions/);
+      const rows = table.split('\n').filter((l) => l.startsWith('tool'));
+      expect(rows[0]).toMatch(/^tool +fail +40 /); // worst first
+      expect(rows.some((r) => /^tool +echo +100 /.test(r))).toBe(true);
+      const json = JSON.parse(await run(['--json'])) as { tools: Array<{ name: string; health: number }> };
+      expect(json.tools.find((t) => t.name === 'fail')?.health).toBe(40);
+      await c.client.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
