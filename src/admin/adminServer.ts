@@ -8,6 +8,10 @@ import { openApiDocument } from './openapi.js';
 import type { StatsApi } from './statsApi.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
 
+/** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
+export const ADMIN_RATE_PER_S = 50;
+export const ADMIN_BURST = 100;
+
 /** Default admin address: loopback only. */
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9090;
@@ -59,6 +63,8 @@ export class AdminServer {
   #listening = false;
   readonly #originPolicy: OriginPolicy;
   readonly #token: Buffer | undefined;
+  #tokens = ADMIN_BURST;
+  #refilledAt = performance.now();
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
@@ -112,6 +118,11 @@ export class AdminServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    if (!this.#allow()) {
+      res.setHeader('retry-after', '1');
+      json(res, 429, { error: `the admin API allows ${ADMIN_RATE_PER_S} requests a second; slow down` });
+      return;
+    }
     const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#originPolicy);
     if (forbidden) {
       json(res, 403, { error: forbidden.message });
@@ -171,6 +182,16 @@ export class AdminServer {
     }
   }
 
+  /** Token bucket: scrapes and dashboards fit easily; a flood cannot starve the proxy's event loop. */
+  #allow(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(ADMIN_BURST, this.#tokens + ((now - this.#refilledAt) / 1000) * ADMIN_RATE_PER_S);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
   #authorized(header: string | undefined): boolean {
     const token = this.#token as Buffer;
     if (header === undefined) return false;
@@ -197,6 +218,7 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
+    this.#options.stats?.close();
     if (!this.#listening) return;
     this.#listening = false;
     await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { z } from 'zod';
 import {
   classifyTrend,
@@ -58,10 +59,16 @@ export class StatsApi {
   readonly #sessions: SessionManager;
   readonly #startedAt = Date.now();
   readonly #cache = new Map<string, { at: number; answer: StatsAnswer }>();
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(collector: StatsCollector, sessions: SessionManager) {
     this.#collector = collector;
     this.#sessions = sessions;
+    this.#loopDelay.enable();
+  }
+
+  close(): void {
+    this.#loopDelay.disable();
   }
 
   /** Route a GET under /stats or /trends. Returns undefined for paths it does not serve. */
@@ -129,11 +136,19 @@ export class StatsApi {
 
   #system(): unknown {
     const mem = process.memoryUsage();
+    const c = this.#collector;
+    const overhead = c.overhead.summary(c.now, 30 * c.bucketMs);
     return {
       uptime_s: Math.round((Date.now() - this.#startedAt) / 1000),
       sessions: { active: this.#sessions.size, total: this.#sessions.total },
       restarts_15m: this.#collector.recentRestarts(),
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      event_loop_lag_ms: {
+        p50: Math.round(this.#loopDelay.percentile(50) / 1e4) / 100,
+        p99: Math.round(this.#loopDelay.percentile(99) / 1e4) / 100,
+      },
+      proxy_overhead_ms: { p50: overhead.p50Ms, p99: overhead.p99Ms },
+      delivery_ratio: c.delivered + c.dropped === 0 ? 1 : c.delivered / (c.delivered + c.dropped),
       bucket_s: this.#collector.bucketMs / 1000,
       ...this.#target(this.#collector.system),
     };

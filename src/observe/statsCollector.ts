@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
@@ -20,6 +21,10 @@ export class StatsCollector implements ObserverStage {
   readonly bucketMs: number;
   readonly system: StatsSeries;
   readonly upstreamSeries: StatsSeries;
+  /** Time each message spends inside mcpscope (both directions), as a "latency" series. */
+  readonly overhead: StatsSeries;
+  delivered = 0;
+  dropped = 0;
   readonly #tools = new Map<string, StatsSeries>();
   readonly #now: () => number;
   #restarts: number[] = [];
@@ -30,6 +35,7 @@ export class StatsCollector implements ObserverStage {
     this.#now = options.now ?? Date.now;
     this.system = new StatsSeries(this.bucketMs);
     this.upstreamSeries = new StatsSeries(this.bucketMs);
+    this.overhead = new StatsSeries(this.bucketMs);
   }
 
   get now(): number {
@@ -52,6 +58,11 @@ export class StatsCollector implements ObserverStage {
   }
 
   observe(frame: Frame, _session: Session, direction: Direction, verdict: Verdict): void {
+    if (verdict.action === 'drop') this.dropped++;
+    else {
+      this.delivered++;
+      if (!frame.synthetic) this.overhead.record(this.#now(), performance.now() - frame.receivedAt, false);
+    }
     if (direction === 'client-to-server') {
       if (verdict.action === 'reply') this.#answer(verdict.frame);
       return;

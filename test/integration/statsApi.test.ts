@@ -190,3 +190,30 @@ describe('mcpscope stats', () => {
     }
   });
 });
+
+describe('the admin API rate limit', () => {
+  it('answers a flood with 429 and Retry-After, while the proxy keeps proxying', async () => {
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const statuses = await Promise.all(
+        Array.from({ length: 300 }, async () => {
+          const res = await fetch(`${admin}/health`);
+          await res.text();
+          return [res.status, res.headers.get('retry-after')] as const;
+        }),
+      );
+      expect(statuses.filter(([s]) => s === 200).length).toBeGreaterThanOrEqual(100);
+      const limited = statuses.filter(([s]) => s === 429);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(limited[0]?.[1]).toBe('1');
+      const c = await connectHttp(proxy.url);
+      expect((await c.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).content).toEqual([
+        { type: 'text', text: '3' },
+      ]);
+      await c.client.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
