@@ -32,7 +32,8 @@ const arg = (name) => {
   return i === -1 ? undefined : argv[i + 1];
 };
 const ONLY = arg('--only')?.split(',');
-const IDLE_ONLY = argv.includes('--idle-only');
+const IDLE_ONLY = argv.includes('--idle-only') || argv.includes('--stats-only');
+const STATS_ONLY = argv.includes('--stats-only');
 const CFG = {
   rounds: Number(arg('--rounds') ?? (QUICK ? 2 : 4)),
   warmup: QUICK ? 200 : 500,
@@ -387,6 +388,84 @@ async function idleSessions(count) {
   }
 }
 
+/** The stats API under load: recording cost in-process, and answer times with 1,000 sessions and 100 tools. */
+async function statsScenario() {
+  const { StatsSeries } = await import(`${ROOT}dist/observe/stats.js`);
+  const series = new StatsSeries();
+  const n = 2_000_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) series.record(1_800_000_000_000 + i, (i % 997) / 10, i % 13 === 0);
+  const recordNs = ((performance.now() - t0) * 1e6) / n;
+
+  const up = await echoHttp();
+  const proxy = await mcpscopeHttp(['--max-sessions', '1100'], ['--upstream', up.url]);
+  for (let i = 0; i < 100 && !/Metrics: /.test(proxy.output()); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const admin = /Metrics: (http:\/\/[^/\s]+)\/metrics/.exec(proxy.output())?.[1];
+  const agent = new Agent({ connections: 32 });
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const init = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'stats', version: '1' } },
+  });
+  try {
+    if (!admin) throw new Error('no admin URL in mcpscope output');
+    let sid = '';
+    let opened = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (opened < 1_000) {
+          opened++;
+          const res = await request(proxy.url, { method: 'POST', headers, body: init, dispatcher: agent });
+          await res.body.text();
+          sid = String(res.headers['mcp-session-id']);
+        }
+      }),
+    );
+    for (let i = 0; i < 100; i++) {
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: i + 1,
+        method: 'tools/call',
+        params: { name: `tool-${i}`, arguments: {} },
+      });
+      const res = await request(proxy.url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-session-id': sid },
+        body,
+        dispatcher: agent,
+      });
+      await res.body.text();
+    }
+    const times = [];
+    // Distinct queries defeat the 1-second cache; 90 stays inside the admin API's burst.
+    for (let i = 1; i <= 90; i++) {
+      const t = performance.now();
+      const res = await request(
+        `${admin}${i % 3 === 0 ? '/stats' : `/stats/tools?limit=${i}&sort=-health`}`,
+        { dispatcher: agent },
+      );
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`stats answered ${res.statusCode}`);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return {
+      recordNs,
+      sessions: 1_000,
+      tools: 100,
+      p50Ms: percentile(times, 0.5),
+      p95Ms: percentile(times, 0.95),
+    };
+  } finally {
+    await agent.close();
+    await proxy.stop();
+    await up.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 const median = (xs) => {
@@ -449,8 +528,17 @@ async function main() {
     r.rateRatio = f ? r.rate / f.rate : NaN;
     r.concRatio = f ? r.conc / f.conc : NaN;
   }
-  const idle = [];
+  let stats;
   if (!ONLY) {
+    progress('stats API: recording cost, and answers with 1,000 sessions and 100 tools');
+    try {
+      stats = await statsScenario();
+    } catch (err) {
+      progress(`  failed: ${err.message.split('\n')[0]}`);
+    }
+  }
+  const idle = [];
+  if (!ONLY && !STATS_ONLY) {
     for (const n of CFG.idle) {
       progress(`idle sessions through mcpscope forward http: ${n}`);
       try {
@@ -514,6 +602,12 @@ async function main() {
     );
   }
   for (const r of rows) if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+  if (stats) {
+    out.push(
+      `stats: recording a call into the windows costs ${fmt(stats.recordNs, 0)} ns on average; ` +
+        `/stats and /stats/tools with ${stats.sessions} sessions and ${stats.tools} tools: p50 ${fmt(stats.p50Ms, 2)} ms, p95 ${fmt(stats.p95Ms, 2)} ms`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 
   const machine = {

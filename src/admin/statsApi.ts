@@ -169,10 +169,19 @@ export class StatsApi {
       list === 'tools'
         ? [...this.#collector.tools()]
         : [[this.#collector.upstream, this.#collector.upstreamSeries]];
+    // Rows need the 5-minute window and the health score only: no trends, no 1-minute window.
+    const now = this.#collector.now;
+    const restarts = this.#collector.recentRestarts();
     return targets.map(([name, series]) => {
-      const t = this.#target(series);
-      const w = t.windows['5m'];
-      return { name, health: t.health, calls: w.calls, errorRate: w.errorRate, p95Ms: w.p95Ms };
+      const w = series.summary(now, 30 * series.bucketMs);
+      const baseline = series.summary(now, 360 * series.bucketMs).p95Ms;
+      const health = healthScore({
+        errorRate: w.calls === 0 ? null : w.errorRate,
+        p95Ms: w.p95Ms,
+        baselineP95Ms: baseline,
+        recentRestarts: restarts,
+      });
+      return { name, health, calls: w.calls, errorRate: w.errorRate, p95Ms: w.p95Ms };
     });
   }
 

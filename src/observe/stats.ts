@@ -98,7 +98,9 @@ export class StatsSeries {
     const hist = new Float64Array(LAT_BINS);
     for (const slot of this.#span(now, n)) {
       if (slot < 0) continue;
-      calls += this.#calls[slot] as number;
+      const c = this.#calls[slot] as number;
+      if (c === 0) continue; // an empty bucket adds nothing: skip its bins
+      calls += c;
       errors += this.#errors[slot] as number;
       for (let i = 0; i < LAT_BINS; i++)
         hist[i] = (hist[i] as number) + (this.#latency[slot * LAT_BINS + i] as number);
