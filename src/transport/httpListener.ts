@@ -228,7 +228,9 @@ export class HttpListener {
       return undefined;
     }
     const session = this.#options.sessions.get(id);
-    if (!session) {
+    // A session that is closing (expired, deleted, its server gone) is as good as gone: answering into it
+    // would leave the request hanging.
+    if (!session || session.closed) {
       this.#refuse(
         res,
         new McpscopeError(

