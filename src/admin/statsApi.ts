@@ -85,7 +85,16 @@ export class StatsApi {
   }
 
   #compute(path: string, query: URLSearchParams): StatsAnswer {
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return badRequest(
+        'path',
+        `path ${JSON.stringify(path.slice(0, 100))} is not valid percent-encoding`,
+        'names as returned by the lists',
+      );
+    }
     if (parts[0] === 'trends') return { status: 200, body: this.#trends() };
     if (parts.length === 1) return { status: 200, body: this.#system() };
     const list = parts[1] as string;

@@ -105,6 +105,7 @@ describe('stats API', () => {
     expect((await get(admin, '/stats/tools/no-such-tool')).status).toBe(404);
     expect((await get(admin, '/stats/sessions/no-such-session')).status).toBe(404);
     expect((await get(admin, '/stats/widgets')).status).toBe(404);
+    expect((await get(admin, '/stats/tools/%E0%A4%A')).status).toBe(400);
   });
 });
 
