@@ -101,6 +101,18 @@ const errors = {
   '404': json('Error', 'no such name'),
 };
 
+const listPath = (summary: string, schema: string) => ({
+  get: { summary, parameters: listParams, responses: { '200': json(schema, 'a page'), ...errors } },
+});
+
+const itemPath = (summary: string, param: string, schema: string) => ({
+  get: {
+    summary,
+    parameters: [{ name: param, in: 'path', required: true, schema: { type: 'string' } }],
+    responses: { '200': json(schema, 'figures'), '404': errors['404'] },
+  },
+});
+
 /** The OpenAPI 3.1 document of the admin API, served at /openapi.json. */
 export function openApiDocument(metricsPath: string): Record<string, unknown> {
   return {
@@ -127,48 +139,12 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
         },
       },
       '/stats': { get: { summary: 'The whole proxy', responses: { '200': json('SystemStats', 'figures') } } },
-      '/stats/upstreams': {
-        get: {
-          summary: 'Upstreams',
-          parameters: listParams,
-          responses: { '200': json('TargetList', 'a page'), ...errors },
-        },
-      },
-      '/stats/upstreams/{name}': {
-        get: {
-          summary: 'One upstream',
-          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('UpstreamStats', 'figures'), '404': errors['404'] },
-        },
-      },
-      '/stats/tools': {
-        get: {
-          summary: 'Tools',
-          parameters: listParams,
-          responses: { '200': json('TargetList', 'a page'), ...errors },
-        },
-      },
-      '/stats/tools/{name}': {
-        get: {
-          summary: 'One tool',
-          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('ToolStats', 'figures'), '404': errors['404'] },
-        },
-      },
-      '/stats/sessions': {
-        get: {
-          summary: 'Active sessions',
-          parameters: listParams,
-          responses: { '200': json('SessionList', 'a page'), ...errors },
-        },
-      },
-      '/stats/sessions/{id}': {
-        get: {
-          summary: 'One session',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json('SessionRow', 'the session'), '404': errors['404'] },
-        },
-      },
+      '/stats/upstreams': listPath('Upstreams', 'TargetList'),
+      '/stats/upstreams/{name}': itemPath('One upstream', 'name', 'UpstreamStats'),
+      '/stats/tools': listPath('Tools', 'TargetList'),
+      '/stats/tools/{name}': itemPath('One tool', 'name', 'ToolStats'),
+      '/stats/sessions': listPath('Active sessions', 'SessionList'),
+      '/stats/sessions/{id}': itemPath('One session', 'id', 'SessionRow'),
       '/trends': {
         get: {
           summary: 'What is rising or falling',

@@ -20,12 +20,12 @@ describe('stats API', () => {
   let proxy: RunningCli;
   let admin: string;
   beforeAll(async () => {
-    // 100 ms buckets: five minutes of trend window pass in three seconds.
+    // 200 ms buckets: the five-minute window (and the trends) span six seconds, the hour 72.
     proxy = await startHttpProxy([
       '--admin-port',
       '0',
       '--stats-bucket-ms',
-      '100',
+      '200',
       '--',
       process.execPath,
       EXAMPLE,
