@@ -23,11 +23,25 @@ import type { HttpUpstream } from './transport/httpUpstream.js';
 import type { Transport } from './transport/transport.js';
 import { StdioClientTransport, type RestartPolicy } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
+import { RecorderStage } from './stages/recorderStage.js';
+import { Redactor, type RedactionOptions } from './tape/redact.js';
+import { TapePlayerTransport, type TapePlayerOptions, type TapeScript } from './tape/tapePlayer.js';
 import { VERSION } from './version.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
-  | { url: string; headers?: Record<string, string> };
+  | { url: string; headers?: Record<string, string> }
+  /** Replay: a tape stands in for the server (one player per session, all on the same tape). */
+  | { tape: TapeScript; player?: TapePlayerOptions };
+
+export interface RecordOptions {
+  /** Directory for the tapes (one per session); created if missing. */
+  dir: string;
+  /** Secrets to remove before writing. Default: the default rules, on. */
+  redaction?: RedactionOptions;
+  /** Bytes one tape may queue in memory before dropping events. Default 4 MiB. */
+  maxQueueBytes?: number;
+}
 
 export interface AdminOptions {
   /** Default 127.0.0.1. */
@@ -89,6 +103,8 @@ export interface ProxyOptions {
   admin?: AdminOptions | false;
   /** OpenTelemetry traces to an OTLP/HTTP endpoint. Default off. */
   tracing?: TracingOptions | null;
+  /** Record every session to a tape. Default: no recording. */
+  record?: RecordOptions | null;
   /** Extra pipeline stages, run after the built-in ones, in order. */
   stages?: readonly Stage[];
   /** Default: a silent logger. */
@@ -117,11 +133,13 @@ export interface ProxyHandle {
 }
 
 function describeUpstream(upstream: UpstreamOptions): string {
+  if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
 /** A short, bounded label for the upstream: the URL's host, or `node server.js` from a command line. */
 export function upstreamLabel(upstream: UpstreamOptions): string {
+  if ('tape' in upstream) return `tape ${upstream.tape.tape.header.id}`;
   if ('url' in upstream) return new URL(upstream.url).host;
   const script = upstream.args?.find((a) => !a.startsWith('-'));
   return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
@@ -154,6 +172,7 @@ function buildStages(
   metrics: Metrics | null,
   tracing: Tracing | undefined,
   stats: StatsCollector | undefined,
+  recorder: RecorderStage | undefined,
   upstream: string,
 ): Stage[] {
   const stages: Stage[] = [];
@@ -164,6 +183,7 @@ function buildStages(
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
   if (stats) stages.push(stats);
   if (tracing) stages.push(tracing.observe);
+  if (recorder) stages.push(recorder);
   if (options.logMessages) stages.push(new LogMessagesStage(logger));
   return stages;
 }
@@ -188,7 +208,19 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const stats = options.admin
     ? new StatsCollector(upstreamName, { bucketMs: options.admin.statsBucketMs })
     : undefined;
-  const pipeline = new Pipeline(buildStages(options, logger, metrics, tracing, stats, upstreamName), logger);
+  const recorder = options.record
+    ? new RecorderStage({
+        dir: options.record.dir,
+        redactor: new Redactor(options.record.redaction),
+        logger,
+        metrics,
+        maxQueueBytes: options.record.maxQueueBytes,
+      })
+    : undefined;
+  const pipeline = new Pipeline(
+    buildStages(options, logger, metrics, tracing, stats, recorder, upstreamName),
+    logger,
+  );
   const sessions = new SessionManager({
     pipeline,
     logger,
@@ -203,7 +235,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   });
   let remote: HttpUpstream | undefined;
   let create: () => Transport;
-  if ('url' in upstream) {
+  if ('tape' in upstream) {
+    const { tape, player } = upstream;
+    create = () => new TapePlayerTransport(tape, player);
+  } else if ('url' in upstream) {
     const http = new (await loadHttpUpstream())({
       url: upstream.url,
       headers: upstream.headers,
@@ -291,6 +326,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     closing ??= (async () => {
       await listener?.close();
       await sessions.closeAll();
+      await recorder?.flush();
       await processes.stopAll();
       await admin?.close();
       stopUndici?.();

@@ -34,7 +34,12 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
 
 /** Start `mcpscope forward http --port 0 …` and wait for the endpoint line it prints. */
 export async function startHttpProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningCli> {
-  const proc = spawnCli(['forward', 'http', '--port', '0', ...args], env);
+  return startListening(['forward', 'http', '--port', '0', ...args], env);
+}
+
+/** Start any mcpscope command that serves HTTP (forward http, replay --port) and wait for its endpoint line. */
+export async function startListening(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningCli> {
+  const proc = spawnCli(args, env);
   let stderr = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),

@@ -6,7 +6,13 @@ import { McpscopeError } from '../jsonrpc/errors.js';
 import { createLogger } from '../log.js';
 import { createProxy, type ProxyOptions, type UpstreamOptions } from '../proxy.js';
 import { VERSION } from '../version.js';
+import { TapeScript } from '../tape/tapePlayer.js';
+import type { MatchMode } from '../tape/match.js';
+import { readTape } from '../tape/tapeReader.js';
+import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
+import { againstCommand } from './replay.js';
 import { statsCommand } from './stats.js';
+import { tapeCommand } from './tape.js';
 
 const defaults = configSchema.parse({});
 
@@ -101,6 +107,21 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       false,
     ),
     opt('traceSampleRatio', '--trace-sample-ratio <ratio>', 'share of new traces sampled, 0 to 1'),
+    opt('record', '--record <dir>', 'record every session to a tape in this directory', false),
+    opt('redact', '--no-redact', 'write tapes without removing secrets (redaction is on by default)'),
+    opt(
+      'redactPaths',
+      '--redact-path <path>',
+      'also redact this JSON path in every message, e.g. params.arguments.password (repeatable)',
+      list,
+    ),
+    opt(
+      'redactPatterns',
+      '--redact-pattern <regex>',
+      'also redact matches of this regular expression in any string (repeatable)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    ),
+    opt('tapeQueueBytes', '--tape-queue-bytes <bytes>', 'memory one tape may use waiting for the disk'),
     opt(
       'statsBucketMs',
       '--stats-bucket-ms <ms>',
@@ -170,23 +191,33 @@ function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath:
   return resolveConfig(given, file, configPath);
 }
 
-async function run(inbound: 'stdio' | 'http', command: string[], config: Config): Promise<never> {
-  const logger = createLogger({ level: config.logLevel, file: config.logFile });
-  let upstream: UpstreamOptions;
+function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Config): UpstreamOptions {
   if (config.upstream) {
     if (command.length > 0)
       throw new McpscopeError('CONFIG_INVALID', 'give either --upstream URL or a command, not both');
-    upstream = { url: config.upstream, headers: config.upstreamHeaders };
-  } else {
-    const [bin, ...args] = command;
-    if (!bin) {
-      throw new McpscopeError(
-        'CONFIG_INVALID',
-        `no upstream server: add the server command after --, e.g. mcpscope forward ${inbound} -- node server.js`,
-      );
-    }
-    upstream = { command: bin, args };
+    return { url: config.upstream, headers: config.upstreamHeaders };
   }
+  const [bin, ...args] = command;
+  if (!bin) {
+    throw new McpscopeError(
+      'CONFIG_INVALID',
+      `no upstream server: add the server command after --, e.g. mcpscope forward ${inbound} -- node server.js`,
+    );
+  }
+  return { command: bin, args };
+}
+
+function describe(upstream: UpstreamOptions): string {
+  if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
+}
+
+export async function run(
+  inbound: 'stdio' | 'http',
+  upstream: UpstreamOptions,
+  config: Config,
+): Promise<never> {
+  const logger = createLogger({ level: config.logLevel, file: config.logFile });
   if (
     inbound === 'http' &&
     config.host !== '127.0.0.1' &&
@@ -218,6 +249,13 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     maxSessions: config.maxSessions,
     graceMs: config.graceMs,
     logMessages: config.logMessages,
+    record: config.record
+      ? {
+          dir: config.record,
+          redaction: { enabled: config.redact, paths: config.redactPaths, patterns: config.redactPatterns },
+          maxQueueBytes: config.tapeQueueBytes,
+        }
+      : null,
     upstreamName: config.upstreamName,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
@@ -241,8 +279,13 @@ async function run(inbound: 'stdio' | 'http', command: string[], config: Config)
     logger,
   };
   const proxy = await createProxy(options);
+  if (config.record) {
+    logger.info({ dir: config.record, redact: config.redact }, 'recording every session to a tape');
+    if (!config.redact)
+      logger.warn('--no-redact: tapes will hold secrets (tokens, passwords) exactly as they were sent');
+  }
   if (proxy.url) {
-    const target = 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
+    const target = describe(upstream);
     console.error(`mcpscope ${VERSION}: MCP endpoint ${proxy.url} → ${target}`);
     if (proxy.adminUrl)
       console.error(`Metrics: ${proxy.adminUrl}${config.metricsPath}, health: ${proxy.adminUrl}/health`);
@@ -280,7 +323,90 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   for (const [, o] of entries) cmd.addOption(o);
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {
     const config = settings(self, entries, self.opts<{ config?: string }>().config);
-    await run(inbound, command, config);
+    await run(inbound, upstreamFrom(inbound, command, config), config);
+  });
+  return cmd;
+}
+
+function replayCommand(): Command {
+  const cmd = new Command('replay')
+    .description(
+      'stand in for a server by replaying a tape (stdio, or HTTP with --port), or re-send it --against a live server',
+    )
+    .argument('<tape>', 'a tape file, an id (or its prefix) in --dir, or latest')
+    .argument('[command...]', 'with --against: the live server command, after --')
+    .option('-c, --config <file>', 'JSON config file (keys are the camelCase setting names)')
+    .option('--dir <dir>', 'where tapes named by id are looked up', DEFAULT_TAPE_DIR)
+    .option('--speed <factor>', '0 answers at once; 1 at the recorded pace; 2 twice as fast', '0')
+    .addOption(
+      new Option('--match <mode>', 'strict: params must be equal; lenient: same method and tool is enough')
+        .choices(['lenient', 'strict'])
+        .default('lenient'),
+    )
+    .option(
+      '--against',
+      're-send the tape to the server command after -- and report every answer that differs',
+    )
+    .option('--against-url <url>', 're-send the tape to this Streamable HTTP server instead')
+    .option('--ignore <path>', 'with --against: leave this path out of comparisons (repeatable)', list)
+    .option('--timeout-ms <ms>', 'with --against: time the live server gets per request', '30000')
+    .option('--json', 'with --against: print the report as JSON', false)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mcpscope replay ./tapes/20261125T101502Z-1a2b3c4d.tape.jsonl\n' +
+        '  mcpscope replay latest --port 8080 --speed 1\n' +
+        '  mcpscope replay latest --against -- node server.js',
+    );
+  const entries = settingOptions(true).filter(([key]) => key !== 'upstream' && key !== 'record');
+  for (const [, o] of entries) cmd.addOption(o);
+  cmd.action(async (arg: string, command: string[], _opts: unknown, self: Command) => {
+    const opts = self.opts<{
+      config?: string;
+      dir: string;
+      speed: string;
+      match: MatchMode;
+      against?: boolean;
+      againstUrl?: string;
+      ignore?: string[];
+      timeoutMs: string;
+      json: boolean;
+    }>();
+    const config = settings(self, entries, opts.config);
+    const path = await resolveTape(arg, opts.dir);
+    if (opts.against || opts.againstUrl) {
+      const logger = createLogger({ level: config.logLevel, file: config.logFile });
+      const code = await againstCommand(path, {
+        command,
+        url: opts.againstUrl,
+        headers: config.upstreamHeaders,
+        timeoutMs: Number(opts.timeoutMs),
+        ignore: opts.ignore ?? [],
+        json: opts.json,
+        logger,
+      });
+      process.exit(code);
+    }
+    if (command.length > 0)
+      throw new McpscopeError(
+        'CONFIG_INVALID',
+        'a server command only goes with --against; replay needs no server',
+      );
+    const speed = Number(opts.speed);
+    if (!Number.isFinite(speed) || speed < 0)
+      throw new McpscopeError(
+        'CONFIG_INVALID',
+        `--speed must be 0 or a positive factor, got "${opts.speed}"`,
+      );
+    const tape = await readTape(path);
+    if (tape.torn)
+      console.error(`note: ${path} ends in a torn line (recording was cut short); replaying what is whole`);
+    const source = self.getOptionValueSource('port');
+    const inbound = source === 'cli' || source === 'env' ? 'http' : 'stdio';
+    await run(
+      inbound,
+      { tape: new TapeScript(tape), player: { speed, match: opts.match } },
+      { ...config, record: undefined },
+    );
   });
   return cmd;
 }
@@ -298,6 +424,8 @@ program
   .addCommand(forwardCommand('stdio'))
   .addCommand(forwardCommand('http'));
 
+program.addCommand(replayCommand());
+program.addCommand(tapeCommand());
 program.addCommand(statsCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminServer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
+import { DEFAULT_TAPE_QUEUE_BYTES } from '../tape/tapeWriter.js';
 import {
   DEFAULT_CARDINALITY_LIMIT,
   DEFAULT_LATENCY_BUCKETS,
@@ -71,6 +72,11 @@ export const configSchema = z
     statsBucketMs: int(10).default(10_000),
     otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     traceSampleRatio: z.coerce.number().min(0).max(1).default(1),
+    record: z.string().min(1).optional(),
+    redact: bool.default(true),
+    redactPaths: z.array(z.string().min(1)).default([]),
+    redactPatterns: z.array(z.string().min(1)).default([]),
+    tapeQueueBytes: int(4096).default(DEFAULT_TAPE_QUEUE_BYTES),
   })
   .strict();
 

@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BACKPRESSURE'
   | 'SESSION_CLOSED'
-  | 'CONFIG_INVALID';
+  | 'CONFIG_INVALID'
+  | 'TAPE_MISS'
+  | 'TAPE_INVALID';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
 export const JsonRpcCode = {
@@ -67,6 +69,8 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
   SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404 },
   CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
+  TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404 },
+  TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500 },
 };
 
 export class McpscopeError extends Error {

@@ -86,6 +86,10 @@ export class Metrics {
   readonly processRestarts: Counter;
   readonly processShutdowns: Counter<'result'>;
   readonly processShutdownSeconds: Histogram;
+  // tapes
+  readonly tapeOperations: Counter<'operation'>;
+  readonly tapeSize: Gauge;
+  readonly tapeWriteErrors: Counter;
 
   constructor(options: MetricsOptions = {}) {
     const p = options.prefix ?? DEFAULT_METRIC_PREFIX;
@@ -294,6 +298,22 @@ export class Metrics {
       name: `${p}process_shutdown_seconds`,
       help: 'Time to stop an upstream server process',
       buckets,
+      registers,
+    });
+    this.tapeOperations = new Counter({
+      name: `${p}tape_operations_total`,
+      help: 'Tape operations, by operation (open, write, close, drop, replay, delete)',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.tapeSize = new Gauge({
+      name: `${p}tape_size_bytes`,
+      help: 'Bytes written so far to the tapes being recorded',
+      registers,
+    });
+    this.tapeWriteErrors = new Counter({
+      name: `${p}tape_write_errors_total`,
+      help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
       registers,
     });
     const gauge = (name: string, help: string, read: () => number): void => {

@@ -14,6 +14,14 @@ export interface SessionOptions {
   logger: Logger;
   /** Upstream described for people and errors, e.g. "node server.js" or a URL. */
   upstream: string;
+  /** How the client connected, when the wire says (HTTP: remote address and request headers). */
+  client?: ClientConnection;
+}
+
+export interface ClientConnection {
+  remoteAddress?: string;
+  /** The headers of the request that opened the session. May hold credentials: redact before storing. */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 export interface PeerInfo {
@@ -45,6 +53,7 @@ export class Session implements PipelineTarget {
   readonly inbound: Transport;
   readonly outbound: Transport;
   readonly upstream: string;
+  readonly client: ClientConnection | undefined;
   readonly startedAt = Date.now();
   protocolVersion: string | undefined;
   clientInfo: PeerInfo | undefined;
@@ -70,6 +79,7 @@ export class Session implements PipelineTarget {
     this.inbound = options.inbound;
     this.outbound = options.outbound;
     this.upstream = options.upstream;
+    this.client = options.client;
     this.#pipeline = options.pipeline;
     this.#logger = options.logger;
     this.inbound.onmessage = (frame) => this.#fromClient(frame);

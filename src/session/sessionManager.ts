@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Transport } from '../transport/transport.js';
-import { Session } from './session.js';
+import { Session, type ClientConnection } from './session.js';
 
 /** Default per-request timeout (60 s). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -31,6 +31,7 @@ export interface CreateSessionOptions {
   inbound: Transport;
   outbound: Transport;
   upstream: string;
+  client?: ClientConnection;
   /** Sessions with an open stream are not idle, whatever their last message. */
   isBusy?: () => boolean;
 }
@@ -96,6 +97,7 @@ export class SessionManager {
       inbound: options.inbound,
       outbound: options.outbound,
       upstream: options.upstream,
+      client: options.client,
       pipeline: this.#pipeline,
       logger: this.#logger,
     });

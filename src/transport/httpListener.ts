@@ -295,7 +295,7 @@ export class HttpListener {
         frame.kind === 'request' &&
         req.headers[HEADER_SESSION_ID] === undefined
       ) {
-        void this.#initialize(frame, res);
+        void this.#initialize(frame, req, res);
         return;
       }
       const session = this.#sessionFor(req, res);
@@ -330,7 +330,7 @@ export class HttpListener {
     req.resume();
   }
 
-  async #initialize(frame: Frame, res: ServerResponse): Promise<void> {
+  async #initialize(frame: Frame, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { sessions, upstream, logger } = this.#options;
     let id: string;
     try {
@@ -349,6 +349,7 @@ export class HttpListener {
         inbound,
         outbound: upstream.create(),
         upstream: upstream.description,
+        client: { remoteAddress: req.socket.remoteAddress, headers: req.headers },
         isBusy: () => inbound.busy,
       });
     } catch (err) {

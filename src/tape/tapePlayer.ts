@@ -1,0 +1,273 @@
+import { performance } from 'node:perf_hooks';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { McpscopeError, errorResponse, type JsonRpcId } from '../jsonrpc/errors.js';
+import { parseFrame, syntheticFrame, type Frame } from '../jsonrpc/framing.js';
+import type { Transport } from '../transport/transport.js';
+import { isMessageEvent, type TapeMessageEvent } from './format.js';
+import { describeDifferences, differences, targetOf, withoutMeta, type MatchMode } from './match.js';
+import type { Tape } from './tapeReader.js';
+
+/** Most pending replayed events one session holds (a runaway loop in a client cannot grow it further). */
+const MAX_SCHEDULED = 100_000;
+
+interface Anchor {
+  readonly index: number;
+  readonly event: TapeMessageEvent;
+  readonly kind: 'request' | 'notification' | 'response';
+  readonly method: string | undefined;
+  readonly id: JsonRpcId | undefined;
+  /** Params without `_meta`, for matching. */
+  readonly params: unknown;
+  readonly target: string | undefined;
+  readonly progressToken: string | number | undefined;
+  /** What the server said after this client message and before the next one, in order. */
+  readonly followers: TapeMessageEvent[];
+}
+
+/** A tape prepared for replay, once, and shared by every session that replays it. */
+export class TapeScript {
+  readonly tape: Tape;
+  readonly anchors: Anchor[] = [];
+  /** Server messages recorded before the client said anything. */
+  readonly preamble: TapeMessageEvent[] = [];
+
+  constructor(tape: Tape) {
+    this.tape = tape;
+    let current: Anchor | undefined;
+    for (const event of tape.events) {
+      if (!isMessageEvent(event)) continue;
+      // mcpscope's own messages to the server (a timeout's cancellation) were never the client's.
+      if (event.dir === 'c2s' && event.synthetic) continue;
+      if (event.dir === 'c2s') {
+        const msg = event.msg as {
+          id?: JsonRpcId;
+          method?: string;
+          params?: { _meta?: { progressToken?: unknown } };
+        };
+        const kind =
+          msg.method === undefined ? 'response' : msg.id === undefined ? 'notification' : 'request';
+        const token = msg.params?._meta?.progressToken;
+        current = {
+          index: this.anchors.length,
+          event,
+          kind,
+          method: msg.method,
+          id: msg.id,
+          params: withoutMeta(msg.params),
+          target: msg.method ? targetOf(msg.method, msg.params) : undefined,
+          progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+          followers: [],
+        };
+        this.anchors.push(current);
+      } else if (event.drop === undefined) {
+        (current?.followers ?? this.preamble).push(event);
+      }
+    }
+  }
+}
+
+export interface TapePlayerOptions {
+  /** 0: as fast as possible (default); 1: recorded timing; 2: twice as fast; … */
+  speed?: number;
+  /** Default 'lenient'. */
+  match?: MatchMode;
+}
+
+interface Scheduled {
+  at: number;
+  event: TapeMessageEvent;
+  anchor: Anchor | undefined;
+}
+
+/**
+ * Replay is a transport: it stands where the server's wire would be and answers the client from a tape.
+ * Requests are matched by method and params (ids and `_meta` ignored); answers carry the client's ids;
+ * what the server sent between two client messages follows the first of them, in order and, at speed 1,
+ * at the recorded pace. A request with no recorded match gets a TAPE_MISS error naming the closest one.
+ */
+export class TapePlayerTransport implements Transport {
+  readonly kind = 'stdio' as const;
+  onmessage?: (frame: Frame) => void;
+  onerror?: (err: McpscopeError) => void;
+  onclose?: (reason?: McpscopeError) => void;
+  onreset?: (reason: McpscopeError) => void;
+
+  readonly #script: TapeScript;
+  readonly #speed: number;
+  readonly #mode: MatchMode;
+  readonly #consumed: boolean[];
+  /** Recorded client request id → the live client's id for it. */
+  readonly #ids = new Map<JsonRpcId, JsonRpcId>();
+  readonly #tokens = new Map<string | number, string | number>();
+  /** Events due, in order of `at`. */
+  #queue: Scheduled[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(script: TapeScript, options: TapePlayerOptions = {}) {
+    this.#script = script;
+    this.#speed = options.speed ?? 0;
+    this.#mode = options.match ?? 'lenient';
+    this.#consumed = script.anchors.map(() => false);
+  }
+
+  async start(): Promise<void> {
+    const now = performance.now();
+    for (const event of this.#script.preamble)
+      this.#schedule({ at: now + this.#delay(event.t), event, anchor: undefined });
+  }
+
+  send(frame: Frame): void {
+    if (this.#closed) return;
+    if (frame.kind === 'request') this.#request(frame);
+    else if (frame.kind === 'notification') this.#notification(frame);
+    else this.#answer(frame);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#queue = [];
+    this.onclose?.();
+  }
+
+  #request(frame: Frame): void {
+    const method = frame.method as string;
+    const params = (frame.msg as { params?: unknown }).params;
+    const live = withoutMeta(params);
+    const target = targetOf(method, params);
+    const candidates = this.#script.anchors.filter((a) => a.kind === 'request' && a.method === method);
+    const fresh = candidates.filter((a) => !this.#consumed[a.index]);
+    const exact = (a: Anchor): boolean => differences(a.params, live, '', [], 1).length === 0;
+    const fits = (a: Anchor): boolean =>
+      method === 'initialize' || exact(a) || (this.#mode === 'lenient' && a.target === target);
+    // An unused recording first, in tape order; then one already used (a client that asks twice).
+    const anchor =
+      fresh.find(exact) ?? fresh.find(fits) ?? candidates.findLast(exact) ?? candidates.findLast(fits);
+    if (!anchor) {
+      this.#miss(frame, method, live, candidates);
+      return;
+    }
+    const token = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
+    if (anchor.progressToken !== undefined && (typeof token === 'string' || typeof token === 'number'))
+      this.#tokens.set(anchor.progressToken, token);
+    this.#ids.set(anchor.id as JsonRpcId, frame.id as JsonRpcId);
+    const again = this.#consumed[anchor.index] === true;
+    this.#consumed[anchor.index] = true;
+    this.#follow(anchor, again);
+  }
+
+  #notification(frame: Frame): void {
+    const anchor = this.#script.anchors.find(
+      (a) => a.kind === 'notification' && a.method === frame.method && !this.#consumed[a.index],
+    );
+    if (!anchor) return;
+    this.#consumed[anchor.index] = true;
+    this.#follow(anchor, false);
+  }
+
+  /** The client answered a server request (sampling, elicitation, roots): what followed it can go on. */
+  #answer(frame: Frame): void {
+    const anchor = this.#script.anchors.find(
+      (a) => a.kind === 'response' && a.id === frame.id && !this.#consumed[a.index],
+    );
+    if (!anchor) return;
+    this.#consumed[anchor.index] = true;
+    this.#follow(anchor, false);
+  }
+
+  /** Schedule what the server said after `anchor`; a repeated request gets only its answer again. */
+  #follow(anchor: Anchor, answerOnly: boolean): void {
+    const now = performance.now();
+    for (const event of anchor.followers) {
+      if (answerOnly && !this.#answers(event, anchor)) continue;
+      this.#schedule({ at: now + this.#delay(event.t - anchor.event.t), event, anchor });
+    }
+  }
+
+  #answers(event: TapeMessageEvent, anchor: Anchor): boolean {
+    const msg = event.msg as { id?: JsonRpcId; method?: string };
+    return msg.method === undefined && msg.id === anchor.id;
+  }
+
+  #delay(ms: number): number {
+    return this.#speed > 0 ? Math.max(0, ms) / this.#speed : 0;
+  }
+
+  #schedule(item: Scheduled): void {
+    if (this.#queue.length >= MAX_SCHEDULED) return;
+    // Never before what is already queued: recorded order wins over rounding.
+    const last = this.#queue.at(-1);
+    if (last && last.at > item.at) item.at = last.at;
+    this.#queue.push(item);
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#timer || this.#queue.length === 0 || this.#closed) return;
+    const wait = Math.max(0, (this.#queue[0] as Scheduled).at - performance.now());
+    this.#timer = setTimeout(() => this.#emitDue(), wait);
+  }
+
+  #emitDue(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    while (this.#queue.length > 0 && (this.#queue[0] as Scheduled).at <= now + 1 && !this.#closed) {
+      const item = this.#queue.shift() as Scheduled;
+      const msg = this.#live(item.event.msg);
+      if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    }
+    this.#arm();
+  }
+
+  /** The recorded message with the client's ids and progress tokens in place of the recorded ones. */
+  #live(recorded: JSONRPCMessage): JSONRPCMessage | undefined {
+    const msg = recorded as { id?: JsonRpcId; method?: string; params?: Record<string, unknown> };
+    if (msg.method === undefined) {
+      // An answer: to the live request that matched the recorded one, or to nobody.
+      const id = msg.id === undefined ? undefined : this.#ids.get(msg.id);
+      return id === undefined ? undefined : ({ ...msg, id } as JSONRPCMessage);
+    }
+    const params = msg.params;
+    if (msg.method === 'notifications/progress' && params) {
+      const token = this.#tokens.get(params.progressToken as string | number);
+      if (token !== undefined)
+        return { ...msg, params: { ...params, progressToken: token } } as unknown as JSONRPCMessage;
+    }
+    if (msg.method === 'notifications/cancelled' && params) {
+      const id = this.#ids.get(params.requestId as JsonRpcId);
+      if (id !== undefined)
+        return { ...msg, params: { ...params, requestId: id } } as unknown as JSONRPCMessage;
+    }
+    return recorded;
+  }
+
+  #miss(frame: Frame, method: string, live: unknown, candidates: Anchor[]): void {
+    let closest: Anchor | undefined;
+    let best = Number.POSITIVE_INFINITY;
+    for (const a of candidates) {
+      const n = differences(a.params, live).length;
+      if (n < best) {
+        best = n;
+        closest = a;
+      }
+    }
+    const lines = closest ? describeDifferences(differences(closest.params, live)) : [];
+    const where = this.#script.tape.header.id;
+    const message = closest
+      ? `no recorded ${method} request matches (${this.#mode} matching); the closest recorded one differs: ${lines.join('; ')}. ` +
+        'Re-record the session, or replay with --match lenient'
+      : `the tape ${where} recorded no ${method} request; re-record a session that makes it`;
+    const err = new McpscopeError('TAPE_MISS', message, {
+      details: {
+        tape: where,
+        method,
+        closest: closest ? { params: closest.params, line: closest.index } : null,
+        differences: lines,
+      },
+    });
+    const reply = syntheticFrame(errorResponse(frame.id as JsonRpcId, err));
+    queueMicrotask(() => this.onmessage?.(reply));
+  }
+}
