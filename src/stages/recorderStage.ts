@@ -28,6 +28,8 @@ interface Recording {
   /** performance.now() at the header's startedAt. */
   readonly origin: number;
   initialized: boolean;
+  /** The last SSE event id seen on the client's side, to tell which message got a new one. */
+  lastSse: number;
 }
 
 function round(ms: number): number {
@@ -96,14 +98,20 @@ export class RecorderStage implements ObserverStage {
       redaction: this.#redactor.describe(),
     };
     writer.append(JSON.stringify(header));
-    this.#recordings.set(session, { writer, origin, initialized: false });
+    this.#recordings.set(session, { writer, origin, initialized: false, lastSse: 0 });
     this.#metrics?.tapeOperations.labels('open').inc();
   }
 
   observe(frame: Frame, session: Session, direction: Direction, verdict: Verdict): void {
     const rec = this.#recordings.get(session);
     if (!rec) return;
-    this.#write(rec, frame, direction, verdict.action === 'forward' ? undefined : dropReason(verdict));
+    this.#write(
+      rec,
+      frame,
+      direction,
+      verdict.action === 'forward' ? undefined : dropReason(verdict),
+      direction === 'server-to-client' && verdict.action === 'forward' ? this.#sseId(rec, session) : undefined,
+    );
     // A stage's reply went to the sender: the sender saw it, so the tape keeps it too.
     if (verdict.action === 'reply') {
       this.#write(
@@ -151,11 +159,20 @@ export class RecorderStage implements ObserverStage {
     while (this.#closing.size > 0) await Promise.all([...this.#closing]);
   }
 
-  #write(rec: Recording, frame: Frame, direction: Direction, drop?: string): void {
+  /** The SSE event id the client's wire gave the message just delivered, if it gave one. */
+  #sseId(rec: Recording, session: Session): number | undefined {
+    const id = (session.inbound as { lastEventId?: unknown }).lastEventId;
+    if (typeof id !== 'number' || id === rec.lastSse) return undefined;
+    rec.lastSse = id;
+    return id;
+  }
+
+  #write(rec: Recording, frame: Frame, direction: Direction, drop?: string, sse?: number): void {
     const dir = direction === 'client-to-server' ? 'c2s' : 's2c';
     let line = `{"t":${round(frame.receivedAt - rec.origin)},"dir":"${dir}","msg":${this.#redactor.message(frame.raw, frame.msg)}`;
     if (frame.synthetic) line += ',"synthetic":true';
     if (drop !== undefined) line += `,"drop":${JSON.stringify(drop)}`;
+    if (sse !== undefined) line += `,"sse":${sse}`;
     const related = frame.related;
     if (dir === 's2c' && related !== undefined && (frame.kind === 'notification' || frame.kind === 'request'))
       line += `,"rel":${JSON.stringify(related.id)}`;

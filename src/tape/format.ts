@@ -57,6 +57,8 @@ export interface TapeMessageEvent {
   drop?: string;
   /** For server → client messages: the JSON-RPC id of the client request it belongs to, when known. */
   rel?: string | number;
+  /** For server → client messages over Streamable HTTP: the SSE event id the client saw it under. */
+  sse?: number;
 }
 
 /** A transport edge or tape bookkeeping. */

@@ -241,6 +241,11 @@ export class StreamableHttpServerTransport implements Transport {
     }
   }
 
+  /** The SSE event id of the last message sent on any stream of this session (0: none yet). */
+  get lastEventId(): number {
+    return this.#nextEventId - 1;
+  }
+
   #writeEvent(stream: Stream, raw: Buffer, final: boolean): void {
     if (stream.kind === 'post-json') {
       // JSON mode carries only the answer itself.

@@ -15,6 +15,9 @@ import {
   adminUrlFrom,
   connectHttp,
   makeClient,
+  post,
+  rawSession,
+  sseEvents,
   startHttpProxy,
   startListening,
   type RunningCli,
@@ -350,5 +353,44 @@ describe('tapes', () => {
       .split('\n')
       .filter((l) => l.includes('could not write tape') && l.includes('"level":50'));
     expect(errors).toHaveLength(1);
+  });
+
+  it('replays over HTTP with the recorded SSE event ids, and at the recorded pace with --speed 1', async () => {
+    const dir = tmp();
+    const proxy = await startHttpProxy(['--no-admin', '--record', dir, '--', process.execPath, EXAMPLE]);
+    closers.push(() => proxy.stop());
+    /** A raw client: one slow call with progress, and the SSE event ids it is answered with. */
+    const slowCall = async (url: string): Promise<{ ids: string[]; ms: number }> => {
+      const session = await rawSession(url);
+      const started = performance.now();
+      const res = await post(
+        url,
+        {
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'slow', arguments: { ms: 600, steps: 3 }, _meta: { progressToken: 'p1' } },
+        },
+        { 'mcp-session-id': session },
+      );
+      const events = sseEvents(await res.text());
+      const ms = performance.now() - started;
+      await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+      return { ids: events.map((e) => e.id ?? '-'), ms };
+    };
+    const recorded = await slowCall(proxy.url);
+    expect(recorded.ids).toHaveLength(4);
+    const path = onlyTape(dir);
+    await expect.poll(async () => (await readTape(path)).complete, { timeout: 5_000 }).toBe(true);
+    const tape = await readTape(path);
+    const taped = tape.events.flatMap((e) => ('sse' in e && e.sse !== undefined ? [String(e.sse)] : []));
+    expect(taped.slice(-4)).toEqual(recorded.ids);
+
+    const replay = await startListening(['replay', path, '--port', '0', '--no-admin', '--speed', '1']);
+    closers.push(() => replay.stop());
+    const replayed = await slowCall(replay.url);
+    expect(replayed.ids).toEqual(recorded.ids);
+    // The recorded call took at least 600 ms; at --speed 1 the replay keeps that pace (a lower bound only).
+    expect(replayed.ms).toBeGreaterThanOrEqual(500);
   });
 });
