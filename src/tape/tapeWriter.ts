@@ -33,6 +33,7 @@ export class TapeWriter {
   #closed = false;
   #written = 0;
   readonly #maxQueueBytes: number;
+  readonly #flags: string;
   readonly #events: TapeWriterEvents;
   /** Makes the `dropped` line: it needs the tape's clock, which the writer does not keep. */
   readonly #droppedLine: (count: number) => string;
@@ -42,7 +43,10 @@ export class TapeWriter {
     events: TapeWriterEvents,
     droppedLine: (count: number) => string,
     maxQueueBytes = DEFAULT_TAPE_QUEUE_BYTES,
+    /** 'wx' (default): a new file only, so two sessions never share a tape. */
+    flags = 'wx',
   ) {
+    this.#flags = flags;
     this.path = path;
     this.#events = events;
     this.#droppedLine = droppedLine;
@@ -120,8 +124,7 @@ export class TapeWriter {
   }
 
   async #open(): Promise<void> {
-    // 'wx': a new file only; two sessions never share a tape.
-    this.#handle = await open(this.path, 'wx');
+    this.#handle = await open(this.path, this.#flags);
   }
 
   #fail(err: unknown): void {

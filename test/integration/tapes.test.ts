@@ -8,6 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { readTape } from '../../src/tape/tapeReader.js';
 import {
   CLI,
@@ -111,6 +112,14 @@ describe('tapes', () => {
     const path = onlyTape(dir);
     await expect.poll(async () => (await readTape(path)).complete, { timeout: 5_000 }).toBe(true);
 
+    // Every line is valid against the published JSON Schema.
+    const schema = JSON.parse(
+      readFileSync(new URL('../../docs/tape.schema.json', import.meta.url), 'utf8'),
+    ) as object;
+    const validate = new Ajv2020({ allErrors: true, allowUnionTypes: true }).compile(schema);
+    for (const line of readFileSync(path, 'utf8').trimEnd().split('\n')) {
+      expect(validate(JSON.parse(line)), `${line}\n${JSON.stringify(validate.errors)}`).toBe(true);
+    }
     const tape = await readTape(path);
     expect(tape.header).toMatchObject({
       format: 'mcpscope-tape',

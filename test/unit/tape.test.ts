@@ -195,6 +195,26 @@ describe('TapeWriter', () => {
     expect(failures).toEqual(['ENOENT']);
     expect(w.failed).toBe(true);
   });
+
+  it('stops at a full disk (ENOSPC), reports it once, and never throws at the caller', async () => {
+    const failures: string[] = [];
+    const w = new TapeWriter(
+      '/dev/full',
+      {
+        failed: (err) => failures.push((err as NodeJS.ErrnoException).code ?? ''),
+        wrote: () => undefined,
+        dropped: () => undefined,
+      },
+      () => '',
+      undefined,
+      'a',
+    );
+    for (let i = 0; i < 10; i++) w.append(`{"n":${i}}`);
+    await w.close('{"end":true}');
+    w.append('{"after":"close"}');
+    expect(failures).toEqual(['ENOSPC']);
+    expect(w.failed).toBe(true);
+  });
 });
 
 describe('matching', () => {
