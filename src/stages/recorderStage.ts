@@ -110,7 +110,9 @@ export class RecorderStage implements ObserverStage {
       frame,
       direction,
       verdict.action === 'forward' ? undefined : dropReason(verdict),
-      direction === 'server-to-client' && verdict.action === 'forward' ? this.#sseId(rec, session) : undefined,
+      direction === 'server-to-client' && verdict.action === 'forward'
+        ? this.#sseId(rec, session)
+        : undefined,
     );
     // A stage's reply went to the sender: the sender saw it, so the tape keeps it too.
     if (verdict.action === 'reply') {
