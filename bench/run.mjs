@@ -7,9 +7,10 @@ import { setMaxListeners } from 'node:events';
 // supergateway and mcp-proxy. Targets run in alternating order each round to cancel machine drift; the
 // table shows medians over rounds. Figures also go to bench/results/<date>.json.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -186,6 +187,20 @@ const TARGETS = [
     name: 'mcpscope http→stdio, no metrics',
     floor: 'direct http (SDK server)',
     http: () => mcpscopeHttp(['--no-metrics', '--no-admin'], ['--', ...echoStdio]),
+  },
+  {
+    name: 'mcpscope http→stdio, recording',
+    floor: 'direct http (SDK server)',
+    http: async () => {
+      // Every session to a tape, with the default redaction: what --record costs on the message path.
+      const dir = mkdtempSync(join(tmpdir(), 'mcpscope-bench-tapes-'));
+      const p = await mcpscopeHttp(['--record', dir], ['--', ...echoStdio]);
+      return {
+        url: p.url,
+        pid: p.pid,
+        stop: async () => (await p.stop(), rmSync(dir, { recursive: true, force: true })),
+      };
+    },
   },
   {
     name: 'mcpscope http→http',

@@ -237,7 +237,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   let create: () => Transport;
   if ('tape' in upstream) {
     const { tape, player } = upstream;
-    create = () => new TapePlayerTransport(tape, player);
+    create = () => {
+      metrics?.tapeOperations.labels('replay').inc();
+      return new TapePlayerTransport(tape, player);
+    };
   } else if ('url' in upstream) {
     const http = new (await loadHttpUpstream())({
       url: upstream.url,

@@ -302,7 +302,7 @@ export class Metrics {
     });
     this.tapeOperations = new Counter({
       name: `${p}tape_operations_total`,
-      help: 'Tape operations, by operation (open, write, close, drop, replay, delete)',
+      help: 'Tape operations, by operation (open, write, close, drop, replay)',
       labelNames: ['operation'],
       registers,
     });
