@@ -19,7 +19,7 @@ import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import { HttpListener, type UpstreamFactory } from './transport/httpListener.js';
-import type { HttpUpstream } from './transport/httpUpstream.js';
+import type { HttpUpstream, UpstreamTransport } from './transport/httpUpstream.js';
 import type { Transport } from './transport/transport.js';
 import { StdioClientTransport, type RestartPolicy } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
@@ -30,7 +30,13 @@ import { VERSION } from './version.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
-  | { url: string; headers?: Record<string, string> }
+  | {
+      /** http(s):// for Streamable HTTP or legacy HTTP+SSE, ws(s):// for WebSocket. */
+      url: string;
+      headers?: Record<string, string>;
+      /** Which wire the URL speaks. Default 'auto' (detected; ws:// URLs are WebSocket). */
+      transport?: UpstreamTransport;
+    }
   /** Replay: a tape stands in for the server (one player per session, all on the same tape). */
   | { tape: TapeScript; player?: TapePlayerOptions };
 
@@ -59,9 +65,9 @@ export interface AdminOptions {
 }
 
 export interface ProxyOptions {
-  /** Where clients connect: 'stdio' (our stdin/stdout) or 'http' (Streamable HTTP). */
+  /** Where clients connect: 'stdio' (our stdin/stdout) or 'http' (Streamable HTTP, legacy SSE, WebSocket). */
   inbound: 'stdio' | 'http';
-  /** The real server: a command to spawn (one per session) or a Streamable HTTP URL. */
+  /** The real server: a command to spawn (one per session) or a URL (Streamable HTTP, legacy SSE, WebSocket). */
   upstream: UpstreamOptions;
   /** The `upstream` metric label. Default: the URL's host, or the command and its script's base names. */
   upstreamName?: string;
@@ -81,6 +87,10 @@ export interface ProxyOptions {
   httpBodyTimeoutMs?: number;
   /** Interval of SSE keep-alive comments on idle GET streams, ms. Default 25,000. */
   sseKeepaliveMs?: number;
+  /** Serve legacy HTTP+SSE clients on `GET /sse` + `POST /messages` ('http' only). Default true. */
+  legacySse?: boolean;
+  /** Accept WebSocket upgrades (subprotocol `mcp`) on the endpoint path ('http' only). Default true. */
+  webSocket?: boolean;
   /** Answer POSTed requests with JSON instead of SSE (related messages then use the GET stream). Default false. */
   jsonResponse?: boolean;
   /** Largest accepted message in bytes. Default 4 MiB. */
@@ -160,7 +170,7 @@ function processObserver(metrics: Metrics | null, stats: StatsCollector | undefi
   };
 }
 
-/** undici and the HTTP client, loaded only for a remote upstream: a stdio-only proxy saves ~11 MB. */
+/** undici and the remote clients, loaded only for a remote upstream: a stdio-only proxy saves ~11 MB. */
 async function loadHttpUpstream(): Promise<typeof HttpUpstream> {
   return (await import('./transport/httpUpstream.js')).HttpUpstream;
 }
@@ -198,7 +208,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   let listener: HttpListener | undefined;
   const metrics = options.metrics === false ? null : new Metrics(options.metrics);
   const stopUndici =
-    metrics && 'url' in upstream ? observeUndici(metrics, new Set([new URL(upstream.url).origin])) : null;
+    metrics && 'url' in upstream
+      ? observeUndici(metrics, new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]))
+      : null;
 
   // OpenTelemetry is loaded only when traces are wanted.
   const tracing = options.tracing
@@ -245,8 +257,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     const http = new (await loadHttpUpstream())({
       url: upstream.url,
       headers: upstream.headers,
+      transport: upstream.transport,
       maxMessageBytes,
       logger,
+      observer: metrics ? (transport) => metrics.upstreamStreamObserver(transport) : null,
     });
     remote = http;
     create = () => http.create();
@@ -277,7 +291,11 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       sessions,
       upstream: factory,
       logger,
+      legacySse: options.legacySse ?? true,
+      webSocket: options.webSocket ?? true,
       streamObserver: metrics?.streamObserver(transportLabel('streamable-http')) ?? null,
+      legacySseObserver: metrics?.streamObserver(transportLabel('sse')) ?? null,
+      webSocketObserver: metrics?.streamObserver(transportLabel('websocket')) ?? null,
       onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
     });
   }
@@ -293,7 +311,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       if (!stdioSession || stdioSession.closed) {
         return { ready: false, reason: 'the upstream server has exited' };
       }
-      if ((stdioSession.outbound as StdioClientTransport).restarting) {
+      if (stdioSession.outbound instanceof StdioClientTransport && stdioSession.outbound.restarting) {
         return { ready: false, reason: 'the upstream server crashed and is being restarted' };
       }
       if (!stdioSession.serverInfo) {

@@ -1,15 +1,22 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import {
   CreateMessageRequestSchema,
   LoggingMessageNotificationSchema,
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
+import WebSocket from 'ws';
+
+// Node 20 has no global WebSocket; the SDK's WebSocketClientTransport uses the `ws` package's, which has
+// the same browser-style API.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -94,6 +101,62 @@ export async function connectHttp(
   const transport = new StreamableHTTPClientTransport(new URL(url));
   await tc.client.connect(transport);
   return { ...tc, transport };
+}
+
+/** A real SDK client over the legacy HTTP+SSE transport (protocol revision 2024-11-05). */
+export async function connectSse(
+  url: string,
+  name?: string,
+): Promise<TestClient & { transport: SSEClientTransport }> {
+  const tc = makeClient(name);
+  const transport = new SSEClientTransport(new URL(url));
+  await tc.client.connect(transport);
+  return { ...tc, transport };
+}
+
+/** A real SDK client over WebSocket (subprotocol "mcp"). */
+export async function connectWebSocket(
+  url: string,
+  name?: string,
+): Promise<TestClient & { transport: WebSocketClientTransport }> {
+  const tc = makeClient(name);
+  const transport = new WebSocketClientTransport(new URL(url));
+  await tc.client.connect(transport);
+  return { ...tc, transport };
+}
+
+export interface RunningFixture {
+  proc: ChildProcess;
+  url: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Start a fixture server from test/fixtures/servers and wait for the "listening <url>" line it prints. */
+export async function startFixture(name: string, args: string[] = []): Promise<RunningFixture> {
+  const script = fileURLToPath(new URL(`./fixtures/servers/${name}`, import.meta.url));
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening (\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`fixture ${name} exited with ${code}:\n${stderr}`)));
+  });
+  return {
+    proc,
+    url,
+    stderr: () => stderr,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
 }
 
 export async function connectStdio(

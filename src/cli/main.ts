@@ -46,6 +46,23 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     return [key, o];
   };
   const common: Array<[ConfigKey, Option]> = [
+    opt(
+      'upstream',
+      '--upstream <url>',
+      'a remote server instead of a command: http(s):// (Streamable HTTP or legacy SSE) or ws(s)://',
+      false,
+    ),
+    opt(
+      'upstreamTransport',
+      '--upstream-transport <kind>',
+      'auto (detect Streamable HTTP, fall back to legacy SSE), streamable-http, sse or websocket',
+    ),
+    opt(
+      'upstreamHeaders',
+      '--upstream-header <header>',
+      'header sent to the upstream, "Name: value" (repeatable)',
+      header,
+    ),
     opt('maxMessageBytes', '--max-message-bytes <bytes>', 'largest JSON-RPC message accepted'),
     opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
     opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
@@ -134,18 +151,6 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('port', '--port <port>', 'port to listen on (0 picks a free one)'),
     opt('path', '--path <path>', 'endpoint path'),
     opt(
-      'upstream',
-      '--upstream <url>',
-      'front a remote Streamable HTTP server instead of spawning one',
-      false,
-    ),
-    opt(
-      'upstreamHeaders',
-      '--upstream-header <header>',
-      'header sent to the upstream, "Name: value" (repeatable)',
-      header,
-    ),
-    opt(
       'allowedOrigins',
       '--allowed-origin <origin>',
       'Origin allowed besides localhost (repeatable, * for any)',
@@ -165,6 +170,8 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('httpBodyTimeoutMs', '--http-body-timeout-ms <ms>', 'time a client may take to send a whole request'),
     opt('sseKeepaliveMs', '--sse-keepalive-ms <ms>', 'interval of keep-alive comments on idle GET streams'),
     opt('jsonResponse', '--json-response', 'answer requests with JSON instead of SSE'),
+    opt('legacySse', '--no-legacy-sse', 'do not serve legacy HTTP+SSE clients (GET /sse, POST /messages)'),
+    opt('websocket', '--no-websocket', 'do not accept WebSocket upgrades on the endpoint path'),
     opt(
       'sessionIdleMs',
       '--session-idle-ms <ms>',
@@ -195,13 +202,15 @@ function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Conf
   if (config.upstream) {
     if (command.length > 0)
       throw new McpscopeError('CONFIG_INVALID', 'give either --upstream URL or a command, not both');
-    return { url: config.upstream, headers: config.upstreamHeaders };
+    if (config.upstreamTransport === 'websocket' && !/^wss?:/.test(config.upstream))
+      throw new McpscopeError('CONFIG_INVALID', '--upstream-transport websocket needs a ws:// or wss:// URL');
+    return { url: config.upstream, headers: config.upstreamHeaders, transport: config.upstreamTransport };
   }
   const [bin, ...args] = command;
   if (!bin) {
     throw new McpscopeError(
       'CONFIG_INVALID',
-      `no upstream server: add the server command after --, e.g. mcpscope forward ${inbound} -- node server.js`,
+      `no upstream server: add the server command after --, e.g. mcpscope forward ${inbound} -- node server.js, or pass --upstream URL`,
     );
   }
   return { command: bin, args };
@@ -243,6 +252,8 @@ export async function run(
     httpBodyTimeoutMs: config.httpBodyTimeoutMs,
     sseKeepaliveMs: config.sseKeepaliveMs,
     jsonResponse: config.jsonResponse,
+    legacySse: config.legacySse,
+    webSocket: config.websocket,
     maxMessageBytes: config.maxMessageBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     sessionIdleMs: config.sessionIdleMs,
@@ -289,7 +300,13 @@ export async function run(
     console.error(`mcpscope ${VERSION}: MCP endpoint ${proxy.url} → ${target}`);
     if (proxy.adminUrl)
       console.error(`Metrics: ${proxy.adminUrl}${config.metricsPath}, health: ${proxy.adminUrl}/health`);
-    console.error('Connect an MCP client (Streamable HTTP) to that URL. Ctrl-C stops.');
+    const also = [
+      config.websocket ? 'WebSocket on the same URL' : '',
+      config.legacySse ? `legacy SSE at ${new URL('/sse', proxy.url).href}` : '',
+    ].filter(Boolean);
+    console.error(
+      `Connect an MCP client (Streamable HTTP${also.length ? `; ${also.join('; ')}` : ''}) to that URL. Ctrl-C stops.`,
+    );
     logger.info({ url: proxy.url, upstream: target }, 'listening');
   }
   const stop = (signal: string): void => {
@@ -307,17 +324,17 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   const cmd = new Command(inbound)
     .description(
       inbound === 'stdio'
-        ? 'run in place of a stdio MCP server: spawn it and relay its stdin/stdout through mcpscope'
+        ? 'run in place of a stdio MCP server: spawn it (or reach a remote --upstream URL) and relay through mcpscope'
         : 'expose a stdio server (spawned per session) or a remote --upstream as a Streamable HTTP endpoint',
     )
-    .argument(inbound === 'stdio' ? '<command...>' : '[command...]', 'upstream server command, after --')
+    .argument('[command...]', 'upstream server command, after -- (or --upstream URL)')
     .option('-c, --config <file>', 'JSON config file (keys are the camelCase setting names)')
     .passThroughOptions()
     .addHelpText(
       'after',
       inbound === 'stdio'
-        ? '\nExample (in an MCP client config):\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--", "node", "server.js"]'
-        : '\nExamples:\n  mcpscope forward http --port 8080 -- node server.js\n  mcpscope forward http --port 8080 --upstream https://host/mcp',
+        ? '\nExamples (in an MCP client config):\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--", "node", "server.js"]\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--upstream", "https://host/mcp"]'
+        : '\nExamples:\n  mcpscope forward http --port 8080 -- node server.js\n  mcpscope forward http --port 8080 --upstream https://host/mcp\n  mcpscope forward http --port 8080 --upstream ws://host/ws',
     );
   const entries = settingOptions(inbound === 'http');
   for (const [, o] of entries) cmd.addOption(o);

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'UPSTREAM_PROTOCOL_ERROR'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BACKPRESSURE'
+  | 'UPSTREAM_STREAM_LOST'
   | 'SESSION_CLOSED'
   | 'CONFIG_INVALID'
   | 'TAPE_MISS'
@@ -67,6 +68,7 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   UPSTREAM_PROTOCOL_ERROR: { rpc: JsonRpcCode.InternalError, http: 502 },
   UPSTREAM_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504 },
   UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
+  UPSTREAM_STREAM_LOST: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
   SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404 },
   CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
   TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404 },

@@ -3,7 +3,8 @@
  * null when metrics are off, so the hot path pays one check.
  */
 
-export type StreamKindLabel = 'post' | 'get' | 'resume';
+/** post: a POST's answer stream; get: a standalone or legacy SSE stream; resume: Last-Event-ID; socket: a WebSocket. */
+export type StreamKindLabel = 'post' | 'get' | 'resume' | 'socket';
 
 export interface StreamObserver {
   opened(kind: StreamKindLabel): void;
@@ -12,6 +13,21 @@ export interface StreamObserver {
   sent(idleSeconds: number): void;
   dropped(reason: 'no_stream' | 'backlog_full'): void;
   resumed(ok: boolean): void;
+}
+
+/** How one reconnection attempt to an upstream SSE stream ended (`exhausted`: the last one failed, gave up). */
+export type ReconnectResult = 'ok' | 'failed' | 'exhausted';
+
+/**
+ * What outbound SSE clients report about their upstream streams: reconnections, `Last-Event-ID`
+ * resumptions (`upstream_ok` or `upstream_rejected`), events dropped as already delivered, and the quiet
+ * time between two events on a long-lived stream.
+ */
+export interface UpstreamStreamObserver {
+  reconnect(result: ReconnectResult): void;
+  resumed(ok: boolean): void;
+  deduplicated(): void;
+  idle(seconds: number): void;
 }
 
 export type ShutdownResult = 'graceful' | 'terminated' | 'killed';

@@ -1,6 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { performance } from 'node:perf_hooks';
-import type { ProcessObserver, ShutdownResult, StreamKindLabel, StreamObserver } from './hooks.js';
+import type {
+  ProcessObserver,
+  ReconnectResult,
+  ShutdownResult,
+  StreamKindLabel,
+  StreamObserver,
+  UpstreamStreamObserver,
+} from './hooks.js';
 import { LabelGuard, MCP_METHODS } from './labelGuard.js';
 
 /** Latency buckets in seconds: 100 µs to 60 s. */
@@ -80,6 +87,8 @@ export class Metrics {
   readonly streamSent: Counter<'transport'>;
   readonly streamDropped: Counter<'transport' | 'reason'>;
   readonly sseResumptions: Counter<'result'>;
+  readonly sseReconnects: Counter<'result'>;
+  readonly sseDeduplicated: Counter;
   readonly streamIdle: Histogram<'transport'>;
   // process
   readonly processLifetime: Histogram<'result'>;
@@ -159,7 +168,7 @@ export class Metrics {
     });
     this.upstreamErrors = new Counter({
       name: `${p}upstream_errors_total`,
-      help: 'Failures of the upstream server by type (timeout, exited, refused, protocol, http_4xx, http_5xx, backpressure, closed)',
+      help: 'Failures of the upstream server by type (timeout, exited, refused, protocol, http_4xx, http_5xx, backpressure, stream_lost, closed)',
       labelNames: ['upstream', 'error_type'],
       registers,
     });
@@ -265,13 +274,24 @@ export class Metrics {
     });
     this.sseResumptions = new Counter({
       name: `${p}sse_resumptions_total`,
-      help: 'Client Last-Event-ID resumptions, by result (ok, unknown_event)',
+      help: 'Last-Event-ID resumptions, by result: of client streams (ok, unknown_event) and of upstream streams (upstream_ok, upstream_rejected)',
       labelNames: ['result'],
+      registers,
+    });
+    this.sseReconnects = new Counter({
+      name: `${p}sse_reconnects_total`,
+      help: 'Reconnection attempts to dropped upstream SSE streams, by result (ok, failed, exhausted: the last attempt failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.sseDeduplicated = new Counter({
+      name: `${p}sse_events_deduplicated_total`,
+      help: 'Upstream SSE events dropped because their event id was already delivered (replayed after a resumption)',
       registers,
     });
     this.streamIdle = new Histogram({
       name: `${p}stream_idle_seconds`,
-      help: 'Quiet time between two messages on an SSE stream',
+      help: 'Quiet time between two messages on a long-lived stream: client GET streams by client transport, upstream streams as upstream_<transport>',
       labelNames: ['transport'],
       buckets,
       registers,
@@ -387,6 +407,24 @@ export class Metrics {
       },
       dropped: (reason) => this.streamDropped.labels(transport, reason).inc(),
       resumed: (ok: boolean) => this.sseResumptions.labels(ok ? 'ok' : 'unknown_event').inc(),
+    };
+  }
+
+  /** What outbound SSE clients report, bound to the upstream transport's label once (`upstream_sse`, …). */
+  upstreamStreamObserver(transport: string): UpstreamStreamObserver {
+    const results: Record<ReconnectResult, Counter.Internal> = {
+      ok: this.sseReconnects.labels('ok'),
+      failed: this.sseReconnects.labels('failed'),
+      exhausted: this.sseReconnects.labels('exhausted'),
+    };
+    const resumedOk = this.sseResumptions.labels('upstream_ok');
+    const resumedRejected = this.sseResumptions.labels('upstream_rejected');
+    const idle = this.streamIdle.labels(`upstream_${transport}`);
+    return {
+      reconnect: (result: ReconnectResult) => results[result].inc(),
+      resumed: (ok: boolean) => (ok ? resumedOk : resumedRejected).inc(),
+      deduplicated: () => this.sseDeduplicated.inc(),
+      idle: (seconds: number) => idle.observe(seconds),
     };
   }
 

@@ -35,6 +35,7 @@ const UPSTREAM_ERROR_TYPES: Partial<Record<McpscopeError['code'], string>> = {
   UPSTREAM_UNREACHABLE: 'refused',
   UPSTREAM_PROTOCOL_ERROR: 'protocol',
   UPSTREAM_BACKPRESSURE: 'backpressure',
+  UPSTREAM_STREAM_LOST: 'stream_lost',
   SESSION_CLOSED: 'closed',
 };
 

@@ -336,7 +336,7 @@ export class Session implements PipelineTarget {
     this.#serverPending.clear();
     this.#byProgressToken.clear();
     this.#pipeline.sessionClosed(this, reason);
-    await Promise.allSettled([this.inbound.close(), this.outbound.close()]);
+    await Promise.allSettled([this.inbound.close(reason), this.outbound.close()]);
     for (const listener of this.#closeListeners) listener(reason);
     this.#closeListeners = [];
   }

@@ -24,6 +24,10 @@ interface Anchor {
   readonly followers: TapeMessageEvent[];
 }
 
+function isAnswer(event: TapeMessageEvent): boolean {
+  return (event.msg as { method?: unknown }).method === undefined;
+}
+
 /** A tape prepared for replay, once, and shared by every session that replays it. */
 export class TapeScript {
   readonly tape: Tape;
@@ -101,7 +105,7 @@ export class TapePlayerTransport implements Transport {
   readonly #tokens = new Map<string | number, string | number>();
   /** Events due, in order of `at`. */
   #queue: Scheduled[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #closed = false;
 
   constructor(script: TapeScript, options: TapePlayerOptions = {}) {
@@ -127,7 +131,10 @@ export class TapePlayerTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) {
+      if ('hasRef' in this.#timer && 'refresh' in this.#timer) clearTimeout(this.#timer);
+      else clearImmediate(this.#timer as NodeJS.Immediate);
+    }
     this.#queue = [];
     this.onclose?.();
   }
@@ -204,21 +211,29 @@ export class TapePlayerTransport implements Transport {
     this.#arm();
   }
 
-  #arm(): void {
+  #arm(after?: TapeMessageEvent): void {
     if (this.#timer || this.#queue.length === 0 || this.#closed) return;
-    const wait = Math.max(0, (this.#queue[0] as Scheduled).at - performance.now());
-    this.#timer = setTimeout(() => this.#emitDue(), wait);
+    const next = this.#queue[0] as Scheduled;
+    const wait = next.at - performance.now();
+    if (wait > 0) {
+      this.#timer = setTimeout(() => this.#emitDue(), wait);
+    } else if (after && isAnswer(next.event) && !isAnswer(after)) {
+      // An answer right behind notifications gets a turn of its own (1 ms): SDK clients handle notifications
+      // a microtask later than answers, so a progress update read in the same chunk as its answer is lost.
+      this.#timer = setTimeout(() => this.#emitDue(), 1);
+    } else {
+      this.#timer = setImmediate(() => this.#emitDue());
+    }
   }
 
+  /** One message per turn, so the client reads them as the server sent them: one at a time. */
   #emitDue(): void {
     this.#timer = undefined;
-    const now = performance.now();
-    while (this.#queue.length > 0 && (this.#queue[0] as Scheduled).at <= now + 1 && !this.#closed) {
-      const item = this.#queue.shift() as Scheduled;
-      const msg = this.#live(item.event.msg);
-      if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
-    }
-    this.#arm();
+    const item = this.#queue.shift();
+    if (!item || this.#closed) return;
+    const msg = this.#live(item.event.msg);
+    if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    this.#arm(item.event);
   }
 
   /** The recorded message with the client's ids and progress tokens in place of the recorded ones. */

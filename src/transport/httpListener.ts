@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { McpscopeError, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
+import type { Duplex } from 'node:stream';
+import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import {
   HEADER_LAST_EVENT_ID,
@@ -13,17 +14,19 @@ import {
 import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
+import type { EndpointContext } from './endpointContext.js';
+import { readBody, writeError } from './httpBody.js';
+import { LegacySseRoutes } from './legacySseRoutes.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from './originCheck.js';
 import { StreamableHttpServerTransport } from './streamableHttpServer.js';
 import type { Transport } from './transport.js';
+import { WebSocketEndpoint } from './webSocketServer.js';
 
 /** Interval of SSE keep-alive comments on idle GET streams (25 s). */
 export const KEEPALIVE_MS = 25_000;
 /** Time allowed to receive a request's headers (10 s) and its whole body (30 s). */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
-/** After a 413, how much of the refused body is read and dropped before the connection is cut (64 MiB). */
-export const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
 /** Longest session id accepted; ours are 36-character UUIDs. */
 export const MAX_SESSION_ID_CHARS = 128;
@@ -55,23 +58,16 @@ export interface HttpListenerOptions {
   sessions: SessionManager;
   upstream: UpstreamFactory;
   logger: Logger;
-  /** Metrics hooks for client streams; null when metrics are off. */
+  /** Serve legacy HTTP+SSE clients on `GET /sse` + `POST /messages`. Default true. */
+  legacySse?: boolean;
+  /** Accept WebSocket upgrades on the endpoint path. Default true. */
+  webSocket?: boolean;
+  /** Metrics hooks for client streams, by client transport; null when metrics are off. */
   streamObserver?: StreamObserver | null;
+  legacySseObserver?: StreamObserver | null;
+  webSocketObserver?: StreamObserver | null;
   /** Called for every request refused before it reaches a session (bad headers, unknown session, …). */
   onReject?: (err: McpscopeError) => void;
-}
-
-function writeError(res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const body = errorResponseJson(id, err);
-  res.writeHead(err.httpStatus, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
 }
 
 /**
@@ -86,6 +82,10 @@ export class HttpListener {
   readonly #originPolicy: OriginPolicy;
   #keepAlive: NodeJS.Timeout | undefined;
   readonly #keepAliveMs: number;
+  readonly #legacy: LegacySseRoutes | null;
+  readonly #webSocket: WebSocketEndpoint | null;
+  readonly #refuseBound = (res: ServerResponse, err: McpscopeError, id: JsonRpcId | null = null): void =>
+    this.#refuse(res, err, id);
 
   constructor(options: HttpListenerOptions) {
     this.#options = options;
@@ -108,6 +108,38 @@ export class HttpListener {
       },
       (req, res) => this.#handle(req, res),
     );
+    const ctx: EndpointContext = {
+      sessions: options.sessions,
+      upstream: options.upstream,
+      logger: options.logger,
+      maxMessageBytes: options.maxMessageBytes,
+      originPolicy: this.#originPolicy,
+      refuse: this.#refuseBound,
+      rejected: (err) => options.onReject?.(err),
+    };
+    this.#legacy =
+      options.legacySse === false ? null : new LegacySseRoutes(ctx, options.legacySseObserver ?? null);
+    this.#webSocket =
+      options.webSocket === false ? null : new WebSocketEndpoint(ctx, options.webSocketObserver ?? null);
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+  }
+
+  /** A WebSocket upgrade: only on the endpoint path, and only when WebSocket is on. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (!this.#webSocket || path !== this.#path) {
+      const body = JSON.stringify({ error: `no WebSocket endpoint at ${path}; it is ${this.#path}` });
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.#webSocket.upgrade(req, socket, head);
   }
 
   /** Bytes held by all sessions for replay and undelivered backlog. */
@@ -144,6 +176,8 @@ export class HttpListener {
     });
     this.#keepAlive = setInterval(() => {
       for (const t of this.#transports.values()) t.keepAlive();
+      this.#legacy?.keepAlive();
+      this.#webSocket?.keepAlive();
     }, this.#keepAliveMs);
     this.#keepAlive.unref();
     return this.#server.address() as AddressInfo;
@@ -160,6 +194,7 @@ export class HttpListener {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path !== this.#path) {
+      if (this.#legacy?.handle(req, res, path, q === -1 ? '' : url.slice(q + 1))) return;
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: `not found: ${path}; the MCP endpoint is ${this.#path}` }));
       return;
@@ -260,27 +295,7 @@ export class HttpListener {
       return;
     }
     const max = this.#options.maxMessageBytes;
-    const declared = Number(req.headers['content-length']);
-    if (declared > max) {
-      this.#rejectBody(req, res, declared);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        req.off('data', onData);
-        chunks.length = 0;
-        this.#rejectBody(req, res, size);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (size > max) return;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    readBody(req, res, max, this.#refuseBound, (body) => {
       let frame: Frame;
       try {
         frame = parseFrame(body, max, performance.now());
@@ -306,28 +321,6 @@ export class HttpListener {
       if (frame.kind === 'request') transport.acceptRequest(frame, res);
       else transport.acceptMessage(frame, res);
     });
-  }
-
-  /**
-   * Answer 413 at once, without buffering the body. The rest of the body is read and discarded (so the
-   * client sees the answer rather than a reset), up to MAX_DISCARD_BYTES; past that the socket is cut.
-   */
-  #rejectBody(req: IncomingMessage, res: ServerResponse, size: number): void {
-    const max = this.#options.maxMessageBytes;
-    this.#refuse(
-      res,
-      new McpscopeError(
-        'MESSAGE_TOO_LARGE',
-        `request body of ${size}+ bytes exceeds the ${max}-byte limit; raise --max-message-bytes or send less`,
-        { details: { limitBytes: max } },
-      ),
-    );
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
-    });
-    req.resume();
   }
 
   async #initialize(frame: Frame, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -411,6 +404,7 @@ export class HttpListener {
 
   async close(): Promise<void> {
     clearInterval(this.#keepAlive);
+    this.#webSocket?.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();

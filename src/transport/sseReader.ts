@@ -1,5 +1,14 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 
+export interface SseReaderHooks {
+  /** An event of another type than `message` (the legacy transport's `endpoint`). */
+  onOther?: (event: string, data: string, id: string | undefined) => void;
+  /** Every event id as it arrives, including those of events with no data (resumption priming events). */
+  onId?: (id: string) => void;
+  /** The server's `retry:` field, in ms. */
+  onRetry?: (ms: number) => void;
+}
+
 /**
  * Reads an SSE byte stream (any chunking, CR/LF/CRLF line ends, multi-line data) and hands on the data of
  * each `message` event. UTF-8 sequences split across chunks are kept whole.
@@ -9,12 +18,16 @@ export class SseDataReader {
   readonly #decoder = new TextDecoder();
   #lastWasCr = false;
 
-  constructor(onData: (data: string, id: string | undefined) => void) {
+  constructor(onData: (data: string, id: string | undefined) => void, hooks: SseReaderHooks = {}) {
+    const { onOther, onId, onRetry } = hooks;
     this.#parser = createParser({
       onEvent: (event: EventSourceMessage) => {
-        if ((event.event === undefined || event.event === 'message') && event.data)
-          onData(event.data, event.id);
+        if (onId && event.id !== undefined && event.id !== '') onId(event.id);
+        if (event.event === undefined || event.event === 'message') {
+          if (event.data) onData(event.data, event.id);
+        } else onOther?.(event.event, event.data, event.id);
       },
+      onRetry,
     });
   }
 

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, type JsonRpcId } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import { HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
+import type { UpstreamStreamObserver } from '../observe/hooks.js';
+import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
+import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
 import type { Transport } from './transport.js';
 
@@ -11,6 +13,8 @@ import type { Transport } from './transport.js';
 export const DELETE_TIMEOUT_MS = 2_000;
 /** How much of an upstream HTTP error body is quoted in the error (500 chars). */
 const ERROR_BODY_CHARS = 500;
+/** Statuses to a POSTed initialize that mean "not Streamable HTTP here" (the spec's fallback signal). */
+export const LEGACY_FALLBACK_STATUSES: ReadonlySet<number> = new Set([400, 404, 405]);
 
 export interface StreamableHttpClientTransportOptions {
   url: string;
@@ -19,15 +23,40 @@ export interface StreamableHttpClientTransportOptions {
   maxMessageBytes: number;
   dispatcher: Dispatcher;
   logger: Logger;
+  /** Reconnection, resumption and dedup reports; null when metrics are off. Default null. */
+  observer?: UpstreamStreamObserver | null;
+  /**
+   * Detection: called instead of failing when the upstream answers the POSTed initialize with 400, 404 or
+   * 405 (it may speak the legacy HTTP+SSE transport). Default: none (such an answer is an error).
+   */
+  onLegacyHint?: (initialize: Frame, status: number) => void;
 }
+
+/** One SSE stream from the upstream: a POST's answer stream, or the standalone GET stream. */
+interface StreamState {
+  /** The request whose answer the stream carries; undefined for the GET stream. */
+  readonly requestId: JsonRpcId | undefined;
+  answered: boolean;
+  lastEventId: string | undefined;
+  retryMs: number | undefined;
+  /** Created with the first event id: streams without ids cost nothing. */
+  delivered: DeliveredEvents | undefined;
+  /** performance.now() of the last event, for stream_idle_seconds (0 before the first). */
+  lastEventAt: number;
+}
+
+type StreamEnd = 'ended' | 'dropped' | 'closed';
 
 /**
  * Outbound Streamable HTTP over undici: one POST per client message, JSON or SSE answers parsed into frames,
  * the upstream's Mcp-Session-Id kept, and the standalone GET stream opened once the session is initialized.
+ * A stream that drops before its answer is resumed by GET with `Last-Event-ID`, with bounded backoff, and
+ * events the upstream replays twice are delivered once.
  */
 export class StreamableHttpClientTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly #options: StreamableHttpClientTransportOptions;
+  readonly #observer: UpstreamStreamObserver | null;
   readonly #abort = new AbortController();
   #upstreamSessionId: string | undefined;
   #protocolVersion: string | undefined;
@@ -39,6 +68,7 @@ export class StreamableHttpClientTransport implements Transport {
 
   constructor(options: StreamableHttpClientTransportOptions) {
     this.#options = options;
+    this.#observer = options.observer ?? null;
   }
 
   get upstreamSessionId(): string | undefined {
@@ -104,6 +134,17 @@ export class StreamableHttpClientTransport implements Transport {
       if (frame.method === 'notifications/initialized') void this.#listen();
       return;
     }
+    const hint = this.#options.onLegacyHint;
+    if (
+      hint &&
+      frame.id === this.#initializeId &&
+      frame.kind === 'request' &&
+      LEGACY_FALLBACK_STATUSES.has(res.statusCode)
+    ) {
+      await res.body.dump();
+      hint(frame, res.statusCode);
+      return;
+    }
     if (res.statusCode >= 400) {
       const text = (await res.body.text()).slice(0, ERROR_BODY_CHARS);
       const expired = res.statusCode === 404 && this.#upstreamSessionId !== undefined;
@@ -120,7 +161,11 @@ export class StreamableHttpClientTransport implements Transport {
     }
     const type = String(res.headers['content-type'] ?? '');
     if (type.startsWith('text/event-stream')) {
-      await this.#readSse(res.body);
+      const requestId = frame.kind === 'request' ? frame.id : undefined;
+      const state = newStream(requestId);
+      const end = await this.#readSse(res.body, state);
+      if (end === 'closed' || state.answered || requestId === undefined) return;
+      await this.#resumeAnswer(state, end);
     } else if (type.startsWith('application/json')) {
       const body = Buffer.from(await res.body.arrayBuffer());
       this.#receive(body);
@@ -132,7 +177,7 @@ export class StreamableHttpClientTransport implements Transport {
     }
   }
 
-  #receive(raw: Buffer): void {
+  #receive(raw: Buffer): Frame | undefined {
     let frame: Frame;
     try {
       frame = parseFrame(raw, this.#options.maxMessageBytes, performance.now());
@@ -144,23 +189,169 @@ export class StreamableHttpClientTransport implements Transport {
           details: e.details,
         }),
       );
-      return;
+      return undefined;
     }
     if (frame.kind === 'response' && frame.id === this.#initializeId) {
       const version = (frame.msg as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
       if (typeof version === 'string') this.#protocolVersion = version;
     }
     this.onmessage?.(frame);
+    return frame;
   }
 
-  async #readSse(body: AsyncIterable<Buffer>): Promise<void> {
-    const reader = new SseDataReader((data) => this.#receive(Buffer.from(data)));
-    for await (const chunk of body) reader.push(chunk);
+  /** Read one SSE body into frames; says whether it ended cleanly, dropped, or we are closing. */
+  async #readSse(body: AsyncIterable<Buffer>, state: StreamState): Promise<StreamEnd> {
+    const observer = this.#observer;
+    const reader = new SseDataReader(
+      (data, id) => {
+        if (id !== undefined) {
+          state.delivered ??= new DeliveredEvents();
+          if (state.delivered.seen(id)) {
+            observer?.deduplicated();
+            return;
+          }
+        }
+        if (observer) {
+          const now = performance.now();
+          if (state.lastEventAt > 0) observer.idle((now - state.lastEventAt) / 1000);
+          state.lastEventAt = now;
+        }
+        const frame = this.#receive(Buffer.from(data));
+        if (
+          frame &&
+          state.requestId !== undefined &&
+          frame.id === state.requestId &&
+          (frame.kind === 'response' || frame.kind === 'error')
+        )
+          state.answered = true;
+      },
+      {
+        onId: (id) => (state.lastEventId = id),
+        onRetry: (ms) => (state.retryMs = ms),
+      },
+    );
+    try {
+      for await (const chunk of body) reader.push(chunk);
+    } catch (err) {
+      if (this.#closed) return 'closed';
+      this.#options.logger.debug({ err: errorMessage(err) }, 'upstream SSE stream dropped');
+      return 'dropped';
+    }
     reader.end();
+    return this.#closed ? 'closed' : 'ended';
+  }
+
+  /** A POST's stream ended before its answer: resume it by GET with Last-Event-ID, or fail the request. */
+  async #resumeAnswer(state: StreamState, end: StreamEnd): Promise<void> {
+    if (state.lastEventId === undefined) {
+      throw new McpscopeError(
+        'UPSTREAM_STREAM_LOST',
+        `upstream ${this.#options.url} ${end === 'dropped' ? 'dropped' : 'ended'} the answer stream before the answer, with no event id to resume from; send the request again`,
+      );
+    }
+    await this.#reconnect(state);
+  }
+
+  /**
+   * Reconnect a dropped stream with backoff until its answer arrives (POST streams) or for as long as the
+   * session lives (the GET stream). Gives up after SSE_RECONNECT_MAX_ATTEMPTS failures in a row: the
+   * session is then closed with UPSTREAM_STREAM_LOST, failing what is pending.
+   */
+  async #reconnect(state: StreamState): Promise<void> {
+    const observer = this.#observer;
+    let failures = 0;
+    let lastError = 'no attempt made';
+    while (failures < SSE_RECONNECT_MAX_ATTEMPTS) {
+      if (!(await sleep(reconnectDelayMs(failures, state.retryMs), this.#abort.signal))) return;
+      const resuming = state.lastEventId;
+      let status: number;
+      try {
+        const headers = this.#headers();
+        headers.accept = 'text/event-stream';
+        delete headers['content-type'];
+        if (resuming !== undefined) headers[HEADER_LAST_EVENT_ID] = resuming;
+        const res = await request(this.#options.url, {
+          method: 'GET',
+          headers,
+          dispatcher: this.#options.dispatcher,
+          signal: this.#abort.signal,
+        });
+        status = res.statusCode;
+        const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        if (status === 200 && sse) {
+          observer?.reconnect('ok');
+          if (resuming !== undefined) observer?.resumed(true);
+          const before = state.lastEventId;
+          const end = await this.#readSse(res.body, state);
+          if (end === 'closed' || state.answered) return;
+          // A stream that delivered something earns a fresh budget; one that keeps ending at once does not.
+          if (state.lastEventId !== before) failures = 0;
+          else failures++;
+          lastError = `the resumed stream ${end} again`;
+          continue;
+        }
+        lastError = `HTTP ${status}`;
+        await res.body.dump();
+      } catch (err) {
+        if (this.#closed) return;
+        failures++;
+        lastError = errorMessage(err);
+        observer?.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
+        continue;
+      }
+      if (this.#rejected(state, status, resuming)) return;
+      failures++;
+      observer?.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
+    }
+    if (this.#closed) return;
+    const err = new McpscopeError(
+      'UPSTREAM_STREAM_LOST',
+      `the stream from upstream ${this.#options.url} dropped and ${SSE_RECONNECT_MAX_ATTEMPTS} reconnection attempts failed (last: ${lastError}); the session is closed, start a new one`,
+      { details: { attempts: SSE_RECONNECT_MAX_ATTEMPTS } },
+    );
+    this.#options.logger.error({ code: err.code }, err.message);
+    this.onclose?.(err);
+    void this.close();
+  }
+
+  /**
+   * A reconnection answered with an HTTP error. Returns true when nothing more can be done for this stream
+   * (the failure is reported), false to try again.
+   */
+  #rejected(state: StreamState, status: number, resuming: string | undefined): boolean {
+    if (status === 404 && this.#upstreamSessionId !== undefined) {
+      const err = new McpscopeError(
+        'SESSION_CLOSED',
+        `upstream ${this.#options.url} no longer knows this session (HTTP 404 on reconnection); start a new session`,
+        { details: { status } },
+      );
+      this.onclose?.(err);
+      void this.close();
+      return true;
+    }
+    if (status === 405 && state.requestId === undefined) return true; // no GET stream here after all
+    if (resuming !== undefined && status >= 400 && status < 500) {
+      this.#observer?.resumed(false);
+      if (state.requestId !== undefined) {
+        this.onerror?.(
+          new McpscopeError(
+            'UPSTREAM_STREAM_LOST',
+            `upstream ${this.#options.url} refused to resume its answer stream from event ${resuming} (HTTP ${status}); send the request again`,
+            { details: { id: state.requestId, status } },
+          ),
+        );
+        return true;
+      }
+      // The GET stream: carry on without resumption (what was missed is lost, and counted as rejected).
+      state.lastEventId = undefined;
+      state.delivered = undefined;
+    }
+    return false;
   }
 
   /** The standalone GET stream for server-initiated messages; 405 means the upstream has none. */
   async #listen(): Promise<void> {
+    const state = newStream(undefined);
     try {
       const headers = this.#headers();
       headers.accept = 'text/event-stream';
@@ -175,10 +366,13 @@ export class StreamableHttpClientTransport implements Transport {
         await res.body.dump();
         return;
       }
-      await this.#readSse(res.body);
+      const end = await this.#readSse(res.body, state);
+      if (end === 'closed') return;
     } catch (err) {
       if (!this.#closed) this.#options.logger.debug({ err: errorMessage(err) }, 'upstream GET stream ended');
+      return;
     }
+    await this.#reconnect(state);
   }
 
   async close(): Promise<void> {
@@ -200,4 +394,15 @@ export class StreamableHttpClientTransport implements Transport {
     }
     this.onclose?.();
   }
+}
+
+function newStream(requestId: JsonRpcId | undefined): StreamState {
+  return {
+    requestId,
+    answered: false,
+    lastEventId: undefined,
+    retryMs: undefined,
+    delivered: undefined,
+    lastEventAt: 0,
+  };
 }

@@ -1,7 +1,8 @@
 import type { Frame } from '../jsonrpc/framing.js';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 
-export type TransportKind = 'stdio' | 'streamable-http';
+/** The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket. */
+export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket';
 
 /**
  * The one seam every wire implements, in pairs by wire and role (after the MCP SDK's `Transport`), but
@@ -13,8 +14,11 @@ export interface Transport {
   start(): Promise<void>;
   /** Queue one message for the peer. Never throws: failures arrive through `onerror`. */
   send(frame: Frame): void;
-  /** Close the wire and release everything it holds. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Close the wire and release everything it holds. Idempotent. `reason`, when the session ends on an
+   * error, is for wires that can tell their peer why (a WebSocket close frame).
+   */
+  close(reason?: McpscopeError): Promise<void>;
   /** A valid message arrived. */
   onmessage?: (frame: Frame) => void;
   /**

@@ -1,0 +1,98 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { McpscopeError } from '../jsonrpc/errors.js';
+import type { Frame } from '../jsonrpc/framing.js';
+import type { StreamObserver } from '../observe/hooks.js';
+import type { Transport } from './transport.js';
+
+/** Bytes queued on a legacy SSE stream whose client is not reading before it is cut (16 MiB). */
+export const MAX_SSE_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+const SSE_DATA = Buffer.from('event: message\ndata: ');
+const SSE_END = Buffer.from('\n\n');
+const KEEPALIVE = ': keepalive\n\n';
+
+/**
+ * Inbound legacy HTTP+SSE (protocol revision 2024-11-05), one per session: the client's GET stream carries
+ * the `endpoint` event and then every server → client message; client messages arrive by POST to that
+ * endpoint (see legacySseRoutes.ts) and are handed on with `accept`.
+ */
+export class LegacySseServerTransport implements Transport {
+  readonly kind = 'sse' as const;
+  readonly sessionId: string;
+  readonly #res: ServerResponse;
+  readonly #endpoint: string;
+  readonly #observer: StreamObserver | null;
+  #openedAt = 0;
+  #lastWriteAt = 0;
+  #closed = false;
+  onmessage?: (frame: Frame) => void;
+  onerror?: (err: McpscopeError) => void;
+  onclose?: (reason?: McpscopeError) => void;
+
+  /** `endpoint` is the path (with query) the client must POST to. */
+  constructor(sessionId: string, res: ServerResponse, endpoint: string, observer: StreamObserver | null) {
+    this.sessionId = sessionId;
+    this.#res = res;
+    this.#endpoint = endpoint;
+    this.#observer = observer;
+  }
+
+  /** Send the headers and the endpoint event: from here on the client may POST. */
+  async start(): Promise<void> {
+    const res = this.#res;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+    });
+    res.write(`event: endpoint\ndata: ${this.#endpoint}\n\n`);
+    this.#openedAt = this.#lastWriteAt = performance.now();
+    this.#observer?.opened('get');
+    res.once('close', () => {
+      this.#observer?.closed((performance.now() - this.#openedAt) / 1000);
+      if (this.#closed) return;
+      this.#closed = true;
+      this.onclose?.();
+    });
+  }
+
+  /** A client message POSTed to the endpoint. */
+  accept(frame: Frame): void {
+    if (!this.#closed) this.onmessage?.(frame);
+  }
+
+  send(frame: Frame): void {
+    const res = this.#res;
+    if (this.#closed || res.writableEnded) return;
+    if (res.writableLength > MAX_SSE_BUFFERED_BYTES) {
+      // A client that does not read its stream would make us hold everything: cut it (the session ends).
+      this.#observer?.dropped('backlog_full');
+      res.destroy();
+      return;
+    }
+    const observer = this.#observer;
+    if (observer) {
+      const now = performance.now();
+      observer.sent((now - this.#lastWriteAt) / 1000);
+      this.#lastWriteAt = now;
+    }
+    res.cork();
+    res.write(SSE_DATA);
+    res.write(frame.raw);
+    res.write(SSE_END);
+    res.uncork();
+  }
+
+  /** Write an SSE comment so intermediaries keep the stream open. */
+  keepAlive(): void {
+    if (!this.#closed && !this.#res.writableEnded) this.#res.write(KEEPALIVE);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#res.writableEnded) this.#res.end();
+    this.onclose?.();
+  }
+}
