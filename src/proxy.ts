@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AdminServer, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, type ReadyState } from './admin/adminServer.js';
@@ -24,6 +25,10 @@ import type { Transport } from './transport/transport.js';
 import { StdioClientTransport, type RestartPolicy } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
 import { RecorderStage } from './stages/recorderStage.js';
+import { BreakerStage } from './stages/breakerStage.js';
+import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
+import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import { Redactor, type RedactionOptions } from './tape/redact.js';
 import { TapePlayerTransport, type TapePlayerOptions, type TapeScript } from './tape/tapePlayer.js';
 import { VERSION } from './version.js';
@@ -115,6 +120,12 @@ export interface ProxyOptions {
   tracing?: TracingOptions | null;
   /** Record every session to a tape. Default: no recording. */
   record?: RecordOptions | null;
+  /** Circuit breaker on the upstream: options, or false for none. Default on with defaults (not on replay). */
+  breaker?: CircuitBreakerOptions | false;
+  /** Token-bucket rate limits on client requests. Default none. */
+  rateLimits?: RateLimitOptions | null;
+  /** On shutdown(), time in-flight requests get before they are failed, ms. Default 10,000. */
+  shutdownGraceMs?: number;
   /** Extra pipeline stages, run after the built-in ones, in order. */
   stages?: readonly Stage[];
   /** Default: a silent logger. */
@@ -139,7 +150,20 @@ export interface ProxyHandle {
    * when it died); for 'http', when close() completes, with 0.
    */
   readonly done: Promise<number>;
+  /**
+   * Graceful stop (SIGTERM): take no new sessions or requests, let in-flight requests finish within the
+   * grace period, fail the rest with SHUTTING_DOWN, then close() (sessions, tapes, server processes).
+   */
+  shutdown(graceMs?: number): Promise<ShutdownReport>;
   close(): Promise<void>;
+}
+
+export interface ShutdownReport {
+  /** drained: every request in flight was answered in time; forced: some were failed at the deadline. */
+  result: 'drained' | 'forced';
+  /** Requests failed with SHUTTING_DOWN at the deadline. */
+  failed: number;
+  seconds: number;
 }
 
 function describeUpstream(upstream: UpstreamOptions): string {
@@ -183,11 +207,15 @@ function buildStages(
   tracing: Tracing | undefined,
   stats: StatsCollector | undefined,
   recorder: RecorderStage | undefined,
+  breaker: BreakerStage | undefined,
   upstream: string,
 ): Stage[] {
   const stages: Stage[] = [];
-  // Transformers: trace context first (its request span must cover what later stages do), then the user's.
+  // Transformers: trace context first (its request span must cover what later stages do); rate limits
+  // before the breaker (a refused request says nothing about the upstream); then the user's.
   if (tracing) stages.push(tracing.propagate);
+  if (options.rateLimits) stages.push(new RateLimitStage(options.rateLimits, metrics, logger));
+  if (breaker) stages.push(breaker);
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
@@ -229,8 +257,12 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
         maxQueueBytes: options.record.maxQueueBytes,
       })
     : undefined;
+  const breaker =
+    options.breaker === false || 'tape' in upstream
+      ? undefined
+      : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, upstreamName),
+    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, upstreamName),
     logger,
   );
   const sessions = new SessionManager({
@@ -350,6 +382,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await recorder?.flush();
       await processes.stopAll();
       await admin?.close();
+      breaker?.close();
       stopUndici?.();
       await remote?.close();
       await tracing
@@ -358,6 +391,36 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       resolveDone(exitCode);
     })();
     return closing;
+  };
+
+  let shuttingDown: Promise<ShutdownReport> | undefined;
+  const shutdown = (
+    graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+  ): Promise<ShutdownReport> => {
+    shuttingDown ??= (async () => {
+      const t0 = performance.now();
+      listener?.stopAccepting();
+      const inFlight = [...sessions.list()].reduce((n, s) => n + s.pendingCount, 0);
+      logger.info(
+        { sessions: sessions.size, inFlight, graceMs },
+        'shutting down: waiting for requests in flight',
+      );
+      const failed = await sessions.drain(graceMs);
+      const result = failed > 0 ? 'forced' : 'drained';
+      // Counted before close() takes the admin server down, so a scrape during the rest can still see it.
+      metrics?.processShutdowns.labels('mcpscope', result).inc();
+      metrics?.processShutdownSeconds.labels('mcpscope').observe((performance.now() - t0) / 1000);
+      await close();
+      const seconds = (performance.now() - t0) / 1000;
+      logger[failed > 0 ? 'warn' : 'info'](
+        { result, failed, seconds: Math.round(seconds * 1000) / 1000 },
+        failed > 0
+          ? `shut down: ${failed} request(s) were still in flight after ${graceMs} ms and got SHUTTING_DOWN errors`
+          : 'shut down: every request in flight was answered',
+      );
+      return { result, failed, seconds };
+    })();
+    return shuttingDown;
   };
 
   // The admin server must never stop the proxy: listen() logs and carries on when its port is taken.
@@ -372,6 +435,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     metrics,
     ready,
     done,
+    shutdown,
     close,
   });
 

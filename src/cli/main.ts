@@ -67,6 +67,43 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
     opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
     opt(
+      'shutdownGraceMs',
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, time requests in flight get to finish before they are failed',
+    ),
+    opt('breaker', '--no-breaker', 'no circuit breaker on the upstream (on by default)'),
+    opt('breakerFailures', '--breaker-failures <n>', 'consecutive upstream failures that open the breaker'),
+    opt(
+      'breakerErrorRate',
+      '--breaker-error-rate <ratio>',
+      'share of failed requests over the window that opens the breaker (0 = off)',
+    ),
+    opt('breakerWindowMs', '--breaker-window-ms <ms>', 'window of the error-rate rule'),
+    opt(
+      'breakerMinRequests',
+      '--breaker-min-requests <n>',
+      'requests the window must hold before the error-rate rule applies',
+    ),
+    opt('breakerResetMs', '--breaker-reset-ms <ms>', 'time open before one probe request is let through'),
+    opt(
+      'rateLimitGlobal',
+      '--rate-limit-global <rate>',
+      'limit on all requests together, e.g. 100/s or 100/s:200 (burst)',
+      false,
+    ),
+    opt('rateLimitClient', '--rate-limit-client <rate>', 'limit per client, e.g. 10/s:20', false),
+    opt(
+      'rateLimitClientKey',
+      '--rate-limit-client-key <key>',
+      'what a client is: session, address (remote IP) or subject (bearer credential)',
+    ),
+    opt(
+      'rateLimitTool',
+      '--rate-limit-tool <rate>',
+      'limit per tool (tools/call), all clients together, e.g. 600/m',
+      false,
+    ),
+    opt(
       'restart',
       '--restart <policy>',
       'never, or on-failure: restart a crashed server and replay its handshake',
@@ -259,6 +296,29 @@ export async function run(
     sessionIdleMs: config.sessionIdleMs,
     maxSessions: config.maxSessions,
     graceMs: config.graceMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    breaker: config.breaker
+      ? {
+          failures: config.breakerFailures,
+          errorRate: config.breakerErrorRate,
+          windowMs: config.breakerWindowMs,
+          minRequests: config.breakerMinRequests,
+          resetMs: config.breakerResetMs,
+        }
+      : false,
+    rateLimits:
+      config.rateLimitGlobal ||
+      config.rateLimitClient ||
+      config.rateLimitTool ||
+      Object.keys(config.rateLimitTools).length > 0
+        ? {
+            global: config.rateLimitGlobal,
+            client: config.rateLimitClient,
+            clientKey: config.rateLimitClientKey,
+            tool: config.rateLimitTool,
+            tools: config.rateLimitTools,
+          }
+        : null,
     logMessages: config.logMessages,
     record: config.record
       ? {
@@ -309,12 +369,23 @@ export async function run(
     );
     logger.info({ url: proxy.url, upstream: target }, 'listening');
   }
+  // First signal: a graceful stop (in-flight requests get --shutdown-grace-ms); a second one: stop now.
+  let signals = 0;
   const stop = (signal: string): void => {
-    logger.info({ signal }, 'stopping');
+    signals++;
+    if (signals === 1) {
+      logger.info(
+        { signal, graceMs: config.shutdownGraceMs },
+        'stopping gracefully (send it again to stop now)',
+      );
+      void proxy.shutdown();
+      return;
+    }
+    logger.warn({ signal }, 'stopping now');
     void proxy.close();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const code = await proxy.done;
   logger.flush();
   process.exit(code);

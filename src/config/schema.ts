@@ -9,10 +9,30 @@ import {
 } from '../observe/metrics.js';
 import { DEFAULT_GRACE_MS } from '../process/processManager.js';
 import {
+  DEFAULT_BREAKER_ERROR_RATE,
+  DEFAULT_BREAKER_FAILURES,
+  DEFAULT_BREAKER_MIN_REQUESTS,
+  DEFAULT_BREAKER_RESET_MS,
+  DEFAULT_BREAKER_WINDOW_MS,
+} from '../resilience/circuitBreaker.js';
+import { parseRate } from '../resilience/tokenBucket.js';
+
+import {
   DEFAULT_MAX_SESSIONS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SESSION_IDLE_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
 } from '../session/sessionManager.js';
+
+/** "10/s", "600/m", "5000/h", with ":BURST" for bursts ("10/s:20"). */
+const rate = z.string().transform((value, ctx) => {
+  try {
+    return parseRate(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -80,6 +100,18 @@ export const configSchema = z
     redactPaths: z.array(z.string().min(1)).default([]),
     redactPatterns: z.array(z.string().min(1)).default([]),
     tapeQueueBytes: int(4096).default(DEFAULT_TAPE_QUEUE_BYTES),
+    breaker: bool.default(true),
+    breakerFailures: int(1).default(DEFAULT_BREAKER_FAILURES),
+    breakerErrorRate: z.coerce.number().min(0).max(1).default(DEFAULT_BREAKER_ERROR_RATE),
+    breakerWindowMs: int(100).default(DEFAULT_BREAKER_WINDOW_MS),
+    breakerMinRequests: int(1).default(DEFAULT_BREAKER_MIN_REQUESTS),
+    breakerResetMs: int(10).default(DEFAULT_BREAKER_RESET_MS),
+    rateLimitGlobal: rate.optional(),
+    rateLimitClient: rate.optional(),
+    rateLimitClientKey: z.enum(['session', 'address', 'subject']).default('session'),
+    rateLimitTool: rate.optional(),
+    rateLimitTools: z.record(z.string(), rate).default({}),
+    shutdownGraceMs: int(0).default(DEFAULT_SHUTDOWN_GRACE_MS),
   })
   .strict();
 

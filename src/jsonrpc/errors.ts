@@ -28,7 +28,10 @@ export type ErrorCode =
   | 'SESSION_CLOSED'
   | 'CONFIG_INVALID'
   | 'TAPE_MISS'
-  | 'TAPE_INVALID';
+  | 'TAPE_INVALID'
+  | 'RATE_LIMITED'
+  | 'CIRCUIT_OPEN'
+  | 'SHUTTING_DOWN';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
 export const JsonRpcCode = {
@@ -41,6 +44,10 @@ export const JsonRpcCode = {
   ConnectionClosed: -32000,
   /** MCP SDK `ErrorCode.RequestTimeout`; also what the SDK's HTTP server uses for "session not found". */
   RequestTimeout: -32001,
+  /** mcpscope: the upstream is unavailable for now (circuit breaker open); retry after `data.retryAfterMs`. */
+  Unavailable: -32003,
+  /** mcpscope: over a rate limit (429); retry after `data.retryAfterMs`. */
+  RateLimited: -32029,
 } as const;
 
 interface Mapping {
@@ -73,6 +80,9 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
   TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404 },
   TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500 },
+  RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429 },
+  CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503 },
+  SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
 };
 
 export class McpscopeError extends Error {
@@ -98,6 +108,28 @@ export class McpscopeError extends Error {
   get rpcCode(): number {
     return MAPPING[this.code].rpc;
   }
+}
+
+/** Errors decided before a request reaches the upstream: HTTP wires answer them with their own status. */
+const STATUS_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RATE_LIMITED',
+  'CIRCUIT_OPEN',
+  'SHUTTING_DOWN',
+]);
+
+export function answersWithStatus(err: McpscopeError): boolean {
+  return STATUS_ANSWERS.has(err.code);
+}
+
+/** HTTP headers for an error answer: `Retry-After` (whole seconds, rounded up) when the error says when. */
+export function errorHeaders(err: McpscopeError, length: number): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': length,
+  };
+  const after = err.details?.retryAfterMs;
+  if (typeof after === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(after / 1000)));
+  return headers;
 }
 
 export type JsonRpcId = string | number;

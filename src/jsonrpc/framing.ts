@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { McpscopeError, type JsonRpcId } from './errors.js';
+import { McpscopeError, errorResponse, type JsonRpcId } from './errors.js';
 
 /** Default cap on one JSON-RPC message, in bytes (4 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -44,6 +44,8 @@ export interface Frame {
   route: unknown;
   /** A W3C `traceparent` that came with the message outside its body (an HTTP header). */
   traceparent: string | undefined;
+  /** On an error answer mcpscope made itself: the error, so wires can map it (HTTP 429 with Retry-After). */
+  error: McpscopeError | undefined;
 }
 
 const NEWLINE = 0x0a;
@@ -154,6 +156,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     related: undefined,
     route: undefined,
     traceparent: undefined,
+    error: undefined,
   };
 }
 
@@ -163,6 +166,13 @@ export function syntheticFrame(message: object): Frame {
   const frame = parseFrame(Buffer.from(JSON.stringify(message)), Number.MAX_SAFE_INTEGER, t0);
   frame.codecMs = performance.now() - t0;
   frame.synthetic = true;
+  return frame;
+}
+
+/** The error answer to request `id` for an error mcpscope raised, carrying the error for the wires. */
+export function errorFrame(id: JsonRpcId, err: McpscopeError): Frame {
+  const frame = syntheticFrame(errorResponse(id, err));
+  frame.error = err;
   return frame;
 }
 

@@ -93,8 +93,14 @@ export class Metrics {
   // process
   readonly processLifetime: Histogram<'result'>;
   readonly processRestarts: Counter;
-  readonly processShutdowns: Counter<'result'>;
-  readonly processShutdownSeconds: Histogram;
+  readonly processShutdowns: Counter<'process' | 'result'>;
+  readonly processShutdownSeconds: Histogram<'process'>;
+  // resilience
+  readonly breakerState: Gauge<'upstream'>;
+  readonly breakerTransitions: Counter<'upstream' | 'to'>;
+  readonly rateLimited: Counter<'limit_type' | 'client'>;
+  /** Rate-limited clients (session ids, addresses, subjects): bounded like methods and tools. */
+  readonly clients: LabelGuard;
   // tapes
   readonly tapeOperations: Counter<'operation'>;
   readonly tapeSize: Gauge;
@@ -118,6 +124,8 @@ export class Metrics {
     this.tools = new LabelGuard(limit, [], () => foldedTool.inc());
     const foldedReason = this.labelsFolded.labels('reason');
     this.dropReasons = new LabelGuard(100, ['unmatched_response'], () => foldedReason.inc());
+    const foldedClient = this.labelsFolded.labels('client');
+    this.clients = new LabelGuard(limit, ['global', 'stdio'], () => foldedClient.inc());
 
     this.requests = new Counter({
       name: `${p}requests_total`,
@@ -310,14 +318,33 @@ export class Metrics {
     });
     this.processShutdowns = new Counter({
       name: `${p}process_shutdowns_total`,
-      help: 'Upstream server processes stopped by mcpscope, by result (graceful, terminated, killed)',
-      labelNames: ['result'],
+      help: 'Shutdowns, by process: upstream server processes stopped by mcpscope (process="server"; result graceful, terminated, killed) and mcpscope itself on SIGTERM (process="mcpscope"; result drained: every request finished in the grace period, forced: some were failed at its end)',
+      labelNames: ['process', 'result'],
       registers,
     });
     this.processShutdownSeconds = new Histogram({
       name: `${p}process_shutdown_seconds`,
-      help: 'Time to stop an upstream server process',
+      help: 'Time to stop, by process: an upstream server process (server) or mcpscope itself (mcpscope)',
+      labelNames: ['process'],
       buckets,
+      registers,
+    });
+    this.breakerState = new Gauge({
+      name: `${p}circuit_breaker_state`,
+      help: 'Circuit breaker state per upstream: 0 closed, 1 open (failing fast), 2 half-open (probing)',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.breakerTransitions = new Counter({
+      name: `${p}circuit_breaker_transitions_total`,
+      help: 'Circuit breaker state changes per upstream, by the state entered (closed, open, half_open)',
+      labelNames: ['upstream', 'to'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: `${p}rate_limit_exceeded_total`,
+      help: 'Requests refused by a rate limit, by limit (global, client, tool) and client (session id, address or subject; bounded)',
+      labelNames: ['limit_type', 'client'],
       registers,
     });
     this.tapeOperations = new Counter({
@@ -437,8 +464,8 @@ export class Metrics {
       exited: (lifetimeSeconds: number, crashed: boolean) =>
         this.processLifetime.labels(crashed ? 'crashed' : 'stopped').observe(lifetimeSeconds),
       stopped: (result: ShutdownResult, seconds: number) => {
-        this.processShutdowns.labels(result).inc();
-        this.processShutdownSeconds.observe(seconds);
+        this.processShutdowns.labels('server', result).inc();
+        this.processShutdownSeconds.labels('server').observe(seconds);
         close.observe(seconds);
       },
       restarted: () => this.processRestarts.inc(),

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { McpscopeError, errorResponse, type JsonRpcId } from '../jsonrpc/errors.js';
-import { syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
+import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
+import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Transport } from '../transport/transport.js';
@@ -62,6 +62,8 @@ export class Session implements PipelineTarget {
   lastActivity = performance.now();
   /** Messages received from either side. */
   messages = 0;
+  /** mcpscope is shutting down: new client requests are refused with SHUTTING_DOWN; answers still flow. */
+  draining = false;
 
   readonly #pipeline: Pipeline;
   readonly #logger: Logger;
@@ -136,6 +138,10 @@ export class Session implements PipelineTarget {
       this.#pending.set(pending.id, pending);
       if (pending.progressToken !== undefined) this.#byProgressToken.set(pending.progressToken, pending);
       frame.related = pending;
+      if (this.draining) {
+        this.#refuseWhileDraining(frame, pending);
+        return;
+      }
     } else if (frame.kind === 'notification') {
       if (frame.method === 'notifications/cancelled') this.#clientCancelled(frame);
     } else {
@@ -205,6 +211,23 @@ export class Session implements PipelineTarget {
     );
   }
 
+  /** A new request during shutdown: observers see it dropped (a tape keeps it), the client gets an error. */
+  #refuseWhileDraining(frame: Frame, pending: PendingRequest): void {
+    this.#pipeline.dropped(this, frame, 'client-to-server', 'shutting_down');
+    const err = new McpscopeError(
+      'SHUTTING_DOWN',
+      `mcpscope is shutting down and takes no new requests (${describe(pending)} was not sent upstream); retry against another instance or once it is back`,
+    );
+    this.failRequest(pending, err);
+  }
+
+  /** Fail every client request still waiting with `err` (a shutdown's end). Returns how many. */
+  failPending(err: McpscopeError): number {
+    const pending = [...this.#pending.values()];
+    for (const p of pending) this.failRequest(p, err);
+    return pending.length;
+  }
+
   #soleInFlight(): PendingRequest | undefined {
     // Over stdio a server request or log notification carries no link to the client request that caused
     // it; when exactly one client request is in flight, that one is taken as the cause.
@@ -251,7 +274,7 @@ export class Session implements PipelineTarget {
   /** Answer a pending client request with an mcpscope error (and, unless told not to, tell the stages). */
   failRequest(pending: PendingRequest, err: McpscopeError, report = true): void {
     this.#settle(pending);
-    const frame = syntheticFrame(errorResponse(pending.id, err));
+    const frame = errorFrame(pending.id, err);
     frame.related = pending;
     if (report) this.#pipeline.error(this, err);
     this.#pipeline.process(this, frame, 'server-to-client');

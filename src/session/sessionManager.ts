@@ -12,6 +12,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 /** Default cap on concurrent sessions. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Default time in-flight requests get to finish when mcpscope is asked to stop (10 s). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** How often a draining shutdown checks whether every request has been answered. */
+const DRAIN_POLL_MS = 20;
 /** Finest and coarsest resolution of the timeout sweep. */
 const MIN_SWEEP_MS = 10;
 const MAX_SWEEP_MS = 1_000;
@@ -36,6 +40,13 @@ export interface CreateSessionOptions {
   isBusy?: () => boolean;
 }
 
+function shuttingDown(what: string): McpscopeError {
+  return new McpscopeError(
+    'SHUTTING_DOWN',
+    `mcpscope is shutting down: ${what}; retry against another instance or once it is back`,
+  );
+}
+
 /**
  * Owns every live session: ids, the cap, idle expiry and request timeouts. One sweep timer serves all
  * sessions, so no message allocates a timer of its own.
@@ -50,6 +61,7 @@ export class SessionManager {
   readonly #maxSessions: number;
   readonly #sweep: NodeJS.Timeout;
   #total = 0;
+  #draining = false;
 
   constructor(options: SessionManagerOptions) {
     this.#pipeline = options.pipeline;
@@ -80,6 +92,7 @@ export class SessionManager {
 
   /** Throws TOO_MANY_SESSIONS when the cap is reached, before anything is spawned. */
   reserve(): string {
+    if (this.#draining) throw shuttingDown('no new sessions are accepted');
     if (this.#sessions.size >= this.#maxSessions) {
       throw new McpscopeError(
         'TOO_MANY_SESSIONS',
@@ -115,6 +128,29 @@ export class SessionManager {
       throw err;
     }
     return session;
+  }
+
+  /**
+   * Graceful stop: refuse new sessions and new requests, give the requests in flight up to `graceMs` to be
+   * answered, then fail what is left with SHUTTING_DOWN. Resolves with how many requests were failed.
+   */
+  async drain(graceMs: number): Promise<number> {
+    this.#draining = true;
+    for (const session of this.#sessions.values()) session.draining = true;
+    const deadline = performance.now() + graceMs;
+    while (this.#inFlight() > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    let failed = 0;
+    const err = shuttingDown(`the request was not answered within the ${graceMs} ms shutdown grace period`);
+    for (const session of this.#sessions.values()) failed += session.failPending(err);
+    return failed;
+  }
+
+  #inFlight(): number {
+    let n = 0;
+    for (const session of this.#sessions.values()) n += session.pendingCount;
+    return n;
   }
 
   #sweepOnce(): void {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { McpscopeError, errorResponse, type JsonRpcId } from '../jsonrpc/errors.js';
-import { parseFrame, syntheticFrame, type Frame } from '../jsonrpc/framing.js';
+import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
+import { errorFrame, parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Transport } from '../transport/transport.js';
 import { isMessageEvent, type TapeMessageEvent } from './format.js';
 import { describeDifferences, differences, targetOf, withoutMeta, type MatchMode } from './match.js';
@@ -282,7 +282,7 @@ export class TapePlayerTransport implements Transport {
         differences: lines,
       },
     });
-    const reply = syntheticFrame(errorResponse(frame.id as JsonRpcId, err));
+    const reply = errorFrame(frame.id as JsonRpcId, err);
     queueMicrotask(() => this.onmessage?.(reply));
   }
 }

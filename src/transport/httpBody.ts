@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { McpscopeError, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
+import { McpscopeError, errorHeaders, errorResponseJson, type JsonRpcId } from '../jsonrpc/errors.js';
 
 /** After a 413, how much of the refused body is read and dropped before the connection is cut (64 MiB). */
 export const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
@@ -11,10 +11,7 @@ export function writeError(res: ServerResponse, err: McpscopeError, id: JsonRpcI
     return;
   }
   const body = errorResponseJson(id, err);
-  res.writeHead(err.httpStatus, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-  });
+  res.writeHead(err.httpStatus, errorHeaders(err, Buffer.byteLength(body)));
   res.end(body);
 }
 

@@ -402,6 +402,13 @@ export class HttpListener {
     res.writeHead(200).end();
   }
 
+  /** Shutdown has begun: take no new connections (requests on open ones get SHUTTING_DOWN from the sessions). */
+  stopAccepting(): void {
+    if (!this.#server.listening) return;
+    this.#server.close();
+    this.#server.closeIdleConnections();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#keepAlive);
     this.#webSocket?.close();

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { McpscopeError } from '../jsonrpc/errors.js';
+import { answersWithStatus, errorHeaders, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { StreamKindLabel, StreamObserver } from '../observe/hooks.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
@@ -186,6 +186,10 @@ export class StreamableHttpServerTransport implements Transport {
     let stream = frame.related?.route as Stream | undefined;
     if (stream && stream.done) stream = undefined;
     if (isAnswer) {
+      if (stream && frame.error !== undefined && !stream.headersSent && answersWithStatus(frame.error)) {
+        this.#writeStatus(stream, frame.raw, frame.error);
+        return;
+      }
       if (stream) this.#writeEvent(stream, frame.raw, true);
       // An answer without its stream (the client went away for good) has nowhere to go.
       else this.#observer?.dropped('no_stream');
@@ -202,6 +206,17 @@ export class StreamableHttpServerTransport implements Transport {
       return;
     }
     this.#writeEvent(stream, frame.raw, false);
+  }
+
+  /** Refused before reaching the upstream (rate limit, breaker, shutdown): the HTTP status says so too. */
+  #writeStatus(stream: Stream, raw: Buffer, err: McpscopeError): void {
+    stream.done = true;
+    const res = stream.res;
+    if (!res || res.headersSent) return;
+    const headers = errorHeaders(err, raw.length);
+    headers[HEADER_SESSION_ID] = this.sessionId;
+    res.writeHead(err.httpStatus, headers);
+    res.end(raw);
   }
 
   /** Write an SSE comment on the GET stream so intermediaries keep it open. */
