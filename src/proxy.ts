@@ -407,17 +407,17 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       );
       const failed = await sessions.drain(graceMs);
       const result = failed > 0 ? 'forced' : 'drained';
-      // Counted before close() takes the admin server down, so a scrape during the rest can still see it.
-      metrics?.processShutdowns.labels('mcpscope', result).inc();
-      metrics?.processShutdownSeconds.labels('mcpscope').observe((performance.now() - t0) / 1000);
-      await close();
       const seconds = (performance.now() - t0) / 1000;
+      // Counted and logged before close(): it takes the admin server down and lets the process exit.
+      metrics?.processShutdowns.labels('mcpscope', result).inc();
+      metrics?.processShutdownSeconds.labels('mcpscope').observe(seconds);
       logger[failed > 0 ? 'warn' : 'info'](
-        { result, failed, seconds: Math.round(seconds * 1000) / 1000 },
+        { result, failed, drainSeconds: Math.round(seconds * 1000) / 1000 },
         failed > 0
-          ? `shut down: ${failed} request(s) were still in flight after ${graceMs} ms and got SHUTTING_DOWN errors`
-          : 'shut down: every request in flight was answered',
+          ? `shutting down: ${failed} request(s) were still in flight after ${graceMs} ms and got SHUTTING_DOWN errors`
+          : 'shutting down: every request in flight was answered',
       );
+      await close();
       return { result, failed, seconds };
     })();
     return shuttingDown;

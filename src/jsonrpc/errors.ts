@@ -110,12 +110,12 @@ export class McpscopeError extends Error {
   }
 }
 
-/** Errors decided before a request reaches the upstream: HTTP wires answer them with their own status. */
-const STATUS_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'RATE_LIMITED',
-  'CIRCUIT_OPEN',
-  'SHUTTING_DOWN',
-]);
+/**
+ * Refusals decided before a request reaches the upstream, with a time to retry: HTTP wires answer them with
+ * their own status (429, 503) and Retry-After instead of an SSE event. Every other error about one request
+ * stays a JSON-RPC error on its stream, tied to its id.
+ */
+const STATUS_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['RATE_LIMITED', 'CIRCUIT_OPEN']);
 
 export function answersWithStatus(err: McpscopeError): boolean {
   return STATUS_ANSWERS.has(err.code);

@@ -402,10 +402,12 @@ export class HttpListener {
     res.writeHead(200).end();
   }
 
-  /** Shutdown has begun: take no new connections (requests on open ones get SHUTTING_DOWN from the sessions). */
+  /**
+   * Shutdown has begun. The port stays open until close(), so that a client is told why rather than
+   * refused: the sessions answer new requests with SHUTTING_DOWN, and a new session gets HTTP 503.
+   * Idle keep-alive connections are closed now; the connections carrying requests stay.
+   */
   stopAccepting(): void {
-    if (!this.#server.listening) return;
-    this.#server.close();
     this.#server.closeIdleConnections();
   }
 
