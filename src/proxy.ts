@@ -338,7 +338,15 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   });
 
   let stdioSession: Session | undefined;
+  let shuttingDown: Promise<ShutdownReport> | undefined;
   const ready = async (): Promise<ReadyState> => {
+    if (shuttingDown) return { ready: false, reason: 'mcpscope is shutting down' };
+    if (breaker && breaker.breaker.state !== 'closed') {
+      return {
+        ready: false,
+        reason: `the circuit breaker for ${upstreamName} is ${breaker.breaker.state}: requests fail fast until a probe succeeds`,
+      };
+    }
     if (options.inbound === 'stdio') {
       if (!stdioSession || stdioSession.closed) {
         return { ready: false, reason: 'the upstream server has exited' };
@@ -393,7 +401,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     return closing;
   };
 
-  let shuttingDown: Promise<ShutdownReport> | undefined;
   const shutdown = (
     graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
   ): Promise<ShutdownReport> => {

@@ -158,6 +158,10 @@ describe('circuit breaker', () => {
     expect(body.error.code).toBe(-32003);
     expect(body.error.message).toMatch(/5 consecutive failures \(last: UPSTREAM_HTTP_ERROR\)/);
     expect(upstream.hits).toBe(hits);
+    // Every session of this upstream is affected, so the proxy says it is not ready.
+    const ready = await fetch(`${admin}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toMatch(/circuit breaker .* is open/);
 
     // The upstream recovers; after the reset time one probe goes through and closes the breaker.
     upstream.down = false;

@@ -105,7 +105,9 @@ describe.skipIf(missing)('ops pack: dashboard and alert rules against a real mcp
 
   it('promtool accepts the rules and their unit tests pass', async () => {
     const check = await run(PROMTOOL as string, ['check', 'rules', file('ops/prometheus-alerts.yaml')]);
-    expect(check.stdout).toMatch(/SUCCESS: 13 rules found/);
+    const rules = [...alertsText.matchAll(/- alert: (\S+)/g)].length;
+    expect(rules).toBeGreaterThanOrEqual(10);
+    expect(check.stdout).toContain(`SUCCESS: ${rules} rules found`);
     const test = await run(PROMTOOL as string, ['test', 'rules', file('ops/tests/alerts.test.yaml')]);
     expect(test.stdout).toMatch(/SUCCESS/);
   });
