@@ -255,6 +255,11 @@ export class Session implements PipelineTarget {
       }
     }
     this.inbound.send(frame);
+    // A session whose initialize failed (upstream down, breaker open, no such tape) is no session: over
+    // the network wires the client starts a new one, so this one is released now rather than at expiry.
+    if (frame.kind === 'error' && frame.related?.method === 'initialize' && this.inbound.kind !== 'stdio') {
+      void this.close();
+    }
   }
 
   #settle(pending: PendingRequest): void {

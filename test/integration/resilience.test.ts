@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
   EXAMPLE,
+  INIT,
   adminUrlFrom,
   childrenOf,
   connectHttp,
@@ -88,9 +89,13 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(done: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function until(
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -158,6 +163,16 @@ describe('circuit breaker', () => {
     expect(body.error.code).toBe(-32003);
     expect(body.error.message).toMatch(/5 consecutive failures \(last: UPSTREAM_HTTP_ERROR\)/);
     expect(upstream.hits).toBe(hits);
+    // A new client is refused at initialize, and no half-made session is left behind.
+    const init = await post(proxy.url, INIT);
+    expect(init.status).toBe(503);
+    expect(((await init.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+      'CIRCUIT_OPEN',
+    );
+    await until(async () => {
+      const stats = (await (await fetch(`${admin}/stats`)).json()) as { sessions: { active: number } };
+      return stats.sessions.active === 1;
+    }, 'the refused session to be released');
     // Every session of this upstream is affected, so the proxy says it is not ready.
     const ready = await fetch(`${admin}/ready`);
     expect(ready.status).toBe(503);
