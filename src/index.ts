@@ -1,8 +1,8 @@
 export { createProxy } from './proxy.js';
-export type { ProxyHandle, ProxyOptions, UpstreamOptions } from './proxy.js';
+export type { ProxyHandle, ProxyOptions, RecordOptions, ShutdownReport, UpstreamOptions } from './proxy.js';
 export { McpscopeError, JsonRpcCode, toJsonRpcError } from './jsonrpc/errors.js';
 export type { ErrorCode, JsonRpcErrorObject, JsonRpcId } from './jsonrpc/errors.js';
-export { parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
+export { errorFrame, parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
 export { Pipeline } from './pipeline/pipeline.js';
 export { FORWARD } from './pipeline/stage.js';
@@ -10,5 +10,12 @@ export type { Direction, ObserverStage, Stage, TransformerStage, Verdict } from 
 export { Session } from './session/session.js';
 export { SessionManager } from './session/sessionManager.js';
 export { LogMessagesStage } from './stages/logMessages.js';
+export { RateLimitStage } from './stages/rateLimitStage.js';
+export type { ClientKey, RateLimitOptions } from './stages/rateLimitStage.js';
+export { BreakerStage } from './stages/breakerStage.js';
+export { CircuitBreaker } from './resilience/circuitBreaker.js';
+export type { BreakerState, CircuitBreakerOptions } from './resilience/circuitBreaker.js';
+export { TokenBucket, parseRate } from './resilience/tokenBucket.js';
+export type { RateSpec } from './resilience/tokenBucket.js';
 export { createLogger } from './log.js';
 export { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
