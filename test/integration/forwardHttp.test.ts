@@ -46,10 +46,10 @@ describe('forward http in front of the example server', () => {
     ]);
     await expect.poll(() => c.logs.map((l) => l.data)).toContain('echo called with 2 characters');
     const progress: number[] = [];
-    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 40, steps: 4 } }, undefined, {
+    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 400, steps: 4 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     });
-    expect(slow.content).toEqual([{ type: 'text', text: 'slept 40 ms' }]);
+    expect(slow.content).toEqual([{ type: 'text', text: 'slept 400 ms' }]);
     expect(progress).toEqual([1, 2, 3, 4]);
     const sampled = await c.client.callTool({ name: 'sample', arguments: { prompt: 'pong' } });
     expect(sampled.content).toEqual([{ type: 'text', text: 'sampled: pong' }]);

@@ -32,10 +32,10 @@ describe('forward stdio in front of the example server', () => {
     expect(failed.content).toEqual([{ type: 'text', text: 'on purpose' }]);
 
     const progress: number[] = [];
-    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 40, steps: 4 } }, undefined, {
+    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 400, steps: 4 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     });
-    expect(slow.content).toEqual([{ type: 'text', text: 'slept 40 ms' }]);
+    expect(slow.content).toEqual([{ type: 'text', text: 'slept 400 ms' }]);
     expect(progress).toEqual([1, 2, 3, 4]);
 
     const sampled = await c.client.callTool({ name: 'sample', arguments: { prompt: 'ping' } });

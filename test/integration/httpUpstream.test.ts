@@ -48,10 +48,10 @@ describe('forward http --upstream in front of an SDK Streamable HTTP server', ()
     ]);
     await expect.poll(() => c.logs.map((l) => l.data)).toContain('echo via http');
     const progress: number[] = [];
-    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 30 } }, undefined, {
+    const slow = await c.client.callTool({ name: 'slow', arguments: { ms: 150 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     });
-    expect(slow.content).toEqual([{ type: 'text', text: 'slept 30' }]);
+    expect(slow.content).toEqual([{ type: 'text', text: 'slept 150' }]);
     expect(progress).toEqual([1]);
     expect((await c.client.callTool({ name: 'sample', arguments: { prompt: 'up' } })).content).toEqual([
       { type: 'text', text: 'sampled: up' },

@@ -87,7 +87,9 @@ describe('legacy HTTP+SSE clients through forward http', () => {
     await c.client.callTool({ name: 'echo', arguments: { message: 'legacy' } });
     await expect.poll(() => c.logs.length).toBeGreaterThan(0);
     const progress: number[] = [];
-    await c.client.callTool({ name: 'slow', arguments: { ms: 10, steps: 2 } }, undefined, {
+    // The SDK client handles a notification a microtask after an answer read in the same chunk, so the
+    // last progress must come well before the answer (a stalled client would read them together).
+    await c.client.callTool({ name: 'slow', arguments: { ms: 400, steps: 2 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     });
     expect(progress).toEqual([1, 2]);
@@ -227,7 +229,7 @@ describe('forward stdio --upstream in front of a legacy HTTP+SSE server', () => 
       ]);
       await expect.poll(() => c.logs.map((l) => l.data)).toContain('echo old');
       const progress: number[] = [];
-      await c.client.callTool({ name: 'slow', arguments: { ms: 10 } }, undefined, {
+      await c.client.callTool({ name: 'slow', arguments: { ms: 150 } }, undefined, {
         onprogress: (p) => progress.push(p.progress),
       });
       expect(progress).toEqual([1]);

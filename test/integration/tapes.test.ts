@@ -73,7 +73,7 @@ async function exercise(c: TestClient): Promise<Observed> {
   );
   results.push(await c.client.callTool({ name: 'add', arguments: { a: 2, b: 40 } }));
   results.push(
-    await c.client.callTool({ name: 'slow', arguments: { ms: 40, steps: 4 } }, undefined, {
+    await c.client.callTool({ name: 'slow', arguments: { ms: 200, steps: 4 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     }),
   );
