@@ -8,9 +8,10 @@ import { HEADER_SESSION_ID } from '../protocol.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
 /**
- * Bytes of events kept per session for `Last-Event-ID` resumption, at least (4 MiB). The buffer also holds
- * everything a stream cut for backpressure left unsent: the client buffer limit plus one message, plus
- * REPLAY_SLACK_BYTES for what was in flight when the upstream was paused.
+ * Bytes of events kept per session for `Last-Event-ID` resumption, at least (4 MiB). The buffer is sized to
+ * hold everything a stream cut for backpressure left unsent (the client buffer limit plus one message) and
+ * the last event its client got in full (one message), plus REPLAY_SLACK_BYTES for what was in flight
+ * when the upstream was paused: with the defaults, 13 MiB.
  */
 export const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
 /** What arrives after a pause (a read chunk, answers mcpscope makes itself) is covered by this (1 MiB). */
@@ -37,6 +38,8 @@ interface Stream {
   done: boolean;
   /** performance.now() of the last event written (for idle time on GET streams). */
   lastWriteAt: number;
+  /** The id of the first event written on it (0: none yet). */
+  firstEventId: number;
 }
 
 /** The stream a ServerResponse carries, so one shared 'close' (and 'drain') listener serves every response. */
@@ -47,6 +50,8 @@ interface ResponseTag {
   readonly openedAt: number;
   /** Past the high-water mark, waiting for 'drain'. */
   congested: boolean;
+  /** Bytes replayed on resumption, not counted against the limit until the response drains. */
+  replayed: number;
 }
 type TaggedResponse = ServerResponse & { [STREAM]?: ResponseTag };
 
@@ -139,7 +144,9 @@ export class StreamableHttpServerTransport implements Transport {
     this.#highWater = highWaterMark(this.#limit);
     this.#maxReplayBytes = Math.max(
       MAX_REPLAY_BYTES,
-      this.#limit + (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) + REPLAY_SLACK_BYTES,
+      // What a cut stream left unsent (the limit, the replay it was given, one message) and the last
+      // event the client got in full, which a resumption names.
+      this.#limit + 2 * (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) + REPLAY_SLACK_BYTES,
     );
   }
 
@@ -167,6 +174,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: false,
       done: false,
       lastWriteAt: 0,
+      firstEventId: 0,
     };
     this.#attach(stream, res, this.#jsonResponse ? null : 'post');
     frame.route = stream;
@@ -189,6 +197,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: true,
       done: false,
       lastWriteAt: performance.now(),
+      firstEventId: 0,
     };
     res.writeHead(200, sseHeaders(this.sessionId));
     res.flushHeaders();
@@ -220,6 +229,7 @@ export class StreamableHttpServerTransport implements Transport {
         headersSent: true,
         done: true,
         lastWriteAt: 0,
+        firstEventId: 0,
       } satisfies Stream);
     if (stream.res) stream.res.end();
     res.writeHead(200, sseHeaders(this.sessionId));
@@ -236,7 +246,10 @@ export class StreamableHttpServerTransport implements Transport {
       if (stream.kind === 'get') this.#getStream = stream;
     }
     if (wasCut) {
-      // The client is back: the replayed events hold the upstream until they drain.
+      // The client is back: the replayed events hold the upstream until they drain, and do not count
+      // against the limit (else a replay larger than the limit would be cut again and again).
+      const tag = (res as TaggedResponse)[STREAM];
+      if (tag) tag.replayed = res.writableLength;
       this.#congest(res as TaggedResponse);
       this.#updateFlow();
     }
@@ -285,7 +298,13 @@ export class StreamableHttpServerTransport implements Transport {
     this.#open.add(stream);
     const observer = kind === null ? null : this.#observer;
     observer?.opened(kind as StreamKindLabel);
-    res[STREAM] = { stream, owner: this, openedAt: observer ? performance.now() : -1, congested: false };
+    res[STREAM] = {
+      stream,
+      owner: this,
+      openedAt: observer ? performance.now() : -1,
+      congested: false,
+      replayed: 0,
+    };
     res.once('close', onResponseClose);
   }
 
@@ -302,6 +321,7 @@ export class StreamableHttpServerTransport implements Transport {
   streamDrained(tag: ResponseTag): void {
     if (!tag.congested) return;
     tag.congested = false;
+    tag.replayed = 0;
     this.#congested--;
     this.#updateFlow();
   }
@@ -328,17 +348,22 @@ export class StreamableHttpServerTransport implements Transport {
   #checkBuffer(stream: Stream, res: TaggedResponse): void {
     const unsent = res.writableLength;
     if (unsent < this.#highWater) return;
-    if (unsent > this.#limit && !res.writableEnded) this.#cutStream(stream, res, unsent);
-    else this.#congest(res);
+    if (
+      unsent <= this.#limit + (res[STREAM]?.replayed ?? 0) ||
+      res.writableEnded ||
+      !this.#cutStream(stream, res, unsent)
+    )
+      this.#congest(res);
     this.#updateFlow();
   }
 
   /**
    * The client is more than the limit behind on this stream although the upstream is paused: close it
    * (freeing what it holds) and keep the upstream paused until the client resumes with `Last-Event-ID`.
-   * Its unsent events stay in the resumption buffer, sized so that nothing is evicted meanwhile.
+   * Its unsent events stay in the resumption buffer, sized so that nothing is evicted meanwhile. Returns
+   * false, leaving the stream open, when the client has not received one whole event on it yet.
    */
-  #cutStream(stream: Stream, res: TaggedResponse, unsent: number): void {
+  #cutStream(stream: Stream, res: TaggedResponse, unsent: number): boolean {
     let bytes = 0;
     let from = this.#nextEventId;
     for (let i = this.#replay.length - 1; i >= 0 && bytes < unsent; i--) {
@@ -347,6 +372,8 @@ export class StreamableHttpServerTransport implements Transport {
       bytes += sseEventBytes(e.eventId, e.raw.length);
       from = e.eventId;
     }
+    // A client without one complete event on the stream could not name where to resume: it waits instead.
+    if (from <= stream.firstEventId) return false;
     this.#cut.set(stream.id, from);
     this.#observer?.backpressure('closed');
     this.#logger?.warn(
@@ -356,6 +383,7 @@ export class StreamableHttpServerTransport implements Transport {
     );
     this.#detach(stream);
     res.destroy();
+    return true;
   }
 
   #detach(stream: Stream): void {
@@ -391,6 +419,7 @@ export class StreamableHttpServerTransport implements Transport {
       return;
     }
     const eventId = this.#nextEventId++;
+    if (stream.firstEventId === 0) stream.firstEventId = eventId;
     this.#remember(eventId, stream.id, raw);
     if (final) {
       stream.done = true;
