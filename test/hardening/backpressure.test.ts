@@ -93,10 +93,21 @@ describe('resilience: backpressure', () => {
 
       proc.stdout.pause();
       proc.stdin.write(`${floodCall(1, COUNT, PAD_BYTES)}\n`);
-      const peak = await peakRss(proc.pid as number, STALL_MS);
+      // The stall lasts STALL_MS and at least until mcpscope has paused the server (slow on a busy machine).
+      const sampling = peakRss(proc.pid as number, STALL_MS);
+      await expect
+        .poll(
+          async () =>
+            metric(
+              await (await fetch(`${admin}/metrics`)).text(),
+              'mcpscope_stream_backpressure_total',
+              'action="paused"',
+            ),
+          { timeout: 20_000, interval: 200 },
+        )
+        .toBeGreaterThan(0);
+      const peak = Math.max(await sampling, rssBytes(proc.pid as number));
       expect(seq.answered).toBe(false);
-      const during = await (await fetch(`${admin}/metrics`)).text();
-      expect(metric(during, 'mcpscope_stream_backpressure_total', 'action="paused"')).toBeGreaterThan(0);
 
       proc.stdout.resume();
       await expect.poll(() => seq.answered, { timeout: 20_000 }).toBe(true);
