@@ -100,6 +100,12 @@ export interface ProxyOptions {
   jsonResponse?: boolean;
   /** Largest accepted message in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Bytes a client may leave unread, per session (per stream over Streamable HTTP). Past a quarter of it
+   * (at most 1 MiB) the upstream is no longer read until the client catches up; past all of it a Streamable
+   * HTTP stream is closed (resumable with Last-Event-ID), a legacy SSE stream or WebSocket cut. Default 4 MiB.
+   */
+  clientBufferBytes?: number;
   /** Per-request timeout in ms. Default 60,000. */
   requestTimeoutMs?: number;
   /** Idle session expiry in ms (0 = never). Default 30 min. */
@@ -319,6 +325,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       bodyTimeoutMs: options.httpBodyTimeoutMs,
       keepAliveMs: options.sseKeepaliveMs,
       maxMessageBytes,
+      clientBufferBytes: options.clientBufferBytes,
       jsonResponse: options.jsonResponse ?? false,
       sessions,
       upstream: factory,
@@ -452,6 +459,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       input: options.stdio?.input,
       output: options.stdio?.output,
       maxMessageBytes,
+      clientBufferBytes: options.clientBufferBytes,
+      observer: metrics
+        ? { backpressure: (action) => metrics.streamBackpressure.labels('stdio', action).inc() }
+        : null,
     });
     try {
       stdioSession = await sessions.create(sessions.reserve(), {

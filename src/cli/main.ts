@@ -64,6 +64,11 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
       header,
     ),
     opt('maxMessageBytes', '--max-message-bytes <bytes>', 'largest JSON-RPC message accepted'),
+    opt(
+      'clientBufferBytes',
+      '--client-buffer-bytes <bytes>',
+      'bytes a client may leave unread per session: the server is paused past a quarter, a stream cut past all',
+    ),
     opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
     opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
     opt(
@@ -292,6 +297,7 @@ export async function run(
     legacySse: config.legacySse,
     webSocket: config.websocket,
     maxMessageBytes: config.maxMessageBytes,
+    clientBufferBytes: config.clientBufferBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     sessionIdleMs: config.sessionIdleMs,
     maxSessions: config.maxSessions,

@@ -8,6 +8,7 @@ import {
   DEFAULT_METRIC_PREFIX,
 } from '../observe/metrics.js';
 import { DEFAULT_GRACE_MS } from '../process/processManager.js';
+import { DEFAULT_CLIENT_BUFFER_BYTES, MIN_CLIENT_BUFFER_BYTES } from '../transport/transport.js';
 import {
   DEFAULT_BREAKER_ERROR_RATE,
   DEFAULT_BREAKER_FAILURES,
@@ -59,6 +60,7 @@ export const configSchema = z
     legacySse: bool.default(true),
     websocket: bool.default(true),
     maxMessageBytes: int(1024).default(DEFAULT_MAX_MESSAGE_BYTES),
+    clientBufferBytes: int(MIN_CLIENT_BUFFER_BYTES).default(DEFAULT_CLIENT_BUFFER_BYTES),
     requestTimeoutMs: int(1).default(DEFAULT_REQUEST_TIMEOUT_MS),
     sessionIdleMs: int(0).default(DEFAULT_SESSION_IDLE_MS),
     maxSessions: int(1).default(DEFAULT_MAX_SESSIONS),

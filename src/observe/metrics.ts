@@ -4,6 +4,7 @@ import type {
   ProcessObserver,
   ReconnectResult,
   ShutdownResult,
+  BackpressureAction,
   StreamKindLabel,
   StreamObserver,
   UpstreamStreamObserver,
@@ -86,6 +87,7 @@ export class Metrics {
   readonly streamDuration: Histogram<'transport'>;
   readonly streamSent: Counter<'transport'>;
   readonly streamDropped: Counter<'transport' | 'reason'>;
+  readonly streamBackpressure: Counter<'transport' | 'action'>;
   readonly sseResumptions: Counter<'result'>;
   readonly sseReconnects: Counter<'result'>;
   readonly sseDeduplicated: Counter;
@@ -280,6 +282,12 @@ export class Metrics {
       labelNames: ['transport', 'reason'],
       registers,
     });
+    this.streamBackpressure = new Counter({
+      name: `${p}stream_backpressure_total`,
+      help: 'Flow control toward slow clients, by action: upstream paused, resumed, or a client stream closed for being too far behind',
+      labelNames: ['transport', 'action'],
+      registers,
+    });
     this.sseResumptions = new Counter({
       name: `${p}sse_resumptions_total`,
       help: 'Last-Event-ID resumptions, by result: of client streams (ok, unknown_event) and of upstream streams (upstream_ok, upstream_rejected)',
@@ -434,6 +442,7 @@ export class Metrics {
       },
       dropped: (reason) => this.streamDropped.labels(transport, reason).inc(),
       resumed: (ok: boolean) => this.sseResumptions.labels(ok ? 'ok' : 'unknown_event').inc(),
+      backpressure: (action: BackpressureAction) => this.streamBackpressure.labels(transport, action).inc(),
     };
   }
 

@@ -91,6 +91,7 @@ export class Session implements PipelineTarget {
     this.inbound.onclose = (reason) => this.#clientClosed(reason);
     this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
     this.outbound.onreset = (reason) => this.#upstreamReset(reason);
+    this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
   }
 
   get closed(): boolean {
@@ -334,6 +335,20 @@ export class Session implements PipelineTarget {
       return;
     }
     void this.outbound.close();
+  }
+
+  /**
+   * The client is not keeping up (or has caught up): stop (or go on) reading the upstream, so a slow client
+   * holds the server back instead of making mcpscope buffer without bound.
+   */
+  #backpressure(congested: boolean): void {
+    if (this.#closed) return;
+    this.#logger.debug(
+      { session: this.id, congested },
+      congested ? 'client behind: upstream paused' : 'client caught up: upstream resumed',
+    );
+    if (congested) this.outbound.pause?.();
+    else this.outbound.resume?.();
   }
 
   /** The upstream lost its state (a restart): fail what was in flight, keep the session. */

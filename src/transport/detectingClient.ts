@@ -25,6 +25,7 @@ export class DetectingClientTransport implements Transport {
   /** Non-null while switching: what the client sent meanwhile. */
   #held: Frame[] | null = null;
   #known = false;
+  #paused = false;
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
@@ -86,6 +87,7 @@ export class DetectingClientTransport implements Transport {
     const legacy = this.#options.legacy();
     this.#current = legacy;
     this.#wire(legacy);
+    if (this.#paused) legacy.pause?.();
     try {
       await legacy.start();
     } catch (err) {
@@ -104,6 +106,16 @@ export class DetectingClientTransport implements Transport {
     if (this.#closed) return;
     legacy.send(initialize);
     for (const frame of held) legacy.send(frame);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#current.pause?.();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#current.resume?.();
   }
 
   async close(): Promise<void> {

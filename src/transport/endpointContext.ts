@@ -13,6 +13,8 @@ export interface EndpointContext {
   readonly upstream: UpstreamFactory;
   readonly logger: Logger;
   readonly maxMessageBytes: number;
+  /** Bytes a client may leave unread on its stream or socket. */
+  readonly clientBufferBytes: number;
   readonly originPolicy: OriginPolicy;
   /** Count a refused request and answer it (HTTP status and JSON-RPC error body). */
   refuse(res: ServerResponse, err: McpscopeError, id?: JsonRpcId | null): void;

@@ -19,7 +19,7 @@ import { readBody, writeError } from './httpBody.js';
 import { LegacySseRoutes } from './legacySseRoutes.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from './originCheck.js';
 import { StreamableHttpServerTransport } from './streamableHttpServer.js';
-import type { Transport } from './transport.js';
+import { DEFAULT_CLIENT_BUFFER_BYTES, type Transport } from './transport.js';
 import { WebSocketEndpoint } from './webSocketServer.js';
 
 /** Interval of SSE keep-alive comments on idle GET streams (25 s). */
@@ -54,6 +54,8 @@ export interface HttpListenerOptions {
   /** Interval of keep-alive comments on GET streams. Default KEEPALIVE_MS. */
   keepAliveMs?: number;
   maxMessageBytes: number;
+  /** Bytes a client may leave unread per stream or socket (see `--client-buffer-bytes`). Default 4 MiB. */
+  clientBufferBytes?: number;
   jsonResponse: boolean;
   sessions: SessionManager;
   upstream: UpstreamFactory;
@@ -113,6 +115,7 @@ export class HttpListener {
       upstream: options.upstream,
       logger: options.logger,
       maxMessageBytes: options.maxMessageBytes,
+      clientBufferBytes: options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
       originPolicy: this.#originPolicy,
       refuse: this.#refuseBound,
       rejected: (err) => options.onReject?.(err),
@@ -335,6 +338,9 @@ export class HttpListener {
     const inbound = new StreamableHttpServerTransport(id, {
       jsonResponse: this.#options.jsonResponse,
       observer: this.#options.streamObserver,
+      clientBufferBytes: this.#options.clientBufferBytes,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      logger,
     });
     let session: Session;
     try {
@@ -371,7 +377,7 @@ export class HttpListener {
     const transport = session.inbound as StreamableHttpServerTransport;
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     if (typeof lastEventId === 'string') {
-      if (!transport.resume(lastEventId, res)) {
+      if (!transport.resumeStream(lastEventId, res)) {
         this.#refuse(
           res,
           new McpscopeError(

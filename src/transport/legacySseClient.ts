@@ -7,6 +7,7 @@ import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { HEADER_LAST_EVENT_ID } from '../protocol.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
+import { FlowGate } from './flowGate.js';
 import type { Transport } from './transport.js';
 
 /** How long the upstream may take to send its `endpoint` event after the GET (10 s). */
@@ -38,6 +39,8 @@ export class LegacySseClientTransport implements Transport {
   readonly #options: LegacySseClientTransportOptions;
   readonly #observer: UpstreamStreamObserver | null;
   readonly #abort = new AbortController();
+  /** Flow control: the upstream stream is not read while the client is behind. */
+  readonly #flow = new FlowGate();
   #endpoint: string | undefined;
   #lastEventId: string | undefined;
   #retryMs: number | undefined;
@@ -163,7 +166,11 @@ export class LegacySseClientTransport implements Transport {
       onRetry: (ms) => (this.#retryMs = ms),
     });
     try {
-      for await (const chunk of body) reader.push(chunk);
+      for await (const chunk of body) {
+        reader.push(chunk);
+        const gate = this.#flow.gate;
+        if (gate) await gate;
+      }
     } catch (err) {
       return `dropped: ${errorMessage(err)}`;
     }
@@ -288,9 +295,19 @@ export class LegacySseClientTransport implements Transport {
     );
   }
 
+  /** Stop reading the upstream's stream (between chunks) until resume(). */
+  pause(): void {
+    this.#flow.pause();
+  }
+
+  resume(): void {
+    this.#flow.resume();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#flow.resume();
     this.#endpointWaiter?.(
       new McpscopeError('SESSION_CLOSED', 'closed before the upstream named its endpoint'),
     );

@@ -66,7 +66,7 @@ export class LegacySseRoutes {
       return;
     }
     const endpoint = `${LEGACY_MESSAGES_PATH}?sessionId=${id}`;
-    const inbound = new LegacySseServerTransport(id, res, endpoint, this.#observer);
+    const inbound = new LegacySseServerTransport(id, res, endpoint, this.#observer, ctx.clientBufferBytes);
     const session = await openSession(ctx, id, inbound, () => true);
     if (session instanceof McpscopeError) {
       ctx.refuse(res, session);

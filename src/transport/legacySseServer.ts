@@ -3,10 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { StreamObserver } from '../observe/hooks.js';
-import type { Transport } from './transport.js';
-
-/** Bytes queued on a legacy SSE stream whose client is not reading before it is cut (16 MiB). */
-export const MAX_SSE_BUFFERED_BYTES = 16 * 1024 * 1024;
+import { highWaterMark, type Transport } from './transport.js';
 
 const SSE_DATA = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
@@ -23,19 +20,37 @@ export class LegacySseServerTransport implements Transport {
   readonly #res: ServerResponse;
   readonly #endpoint: string;
   readonly #observer: StreamObserver | null;
+  readonly #limit: number;
+  readonly #highWater: number;
+  readonly #drained = (): void => this.#onDrain();
+  /** Past the high-water mark, waiting for 'drain' (the upstream is paused meanwhile). */
+  #congested = false;
   #openedAt = 0;
   #lastWriteAt = 0;
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onbackpressure?: (congested: boolean) => void;
 
-  /** `endpoint` is the path (with query) the client must POST to. */
-  constructor(sessionId: string, res: ServerResponse, endpoint: string, observer: StreamObserver | null) {
+  /**
+   * `endpoint` is the path (with query) the client must POST to. `clientBufferBytes`: past a quarter of it
+   * (at most 1 MiB) unread, the upstream is paused until the stream drains; past all of it the client is
+   * cut (this wire has no resumption, so what was unsent is lost and counted).
+   */
+  constructor(
+    sessionId: string,
+    res: ServerResponse,
+    endpoint: string,
+    observer: StreamObserver | null,
+    clientBufferBytes: number,
+  ) {
     this.sessionId = sessionId;
     this.#res = res;
     this.#endpoint = endpoint;
     this.#observer = observer;
+    this.#limit = clientBufferBytes;
+    this.#highWater = highWaterMark(clientBufferBytes);
   }
 
   /** Send the headers and the endpoint event: from here on the client may POST. */
@@ -65,9 +80,10 @@ export class LegacySseServerTransport implements Transport {
   send(frame: Frame): void {
     const res = this.#res;
     if (this.#closed || res.writableEnded) return;
-    if (res.writableLength > MAX_SSE_BUFFERED_BYTES) {
-      // A client that does not read its stream would make us hold everything: cut it (the session ends).
+    if (res.writableLength > this.#limit) {
+      // Still behind although the upstream is paused: cut it (the session ends).
       this.#observer?.dropped('backlog_full');
+      this.#observer?.backpressure('closed');
       res.destroy();
       return;
     }
@@ -82,6 +98,19 @@ export class LegacySseServerTransport implements Transport {
     res.write(frame.raw);
     res.write(SSE_END);
     res.uncork();
+    if (!this.#congested && res.writableLength >= this.#highWater && res.writableNeedDrain) {
+      this.#congested = true;
+      res.once('drain', this.#drained);
+      this.#observer?.backpressure('paused');
+      this.onbackpressure?.(true);
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.#congested) return;
+    this.#congested = false;
+    this.#observer?.backpressure('resumed');
+    this.onbackpressure?.(false);
   }
 
   /** Write an SSE comment so intermediaries keep the stream open. */

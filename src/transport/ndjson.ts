@@ -34,6 +34,15 @@ export class NdjsonChannel implements LineHandler {
     this.#input.on('data', (chunk: Buffer) => this.#splitter.push(chunk));
   }
 
+  /** Stop reading input (lines already read are still handed on) until `resume()`. */
+  pause(): void {
+    this.#input.pause();
+  }
+
+  resume(): void {
+    this.#input.resume();
+  }
+
   onLine(line: Buffer): void {
     let frame: Frame;
     try {

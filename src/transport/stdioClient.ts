@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
 import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
@@ -11,8 +12,26 @@ export const MAX_CHILD_BACKLOG_BYTES = 16 * 1024 * 1024;
 export const MAX_RESTART_QUEUE = 1_000;
 /** How long a restarted child may take to answer the replayed initialize (10 s). */
 export const REINITIALIZE_TIMEOUT_MS = 10_000;
+/** How long the rest of an exited child's stdout may take to be read (1 s). */
+export const STDOUT_DRAIN_MS = 1_000;
 /** The id of the replayed initialize request, never one a client uses. */
 const REINIT_ID = 'mcpscope-reinitialize';
+
+/** Resolves once `stream` has ended or closed, or after `ms`. */
+function ended(stream: Readable, ms: number): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stream.off('end', done);
+      stream.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stream.once('end', done);
+    stream.once('close', done);
+  });
+}
 
 export interface RestartPolicy {
   /** Restarts allowed over the transport's life. */
@@ -43,6 +62,8 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   #proc: ManagedProcess | undefined;
   #channel: NdjsonChannel | undefined;
   #closing = false;
+  /** Flow control: the child's stdout is not read while the client is behind. */
+  #paused = false;
   #restarts = 0;
   /** Non-null while restarting: what the client sent meanwhile. */
   #held: Frame[] | null = null;
@@ -74,14 +95,20 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   async #spawn(): Promise<void> {
     const proc = await this.#options.processes.spawn(this.#options.spec);
     this.#proc = proc;
-    this.#channel = new NdjsonChannel(
+    const channel = new NdjsonChannel(
       proc.child.stdout,
       proc.child.stdin,
       this.#options.maxMessageBytes,
       this,
     );
-    this.#channel.start();
-    void proc.exited.then((info) => {
+    this.#channel = channel;
+    channel.start();
+    if (this.#paused) channel.pause();
+    void proc.exited.then(async (info) => {
+      // What the child wrote before exiting is still in the pipe (more so when paused): read it to the
+      // end first, in bounded time (a grandchild may hold the pipe open).
+      channel.resume();
+      await ended(proc.child.stdout, STDOUT_DRAIN_MS);
       if (this.#closing || proc.stopping) {
         this.onclose?.();
         return;
@@ -207,6 +234,17 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
         details: { id: frame.kind === 'request' ? frame.id : undefined },
       }),
     );
+  }
+
+  /** Stop reading the child's stdout: its pipe fills and the child blocks on its writes. */
+  pause(): void {
+    this.#paused = true;
+    this.#channel?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#channel?.resume();
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@ import type { Readable, Writable } from 'node:stream';
 import { errorResponseJson, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
-import type { Transport } from './transport.js';
+import type { StreamObserver } from '../observe/hooks.js';
+import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
 export interface StdioServerTransportOptions {
   /** Default process.stdin. */
@@ -12,6 +13,10 @@ export interface StdioServerTransportOptions {
   /** Default: fd 1 as a non-blocking socket when it is a pipe, else process.stdout. */
   output?: Writable;
   maxMessageBytes: number;
+  /** Bytes the client may leave unread before the upstream is paused (a quarter of it, at most 1 MiB). Default 4 MiB. */
+  clientBufferBytes?: number;
+  /** Backpressure reports; null when metrics are off. Default null. */
+  observer?: Pick<StreamObserver, 'backpressure'> | null;
 }
 
 /**
@@ -37,15 +42,23 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
   readonly #input: Readable;
   readonly #output: Writable;
   readonly #channel: NdjsonChannel;
+  readonly #highWater: number;
+  readonly #observer: Pick<StreamObserver, 'backpressure'> | null;
+  readonly #drained = (): void => this.#onDrain();
+  /** True from passing the high-water mark until the output drains. */
+  #congested = false;
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onbackpressure?: (congested: boolean) => void;
 
   constructor(options: StdioServerTransportOptions) {
     this.#input = options.input ?? process.stdin;
     this.#output = options.output ?? protocolStdout();
     this.#channel = new NdjsonChannel(this.#input, this.#output, options.maxMessageBytes, this);
+    this.#highWater = highWaterMark(options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES);
+    this.#observer = options.observer ?? null;
   }
 
   async start(): Promise<void> {
@@ -67,6 +80,22 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
 
   send(frame: Frame): void {
     this.#channel.write(frame.raw);
+    // Past the high-water mark (and the stream's own, so that 'drain' follows) the upstream is paused
+    // until the client has read everything. What is still in flight stays bounded: one read
+    // chunk of the child, or answers mcpscope makes itself (one per pending request).
+    if (!this.#congested && this.#channel.backlogBytes >= this.#highWater && this.#output.writableNeedDrain) {
+      this.#congested = true;
+      this.#output.once('drain', this.#drained);
+      this.#observer?.backpressure('paused');
+      this.onbackpressure?.(true);
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.#congested) return;
+    this.#congested = false;
+    this.#observer?.backpressure('resumed');
+    this.onbackpressure?.(false);
   }
 
   #ended(): void {

@@ -7,6 +7,7 @@ import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
+import { FlowGate } from './flowGate.js';
 import type { Transport } from './transport.js';
 
 /** How long a DELETE of the upstream session may take on close (2 s). */
@@ -58,6 +59,8 @@ export class StreamableHttpClientTransport implements Transport {
   readonly #options: StreamableHttpClientTransportOptions;
   readonly #observer: UpstreamStreamObserver | null;
   readonly #abort = new AbortController();
+  /** Flow control: upstream streams are not read while the client is behind. */
+  readonly #flow = new FlowGate();
   #upstreamSessionId: string | undefined;
   #protocolVersion: string | undefined;
   #initializeId: JsonRpcId | undefined;
@@ -231,7 +234,11 @@ export class StreamableHttpClientTransport implements Transport {
       },
     );
     try {
-      for await (const chunk of body) reader.push(chunk);
+      for await (const chunk of body) {
+        reader.push(chunk);
+        const gate = this.#flow.gate;
+        if (gate) await gate;
+      }
     } catch (err) {
       if (this.#closed) return 'closed';
       this.#options.logger.debug({ err: errorMessage(err) }, 'upstream SSE stream dropped');
@@ -375,10 +382,20 @@ export class StreamableHttpClientTransport implements Transport {
     await this.#reconnect(state);
   }
 
+  /** Stop reading the upstream's streams (between chunks) until resume(). */
+  pause(): void {
+    this.#flow.pause();
+  }
+
+  resume(): void {
+    this.#flow.resume();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort();
+    this.#flow.resume();
     if (this.#upstreamSessionId) {
       try {
         const res = await request(this.#options.url, {

@@ -1,15 +1,23 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import { answersWithStatus, errorHeaders, type McpscopeError } from '../jsonrpc/errors.js';
-import type { Frame } from '../jsonrpc/framing.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../jsonrpc/framing.js';
 import type { StreamKindLabel, StreamObserver } from '../observe/hooks.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
-import type { Transport } from './transport.js';
+import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
-/** Events kept per session for `Last-Event-ID` resumption: at most this many… */
-export const MAX_REPLAY_EVENTS = 256;
-/** …and at most this many bytes (4 MiB). */
+/**
+ * Bytes of events kept per session for `Last-Event-ID` resumption, at least (4 MiB). The buffer is sized to
+ * hold everything a stream cut for backpressure left unsent (the client buffer limit plus one message) and
+ * the last event its client got in full (one message), plus REPLAY_SLACK_BYTES for what was in flight
+ * when the upstream was paused: with the defaults, 13 MiB.
+ */
 export const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
+/** What arrives after a pause (a read chunk, answers mcpscope makes itself) is covered by this (1 MiB). */
+export const REPLAY_SLACK_BYTES = 1024 * 1024;
+/** Each kept event counts this many bytes besides its message, so the byte bound bounds the event count too. */
+export const REPLAY_EVENT_OVERHEAD_BYTES = 64;
 /** Server → client messages kept while no stream is open to carry them. */
 export const MAX_BACKLOG_MESSAGES = 1_000;
 
@@ -30,17 +38,52 @@ interface Stream {
   done: boolean;
   /** performance.now() of the last event written (for idle time on GET streams). */
   lastWriteAt: number;
+  /** The id of the first event written on it (0: none yet). */
+  firstEventId: number;
 }
 
-/** The stream a ServerResponse carries, so one shared 'close' listener serves every response. */
+/** The stream a ServerResponse carries, so one shared 'close' (and 'drain') listener serves every response. */
 const STREAM = Symbol('mcpscope.stream');
-type TaggedResponse = ServerResponse & {
-  [STREAM]?: { stream: Stream; owner: StreamableHttpServerTransport; openedAt: number };
-};
+interface ResponseTag {
+  readonly stream: Stream;
+  readonly owner: StreamableHttpServerTransport;
+  readonly openedAt: number;
+  /** Past the high-water mark, waiting for 'drain'. */
+  congested: boolean;
+  /** Bytes replayed on resumption, not counted against the limit until the response drains. */
+  replayed: number;
+}
+type TaggedResponse = ServerResponse & { [STREAM]?: ResponseTag };
 
 function onResponseClose(this: TaggedResponse): void {
   const tag = this[STREAM];
-  if (tag) tag.owner.streamClosed(tag.stream, this, tag.openedAt);
+  if (tag) tag.owner.streamClosed(tag, this);
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  const tag = this[STREAM];
+  if (tag) tag.owner.streamDrained(tag);
+}
+
+/** Bytes one SSE event takes on the wire (`id: N`, the event line, the data, the blank line). */
+function sseEventBytes(eventId: number, rawBytes: number): number {
+  return 4 + String(eventId).length + SSE_DATA.length + rawBytes + SSE_END.length;
+}
+
+export interface StreamableHttpServerTransportOptions {
+  jsonResponse: boolean;
+  /** Default null. */
+  observer?: StreamObserver | null;
+  /**
+   * Bytes a client may leave unread on one stream: past a quarter of it (at most 1 MiB) the upstream is
+   * paused until the stream drains; past all of it the stream is closed and its events kept for
+   * `Last-Event-ID`. Default DEFAULT_CLIENT_BUFFER_BYTES (4 MiB).
+   */
+  clientBufferBytes?: number;
+  /** Sizes the resumption buffer. Default DEFAULT_MAX_MESSAGE_BYTES. */
+  maxMessageBytes?: number;
+  /** Where a stream closed for backpressure is reported. Default: not logged. */
+  logger?: Logger;
 }
 
 interface ReplayEvent {
@@ -68,6 +111,16 @@ export class StreamableHttpServerTransport implements Transport {
   readonly sessionId: string;
   readonly #jsonResponse: boolean;
   readonly #observer: StreamObserver | null;
+  readonly #logger: Logger | undefined;
+  readonly #limit: number;
+  readonly #highWater: number;
+  readonly #maxReplayBytes: number;
+  /** Responses past the high-water mark, waiting for 'drain'. */
+  #congested = 0;
+  /** Streams closed for backpressure and not resumed yet → the first event they left unsent. */
+  readonly #cut = new Map<number, number>();
+  /** What the Session was last told: the upstream is paused. */
+  #paused = false;
   #nextStreamId = 1;
   #nextEventId = 1;
   #getStream: Stream | null = null;
@@ -80,18 +133,29 @@ export class StreamableHttpServerTransport implements Transport {
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onbackpressure?: (congested: boolean) => void;
 
-  constructor(sessionId: string, options: { jsonResponse: boolean; observer?: StreamObserver | null }) {
+  constructor(sessionId: string, options: StreamableHttpServerTransportOptions) {
     this.sessionId = sessionId;
     this.#jsonResponse = options.jsonResponse;
     this.#observer = options.observer ?? null;
+    this.#logger = options.logger;
+    this.#limit = options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES;
+    this.#highWater = highWaterMark(this.#limit);
+    this.#maxReplayBytes = Math.max(
+      MAX_REPLAY_BYTES,
+      // What a cut stream left unsent (the limit, the replay it was given, one message) and the last
+      // event the client got in full, which a resumption names.
+      this.#limit + 2 * (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) + REPLAY_SLACK_BYTES,
+    );
   }
 
-  /** Bytes held for replay and in the backlog. */
+  /** Bytes held for replay, in the backlog, and written to open streams but not yet sent. */
   get bufferedBytes(): number {
-    let backlog = 0;
-    for (const f of this.#backlog) backlog += f.raw.length;
-    return this.#replayBytes + backlog;
+    let bytes = this.#replayBytes;
+    for (const f of this.#backlog) bytes += f.raw.length;
+    for (const s of this.#open) bytes += s.res?.writableLength ?? 0;
+    return bytes;
   }
 
   async start(): Promise<void> {}
@@ -110,6 +174,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: false,
       done: false,
       lastWriteAt: 0,
+      firstEventId: 0,
     };
     this.#attach(stream, res, this.#jsonResponse ? null : 'post');
     frame.route = stream;
@@ -132,6 +197,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: true,
       done: false,
       lastWriteAt: performance.now(),
+      firstEventId: 0,
     };
     res.writeHead(200, sseHeaders(this.sessionId));
     res.flushHeaders();
@@ -147,7 +213,7 @@ export class StreamableHttpServerTransport implements Transport {
    * Resume the stream that event `lastEventId` was sent on: replay what came after it, then keep the stream
    * live on `res` if its answer is still to come. Returns false if the event is unknown or evicted.
    */
-  resume(lastEventId: string, res: ServerResponse): boolean {
+  resumeStream(lastEventId: string, res: ServerResponse): boolean {
     const after = Number(lastEventId);
     const from = this.#replay.find((e) => e.eventId === after);
     this.#observer?.resumed(from !== undefined);
@@ -163,20 +229,30 @@ export class StreamableHttpServerTransport implements Transport {
         headersSent: true,
         done: true,
         lastWriteAt: 0,
+        firstEventId: 0,
       } satisfies Stream);
     if (stream.res) stream.res.end();
     res.writeHead(200, sseHeaders(this.sessionId));
     for (const event of this.#replay) {
       if (event.streamId === streamId && event.eventId > after) this.#writeSse(res, event.eventId, event.raw);
     }
+    const wasCut = this.#cut.delete(streamId);
     if (stream.done) {
       res.end();
-      return true;
+    } else {
+      this.#detached.delete(streamId);
+      stream.headersSent = true;
+      this.#attach(stream, res, 'resume');
+      if (stream.kind === 'get') this.#getStream = stream;
     }
-    this.#detached.delete(streamId);
-    stream.headersSent = true;
-    this.#attach(stream, res, 'resume');
-    if (stream.kind === 'get') this.#getStream = stream;
+    if (wasCut) {
+      // The client is back: the replayed events hold the upstream until they drain, and do not count
+      // against the limit (else a replay larger than the limit would be cut again and again).
+      const tag = (res as TaggedResponse)[STREAM];
+      if (tag) tag.replayed = res.writableLength;
+      this.#congest(res as TaggedResponse);
+      this.#updateFlow();
+    }
     return true;
   }
 
@@ -237,14 +313,95 @@ export class StreamableHttpServerTransport implements Transport {
     this.#open.add(stream);
     const observer = kind === null ? null : this.#observer;
     observer?.opened(kind as StreamKindLabel);
-    res[STREAM] = { stream, owner: this, openedAt: observer ? performance.now() : -1 };
+    res[STREAM] = {
+      stream,
+      owner: this,
+      openedAt: observer ? performance.now() : -1,
+      congested: false,
+      replayed: 0,
+    };
     res.once('close', onResponseClose);
   }
 
   /** @internal A response closed: its stream is detached (resumable) unless its answer was delivered. */
-  streamClosed(stream: Stream, res: ServerResponse, openedAt: number): void {
-    if (openedAt >= 0) this.#observer?.closed((performance.now() - openedAt) / 1000);
+  streamClosed(tag: ResponseTag, res: ServerResponse): void {
+    if (tag.openedAt >= 0) this.#observer?.closed((performance.now() - tag.openedAt) / 1000);
+    if (tag.congested) this.streamDrained(tag);
+    const stream = tag.stream;
     if (stream.res !== res) return;
+    this.#detach(stream);
+  }
+
+  /** @internal A congested response drained (or closed): the upstream may go on once none is left. */
+  streamDrained(tag: ResponseTag): void {
+    if (!tag.congested) return;
+    tag.congested = false;
+    tag.replayed = 0;
+    this.#congested--;
+    this.#updateFlow();
+  }
+
+  /** Wait for `res` to drain before the upstream goes on, if it is past the high-water mark. */
+  #congest(res: TaggedResponse): void {
+    const tag = res[STREAM];
+    if (!tag || tag.congested || res.writableLength < this.#highWater || !res.writableNeedDrain) return;
+    tag.congested = true;
+    this.#congested++;
+    res.once('drain', onResponseDrain);
+  }
+
+  /** Tell the Session when the upstream must pause (a congested or cut stream) or may go on. */
+  #updateFlow(): void {
+    const paused = this.#congested > 0 || this.#cut.size > 0;
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    this.#observer?.backpressure(paused ? 'paused' : 'resumed');
+    this.onbackpressure?.(paused);
+  }
+
+  /** After a write: past the high-water mark, pause the upstream; past the limit, cut the stream. */
+  #checkBuffer(stream: Stream, res: TaggedResponse): void {
+    const unsent = res.writableLength;
+    if (unsent < this.#highWater) return;
+    if (
+      unsent <= this.#limit + (res[STREAM]?.replayed ?? 0) ||
+      res.writableEnded ||
+      !this.#cutStream(stream, res, unsent)
+    )
+      this.#congest(res);
+    this.#updateFlow();
+  }
+
+  /**
+   * The client is more than the limit behind on this stream although the upstream is paused: close it
+   * (freeing what it holds) and keep the upstream paused until the client resumes with `Last-Event-ID`.
+   * Its unsent events stay in the resumption buffer, sized so that nothing is evicted meanwhile. Returns
+   * false, leaving the stream open, when the client has not received one whole event on it yet.
+   */
+  #cutStream(stream: Stream, res: TaggedResponse, unsent: number): boolean {
+    let bytes = 0;
+    let from = this.#nextEventId;
+    for (let i = this.#replay.length - 1; i >= 0 && bytes < unsent; i--) {
+      const e = this.#replay[i] as ReplayEvent;
+      if (e.streamId !== stream.id) continue;
+      bytes += sseEventBytes(e.eventId, e.raw.length);
+      from = e.eventId;
+    }
+    // A client without one complete event on the stream could not name where to resume: it waits instead.
+    if (from <= stream.firstEventId) return false;
+    this.#cut.set(stream.id, from);
+    this.#observer?.backpressure('closed');
+    this.#logger?.warn(
+      { session: this.sessionId, unsentBytes: unsent, limitBytes: this.#limit, fromEventId: from },
+      'client is not reading its stream: closed it; its events are kept for Last-Event-ID resumption ' +
+        '(raise --client-buffer-bytes if clients are slow but steady)',
+    );
+    this.#detach(stream);
+    res.destroy();
+    return true;
+  }
+
+  #detach(stream: Stream): void {
     stream.res = null;
     this.#open.delete(stream);
     if (stream.done) return;
@@ -277,6 +434,7 @@ export class StreamableHttpServerTransport implements Transport {
       return;
     }
     const eventId = this.#nextEventId++;
+    if (stream.firstEventId === 0) stream.firstEventId = eventId;
     this.#remember(eventId, stream.id, raw);
     if (final) {
       stream.done = true;
@@ -301,6 +459,7 @@ export class StreamableHttpServerTransport implements Transport {
       headers['content-length'] = String(body.length);
       res.writeHead(200, headers);
       res.end(body);
+      if (res.writableLength >= this.#highWater) this.#checkBuffer(stream, res);
       return;
     }
     if (!stream.headersSent) {
@@ -309,6 +468,7 @@ export class StreamableHttpServerTransport implements Transport {
     }
     this.#writeSse(res, eventId, raw);
     if (final) res.end();
+    if (res.writableLength >= this.#highWater) this.#checkBuffer(stream, res);
   }
 
   #writeSse(res: ServerResponse, eventId: number, raw: Buffer): void {
@@ -322,11 +482,14 @@ export class StreamableHttpServerTransport implements Transport {
 
   #remember(eventId: number, streamId: number, raw: Buffer): void {
     this.#replay.push({ eventId, streamId, raw });
-    this.#replayBytes += raw.length;
-    while (this.#replay.length > MAX_REPLAY_EVENTS || this.#replayBytes > MAX_REPLAY_BYTES) {
+    this.#replayBytes += raw.length + REPLAY_EVENT_OVERHEAD_BYTES;
+    while (this.#replayBytes > this.#maxReplayBytes) {
       const old = this.#replay.shift();
       if (!old) break;
-      this.#replayBytes -= old.raw.length;
+      this.#replayBytes -= old.raw.length + REPLAY_EVENT_OVERHEAD_BYTES;
+      // Unsent on a cut stream and now gone: the client can no longer get it.
+      if (this.#cut.size > 0 && old.eventId >= (this.#cut.get(old.streamId) ?? Infinity))
+        this.#observer?.dropped('replay_evicted');
     }
   }
 
@@ -341,6 +504,7 @@ export class StreamableHttpServerTransport implements Transport {
     }
     this.#open.clear();
     this.#detached.clear();
+    this.#cut.clear();
     this.#replay = [];
     this.#backlog = [];
     this.onclose?.();

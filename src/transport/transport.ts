@@ -33,4 +33,31 @@ export interface Transport {
    * is gone and must be failed with `reason`.
    */
   onreset?: (reason: McpscopeError) => void;
+  /**
+   * Flow control, outbound side: stop reading from the peer until `resume()` (a child's stdout is left
+   * unread so its pipe fills and it blocks; a socket or response body is left unread so TCP pushes back).
+   * Messages already read may still arrive. Calls do not nest: one `resume()` undoes any number of
+   * `pause()`. Default: not implemented, the wire is never paused (its own bounded buffers apply).
+   */
+  pause?(): void;
+  /** Undo `pause()`. Default: not implemented (see `pause`). */
+  resume?(): void;
+  /**
+   * Flow control, inbound side: set by the Session. Called with true when the bytes written to the client
+   * but not yet taken by it pass the high-water mark, and with false once they have drained; the Session
+   * then pauses and resumes its outbound transport. Default: a wire that never calls it is never paused.
+   */
+  onbackpressure?: (congested: boolean) => void;
+}
+
+/** Per-session limit on bytes written to a client but not yet taken by it (4 MiB); `--client-buffer-bytes`. */
+export const DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Smallest accepted client buffer limit (64 KiB). */
+export const MIN_CLIENT_BUFFER_BYTES = 64 * 1024;
+/** The upstream is paused once a client has this much unread: a quarter of the limit, at most 1 MiB. */
+export const MAX_HIGH_WATER_BYTES = 1024 * 1024;
+
+/** The high-water mark for a client buffer limit: pause early, leaving room for what is already in flight. */
+export function highWaterMark(limitBytes: number): number {
+  return Math.min(Math.floor(limitBytes / 4), MAX_HIGH_WATER_BYTES);
 }

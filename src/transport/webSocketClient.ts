@@ -131,6 +131,15 @@ export class WebSocketClientTransport implements Transport {
     socket.send(frame.raw, TEXT_FRAME);
   }
 
+  /** Stop reading the upstream's socket (TCP pushes back) until resume(). */
+  pause(): void {
+    this.#socket?.pause();
+  }
+
+  resume(): void {
+    this.#socket?.resume();
+  }
+
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;

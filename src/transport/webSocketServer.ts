@@ -7,13 +7,8 @@ import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { StreamObserver } from '../observe/hooks.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { checkOrigin } from './originCheck.js';
-import type { Transport } from './transport.js';
-import {
-  MAX_WS_BUFFERED_BYTES,
-  MCP_SUBPROTOCOL,
-  TEXT_FRAME,
-  WS_CLOSE_TIMEOUT_MS,
-} from './webSocketClient.js';
+import { highWaterMark, type Transport } from './transport.js';
+import { MCP_SUBPROTOCOL, TEXT_FRAME, WS_CLOSE_TIMEOUT_MS } from './webSocketClient.js';
 
 /** Client messages held while the session's upstream starts (they are handed on once it has). */
 export const MAX_EARLY_MESSAGES = 100;
@@ -40,6 +35,13 @@ export class WebSocketServerTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #maxBytes: number;
   readonly #observer: StreamObserver | null;
+  /** The connection under the WebSocket: its 'drain' ends a congestion. */
+  readonly #raw: Duplex;
+  readonly #limit: number;
+  readonly #highWater: number;
+  readonly #drained = (): void => this.#onDrain();
+  /** Past the high-water mark, waiting for 'drain' (the upstream is paused meanwhile). */
+  #congested = false;
   /** Non-null until start(): messages that arrived while the upstream was starting. */
   #early: Frame[] | null = [];
   #alive = true;
@@ -49,10 +51,25 @@ export class WebSocketServerTransport implements Transport {
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onbackpressure?: (congested: boolean) => void;
 
-  constructor(socket: WebSocket, maxMessageBytes: number, observer: StreamObserver | null) {
+  /**
+   * `raw` is the upgraded connection `socket` writes to. `clientBufferBytes`: past a quarter of it (at
+   * most 1 MiB) unread, the upstream is paused until the socket drains; past all of it the client is cut
+   * (1008) and the session ends.
+   */
+  constructor(
+    socket: WebSocket,
+    raw: Duplex,
+    maxMessageBytes: number,
+    clientBufferBytes: number,
+    observer: StreamObserver | null,
+  ) {
     this.#socket = socket;
+    this.#raw = raw;
     this.#maxBytes = maxMessageBytes;
+    this.#limit = clientBufferBytes;
+    this.#highWater = highWaterMark(clientBufferBytes);
     this.#observer = observer;
     observer?.opened('socket');
     socket.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
@@ -125,13 +142,27 @@ export class WebSocketServerTransport implements Transport {
   #write(raw: Buffer | string): void {
     const socket = this.#socket;
     if (this.#closed || socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > MAX_WS_BUFFERED_BYTES) {
-      // A client that does not read would make us hold everything: close it (the session ends).
+    if (socket.bufferedAmount > this.#limit) {
+      // Still behind although the upstream is paused: close it (the session ends).
       this.#observer?.dropped('backlog_full');
+      this.#observer?.backpressure('closed');
       socket.close(CLOSE_POLICY, 'client is not reading its messages');
       return;
     }
     socket.send(raw, TEXT_FRAME);
+    if (!this.#congested && socket.bufferedAmount >= this.#highWater && this.#raw.writableNeedDrain) {
+      this.#congested = true;
+      this.#raw.once('drain', this.#drained);
+      this.#observer?.backpressure('paused');
+      this.onbackpressure?.(true);
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.#congested) return;
+    this.#congested = false;
+    this.#observer?.backpressure('resumed');
+    this.onbackpressure?.(false);
   }
 
   /** Ping the client; one that did not answer the previous ping is cut. */
@@ -230,11 +261,18 @@ export class WebSocketEndpoint {
       refuseUpgrade(socket, err as McpscopeError);
       return;
     }
-    this.#server.handleUpgrade(req, socket, head, (ws) => void this.#connected(id, ws));
+    this.#server.handleUpgrade(req, socket, head, (ws) => void this.#connected(id, ws, socket));
   }
 
-  async #connected(id: string, ws: WebSocket): Promise<void> {
-    const inbound = new WebSocketServerTransport(ws, this.#ctx.maxMessageBytes, this.#observer);
+  async #connected(id: string, ws: WebSocket, raw: Duplex): Promise<void> {
+    const ctx = this.#ctx;
+    const inbound = new WebSocketServerTransport(
+      ws,
+      raw,
+      ctx.maxMessageBytes,
+      ctx.clientBufferBytes,
+      this.#observer,
+    );
     const session = await openSession(this.#ctx, id, inbound, () => inbound.open);
     // A session whose upstream could not start was closed with its reason, which the client got.
     if (session instanceof McpscopeError) return;
