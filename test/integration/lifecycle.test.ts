@@ -26,7 +26,10 @@ describe('process and session lifecycle', () => {
     let stderr = '';
     proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let child: number | undefined;
-    await expect.poll(() => (child = childrenOf(proc.pid as number)[0])).toBeGreaterThan(0);
+    // Starting node twice takes well over a second on a loaded 2-core machine.
+    await expect
+      .poll(() => (child = childrenOf(proc.pid as number)[0] ?? 0), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     proc.stdin.end(); // the client leaves: mcpscope closes the server's stdin, then SIGTERM, then SIGKILL
     expect(await new Promise((r) => proc.once('exit', r))).toBe(0);
     expect(stderr).toContain('ignoresSigterm: stdin closed, staying up');
