@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
@@ -30,6 +30,7 @@ export async function openSession(
   ctx: EndpointContext,
   id: string,
   inbound: Transport,
+  req: IncomingMessage,
   isBusy?: () => boolean,
 ): Promise<Session | McpscopeError> {
   const { sessions, upstream, logger } = ctx;
@@ -38,6 +39,7 @@ export async function openSession(
       inbound,
       outbound: upstream.create(),
       upstream: upstream.description,
+      client: { remoteAddress: req.socket.remoteAddress, headers: req.headers },
       isBusy,
     });
     logger.info({ session: id, transport: inbound.kind, upstream: upstream.description }, 'session opened');

@@ -14,7 +14,7 @@ import {
 import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
-import type { EndpointContext } from './endpointContext.js';
+import { openSession, type EndpointContext } from './endpointContext.js';
 import { readBody, writeError } from './httpBody.js';
 import { LegacySseRoutes } from './legacySseRoutes.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from './originCheck.js';
@@ -79,6 +79,7 @@ export interface HttpListenerOptions {
 export class HttpListener {
   readonly #options: HttpListenerOptions;
   readonly #server: Server;
+  readonly #ctx: EndpointContext;
   readonly #path: string;
   readonly #transports = new Map<string, StreamableHttpServerTransport>();
   readonly #originPolicy: OriginPolicy;
@@ -110,7 +111,7 @@ export class HttpListener {
       },
       (req, res) => this.#handle(req, res),
     );
-    const ctx: EndpointContext = {
+    const ctx: EndpointContext = (this.#ctx = {
       sessions: options.sessions,
       upstream: options.upstream,
       logger: options.logger,
@@ -119,7 +120,7 @@ export class HttpListener {
       originPolicy: this.#originPolicy,
       refuse: this.#refuseBound,
       rejected: (err) => options.onReject?.(err),
-    };
+    });
     this.#legacy =
       options.legacySse === false ? null : new LegacySseRoutes(ctx, options.legacySseObserver ?? null);
     this.#webSocket =
@@ -327,7 +328,7 @@ export class HttpListener {
   }
 
   async #initialize(frame: Frame, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { sessions, upstream, logger } = this.#options;
+    const { sessions, logger } = this.#options;
     let id: string;
     try {
       id = sessions.reserve();
@@ -342,27 +343,13 @@ export class HttpListener {
       maxMessageBytes: this.#options.maxMessageBytes,
       logger,
     });
-    let session: Session;
-    try {
-      session = await sessions.create(id, {
-        inbound,
-        outbound: upstream.create(),
-        upstream: upstream.description,
-        client: { remoteAddress: req.socket.remoteAddress, headers: req.headers },
-        isBusy: () => inbound.busy,
-      });
-    } catch (err) {
-      const e =
-        err instanceof McpscopeError
-          ? err
-          : new McpscopeError('UPSTREAM_UNREACHABLE', `could not start the upstream: ${String(err)}`);
-      logger.error({ code: e.code }, e.message);
-      this.#refuse(res, e, frame.id ?? null);
+    const session = await openSession(this.#ctx, id, inbound, req, () => inbound.busy);
+    if (session instanceof McpscopeError) {
+      this.#refuse(res, session, frame.id ?? null);
       return;
     }
     this.#transports.set(id, inbound);
     session.onClose(() => this.#transports.delete(id));
-    logger.info({ session: id, upstream: upstream.description }, 'session opened');
     inbound.acceptRequest(frame, res);
   }
 

@@ -51,12 +51,12 @@ export class LegacySseRoutes {
       req.resume();
       return true;
     }
-    if (method === 'GET') void this.#open(res);
+    if (method === 'GET') void this.#open(req, res);
     else this.#post(req, res, query);
     return true;
   }
 
-  async #open(res: ServerResponse): Promise<void> {
+  async #open(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ctx = this.#ctx;
     let id: string;
     try {
@@ -67,7 +67,7 @@ export class LegacySseRoutes {
     }
     const endpoint = `${LEGACY_MESSAGES_PATH}?sessionId=${id}`;
     const inbound = new LegacySseServerTransport(id, res, endpoint, this.#observer, ctx.clientBufferBytes);
-    const session = await openSession(ctx, id, inbound, () => true);
+    const session = await openSession(ctx, id, inbound, req, () => true);
     if (session instanceof McpscopeError) {
       ctx.refuse(res, session);
       return;

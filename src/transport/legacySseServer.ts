@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { StreamObserver } from '../observe/hooks.js';
-import { highWaterMark, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
+import { ClientCongestion } from './congestion.js';
 
 const SSE_DATA = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
@@ -21,10 +22,8 @@ export class LegacySseServerTransport implements Transport {
   readonly #endpoint: string;
   readonly #observer: StreamObserver | null;
   readonly #limit: number;
-  readonly #highWater: number;
-  readonly #drained = (): void => this.#onDrain();
   /** Past the high-water mark, waiting for 'drain' (the upstream is paused meanwhile). */
-  #congested = false;
+  readonly #congestion: ClientCongestion;
   #openedAt = 0;
   #lastWriteAt = 0;
   #closed = false;
@@ -50,7 +49,7 @@ export class LegacySseServerTransport implements Transport {
     this.#endpoint = endpoint;
     this.#observer = observer;
     this.#limit = clientBufferBytes;
-    this.#highWater = highWaterMark(clientBufferBytes);
+    this.#congestion = new ClientCongestion(clientBufferBytes, observer, (c) => this.onbackpressure?.(c));
   }
 
   /** Send the headers and the endpoint event: from here on the client may POST. */
@@ -98,19 +97,7 @@ export class LegacySseServerTransport implements Transport {
     res.write(frame.raw);
     res.write(SSE_END);
     res.uncork();
-    if (!this.#congested && res.writableLength >= this.#highWater && res.writableNeedDrain) {
-      this.#congested = true;
-      res.once('drain', this.#drained);
-      this.#observer?.backpressure('paused');
-      this.onbackpressure?.(true);
-    }
-  }
-
-  #onDrain(): void {
-    if (!this.#congested) return;
-    this.#congested = false;
-    this.#observer?.backpressure('resumed');
-    this.onbackpressure?.(false);
+    this.#congestion.check(res, res.writableLength);
   }
 
   /** Write an SSE comment so intermediaries keep the stream open. */

@@ -5,7 +5,8 @@ import { errorResponseJson, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
 import type { StreamObserver } from '../observe/hooks.js';
-import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
+import { DEFAULT_CLIENT_BUFFER_BYTES, type Transport } from './transport.js';
+import { ClientCongestion } from './congestion.js';
 
 export interface StdioServerTransportOptions {
   /** Default process.stdin. */
@@ -42,11 +43,7 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
   readonly #input: Readable;
   readonly #output: Writable;
   readonly #channel: NdjsonChannel;
-  readonly #highWater: number;
-  readonly #observer: Pick<StreamObserver, 'backpressure'> | null;
-  readonly #drained = (): void => this.#onDrain();
-  /** True from passing the high-water mark until the output drains. */
-  #congested = false;
+  readonly #congestion: ClientCongestion;
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
@@ -57,8 +54,11 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
     this.#input = options.input ?? process.stdin;
     this.#output = options.output ?? protocolStdout();
     this.#channel = new NdjsonChannel(this.#input, this.#output, options.maxMessageBytes, this);
-    this.#highWater = highWaterMark(options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES);
-    this.#observer = options.observer ?? null;
+    this.#congestion = new ClientCongestion(
+      options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
+      options.observer ?? null,
+      (c) => this.onbackpressure?.(c),
+    );
   }
 
   async start(): Promise<void> {
@@ -83,19 +83,7 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
     // Past the high-water mark (and the stream's own, so that 'drain' follows) the upstream is paused
     // until the client has read everything. What is still in flight stays bounded: one read
     // chunk of the child, or answers mcpscope makes itself (one per pending request).
-    if (!this.#congested && this.#channel.backlogBytes >= this.#highWater && this.#output.writableNeedDrain) {
-      this.#congested = true;
-      this.#output.once('drain', this.#drained);
-      this.#observer?.backpressure('paused');
-      this.onbackpressure?.(true);
-    }
-  }
-
-  #onDrain(): void {
-    if (!this.#congested) return;
-    this.#congested = false;
-    this.#observer?.backpressure('resumed');
-    this.onbackpressure?.(false);
+    this.#congestion.check(this.#output, this.#channel.backlogBytes);
   }
 
   #ended(): void {

@@ -7,8 +7,9 @@ import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { StreamObserver } from '../observe/hooks.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { checkOrigin } from './originCheck.js';
-import { highWaterMark, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import { MCP_SUBPROTOCOL, TEXT_FRAME, WS_CLOSE_TIMEOUT_MS } from './webSocketClient.js';
+import { ClientCongestion } from './congestion.js';
 
 /** Client messages held while the session's upstream starts (they are handed on once it has). */
 export const MAX_EARLY_MESSAGES = 100;
@@ -38,10 +39,8 @@ export class WebSocketServerTransport implements Transport {
   /** The connection under the WebSocket: its 'drain' ends a congestion. */
   readonly #raw: Duplex;
   readonly #limit: number;
-  readonly #highWater: number;
-  readonly #drained = (): void => this.#onDrain();
   /** Past the high-water mark, waiting for 'drain' (the upstream is paused meanwhile). */
-  #congested = false;
+  readonly #congestion: ClientCongestion;
   /** Non-null until start(): messages that arrived while the upstream was starting. */
   #early: Frame[] | null = [];
   #alive = true;
@@ -69,7 +68,7 @@ export class WebSocketServerTransport implements Transport {
     this.#raw = raw;
     this.#maxBytes = maxMessageBytes;
     this.#limit = clientBufferBytes;
-    this.#highWater = highWaterMark(clientBufferBytes);
+    this.#congestion = new ClientCongestion(clientBufferBytes, observer, (c) => this.onbackpressure?.(c));
     this.#observer = observer;
     observer?.opened('socket');
     socket.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
@@ -150,19 +149,7 @@ export class WebSocketServerTransport implements Transport {
       return;
     }
     socket.send(raw, TEXT_FRAME);
-    if (!this.#congested && socket.bufferedAmount >= this.#highWater && this.#raw.writableNeedDrain) {
-      this.#congested = true;
-      this.#raw.once('drain', this.#drained);
-      this.#observer?.backpressure('paused');
-      this.onbackpressure?.(true);
-    }
-  }
-
-  #onDrain(): void {
-    if (!this.#congested) return;
-    this.#congested = false;
-    this.#observer?.backpressure('resumed');
-    this.onbackpressure?.(false);
+    this.#congestion.check(this.#raw, socket.bufferedAmount);
   }
 
   /** Ping the client; one that did not answer the previous ping is cut. */
@@ -261,10 +248,10 @@ export class WebSocketEndpoint {
       refuseUpgrade(socket, err as McpscopeError);
       return;
     }
-    this.#server.handleUpgrade(req, socket, head, (ws) => void this.#connected(id, ws, socket));
+    this.#server.handleUpgrade(req, socket, head, (ws) => void this.#connected(id, ws, socket, req));
   }
 
-  async #connected(id: string, ws: WebSocket, raw: Duplex): Promise<void> {
+  async #connected(id: string, ws: WebSocket, raw: Duplex, req: IncomingMessage): Promise<void> {
     const ctx = this.#ctx;
     const inbound = new WebSocketServerTransport(
       ws,
@@ -273,7 +260,7 @@ export class WebSocketEndpoint {
       ctx.clientBufferBytes,
       this.#observer,
     );
-    const session = await openSession(this.#ctx, id, inbound, () => inbound.open);
+    const session = await openSession(this.#ctx, id, inbound, req, () => inbound.open);
     // A session whose upstream could not start was closed with its reason, which the client got.
     if (session instanceof McpscopeError) return;
     this.#transports.add(inbound);
