@@ -24,6 +24,9 @@ interface Anchor {
   readonly followers: TapeMessageEvent[];
 }
 
+/** The most an answer is held behind the notifications before it at speed 0 (see #arm). */
+export const MAX_ANSWER_GAP_MS = 100;
+
 function isAnswer(event: TapeMessageEvent): boolean {
   return (event.msg as { method?: unknown }).method === undefined;
 }
@@ -218,9 +221,11 @@ export class TapePlayerTransport implements Transport {
     if (wait > 0) {
       this.#timer = setTimeout(() => this.#emitDue(), wait);
     } else if (after && isAnswer(next.event) && !isAnswer(after)) {
-      // An answer right behind notifications gets a turn of its own (1 ms): SDK clients handle notifications
-      // a microtask later than answers, so a progress update read in the same chunk as its answer is lost.
-      this.#timer = setTimeout(() => this.#emitDue(), 1);
+      // An answer right behind notifications keeps its recorded distance from them, up to
+      // MAX_ANSWER_GAP_MS, even at speed 0: SDK clients handle a notification a microtask later than an
+      // answer, so progress read in the same chunk as its answer is lost, and a busy client reads late.
+      const gap = Math.min(MAX_ANSWER_GAP_MS, Math.max(1, next.event.t - after.t));
+      this.#timer = setTimeout(() => this.#emitDue(), gap);
     } else {
       this.#timer = setImmediate(() => this.#emitDue());
     }
