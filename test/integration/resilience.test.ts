@@ -16,6 +16,7 @@ import {
   childrenOf,
   connectHttp,
   connectStdio,
+  connectWebSocket,
   post,
   startHttpProxy,
   type RunningCli,
@@ -256,6 +257,32 @@ describe('rate limits', () => {
         await prom.value(`mcpscope_rate_limit_exceeded_total{limit_type="client",client="${session}"}`),
       ).toBe(3);
     }
+  });
+
+  it('by address: two WebSocket clients from one address share one bucket', async () => {
+    const proxy = await startHttpProxy([
+      '--no-admin',
+      '--rate-limit-client',
+      '1/m:2',
+      '--rate-limit-client-key',
+      'address',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    cleanups.push(() => proxy.stop());
+    const ws = proxy.url.replace(/^http/, 'ws');
+    const a = await connectWebSocket(ws, 'ws-a');
+    cleanups.push(() => a.client.close());
+    const b = await connectWebSocket(ws, 'ws-b');
+    cleanups.push(() => b.client.close());
+    const add = (c: typeof a) => c.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+    await add(a);
+    await add(b);
+    const err = await add(a).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).data).toMatchObject({ code: 'RATE_LIMITED', limit: 'client' });
+    expect((err as McpError).message).toMatch(/client 127\.0\.0\.1 may make/);
   });
 
   it('stdio: over a tool limit the client gets a JSON-RPC error with retryAfterMs; other tools still go', async () => {
