@@ -414,9 +414,8 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     shuttingDown ??= (async () => {
       const t0 = performance.now();
       listener?.stopAccepting();
-      const inFlight = [...sessions.list()].reduce((n, s) => n + s.pendingCount, 0);
       logger.info(
-        { sessions: sessions.size, inFlight, graceMs },
+        { sessions: sessions.size, inFlight: sessions.inFlight, graceMs },
         'shutting down: waiting for requests in flight',
       );
       const failed = await sessions.drain(graceMs);

@@ -159,6 +159,18 @@ export function errorResponseJson(id: JsonRpcId | null, err: McpscopeError): str
   return JSON.stringify(errorResponse(id, err));
 }
 
+/** A message from the upstream that failed parsing or validation (`cause`), as the error to report. */
+export function upstreamProtocolError(cause: McpscopeError): McpscopeError {
+  return new McpscopeError(
+    'UPSTREAM_PROTOCOL_ERROR',
+    `upstream sent an unacceptable message: ${cause.message}`,
+    {
+      cause,
+      details: cause.details,
+    },
+  );
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

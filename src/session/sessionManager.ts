@@ -138,7 +138,7 @@ export class SessionManager {
     this.#draining = true;
     for (const session of this.#sessions.values()) session.draining = true;
     const deadline = performance.now() + graceMs;
-    while (this.#inFlight() > 0 && performance.now() < deadline) {
+    while (this.inFlight > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
     let failed = 0;
@@ -147,7 +147,8 @@ export class SessionManager {
     return failed;
   }
 
-  #inFlight(): number {
+  /** Client requests waiting for an answer, all sessions. */
+  get inFlight(): number {
     let n = 0;
     for (const session of this.#sessions.values()) n += session.pendingCount;
     return n;

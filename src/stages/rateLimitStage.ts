@@ -67,20 +67,20 @@ export class RateLimitStage implements TransformerStage {
     if (direction !== 'client-to-server' || frame.kind !== 'request' || frame.method === 'initialize')
       return FORWARD;
     const now = performance.now();
+    const { global: globalSpec, client: clientSpec } = this.#options;
     const global = this.#global;
-    if (global) {
+    if (global && globalSpec) {
       const wait = global.take(now);
-      if (wait > 0) return this.#refuse(frame, session, 'global', 'global', wait);
+      if (wait > 0) return this.#refuse(frame, session, 'global', globalSpec, 'global', wait);
     }
     let client: TokenBucket | undefined;
-    const clientSpec = this.#options.client;
     if (clientSpec) {
       const key = this.#clientKey(session);
       client = this.#bucket(this.#clients, key, clientSpec, now);
       const wait = client.take(now);
       if (wait > 0) {
         global?.refund();
-        return this.#refuse(frame, session, 'client', key, wait);
+        return this.#refuse(frame, session, 'client', clientSpec, key, wait);
       }
     }
     if (frame.method === 'tools/call') {
@@ -91,7 +91,7 @@ export class RateLimitStage implements TransformerStage {
         if (wait > 0) {
           global?.refund();
           client?.refund();
-          return this.#refuse(frame, session, 'tool', this.#clientKey(session), wait, tool);
+          return this.#refuse(frame, session, 'tool', spec, this.#clientKey(session), wait, tool);
         }
       }
     }
@@ -106,17 +106,11 @@ export class RateLimitStage implements TransformerStage {
     frame: Frame,
     session: Session,
     type: LimitType,
+    spec: RateSpec,
     client: string,
     retryAfterMs: number,
     tool?: string,
   ): Verdict {
-    const spec = (
-      type === 'global'
-        ? this.#options.global
-        : type === 'client'
-          ? this.#options.client
-          : (this.#options.tools?.[tool as string] ?? this.#options.tool)
-    ) as RateSpec;
     const who =
       type === 'global' ? 'all clients together' : type === 'client' ? `client ${client}` : `tool ${tool}`;
     const err = new McpscopeError(

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
-import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
+import { McpscopeError, errorMessage, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { HEADER_LAST_EVENT_ID } from '../protocol.js';
@@ -231,12 +231,7 @@ export class LegacySseClientTransport implements Transport {
       frame = parseFrame(Buffer.from(data), this.#options.maxMessageBytes, performance.now());
     } catch (err) {
       const e = err as McpscopeError;
-      this.onerror?.(
-        new McpscopeError('UPSTREAM_PROTOCOL_ERROR', `upstream sent an unacceptable message: ${e.message}`, {
-          cause: e,
-          details: e.details,
-        }),
-      );
+      this.onerror?.(upstreamProtocolError(e));
       return;
     }
     this.onmessage?.(frame);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
+import { McpscopeError, errorMessage, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
 import type { ManagedProcess, ProcessManager, ProcessSpec } from '../process/processManager.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
@@ -201,12 +201,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
       );
       return;
     }
-    this.onerror?.(
-      new McpscopeError('UPSTREAM_PROTOCOL_ERROR', `upstream sent an unacceptable message: ${err.message}`, {
-        cause: err,
-        details: err.details,
-      }),
-    );
+    this.onerror?.(upstreamProtocolError(err));
   }
 
   send(frame: Frame): void {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
-import { McpscopeError, errorMessage, type JsonRpcId } from '../jsonrpc/errors.js';
+import { McpscopeError, errorMessage, type JsonRpcId, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
@@ -186,12 +186,7 @@ export class StreamableHttpClientTransport implements Transport {
       frame = parseFrame(raw, this.#options.maxMessageBytes, performance.now());
     } catch (err) {
       const e = err as McpscopeError;
-      this.onerror?.(
-        new McpscopeError('UPSTREAM_PROTOCOL_ERROR', `upstream sent an unacceptable message: ${e.message}`, {
-          cause: e,
-          details: e.details,
-        }),
-      );
+      this.onerror?.(upstreamProtocolError(e));
       return undefined;
     }
     if (frame.kind === 'response' && frame.id === this.#initializeId) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
+import { McpscopeError, errorMessage, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Transport } from './transport.js';
 
@@ -84,12 +84,7 @@ export class WebSocketClientTransport implements Transport {
       frame = parseFrame(data, this.#options.maxMessageBytes, performance.now());
     } catch (err) {
       const e = err as McpscopeError;
-      this.onerror?.(
-        new McpscopeError('UPSTREAM_PROTOCOL_ERROR', `upstream sent an unacceptable message: ${e.message}`, {
-          cause: e,
-          details: e.details,
-        }),
-      );
+      this.onerror?.(upstreamProtocolError(e));
       return;
     }
     this.onmessage?.(frame);
