@@ -18,6 +18,8 @@ import {
   connectStdio,
   connectWebSocket,
   post,
+  jsonLines,
+  spawnCli,
   startHttpProxy,
   type RunningCli,
 } from '../helpers.js';
@@ -370,5 +372,46 @@ describe('graceful shutdown', () => {
     expect(code).toBe(0);
     expect(servers.filter(alive)).toEqual([]);
     expect(proxy.stderr()).toMatch(/3 request\(s\) were still in flight after 3000 ms/);
+  });
+
+  it('stdio: SIGTERM lets the call in flight finish, refuses a new one, and exits 0', async () => {
+    const proc = spawnCli(['forward', 'stdio', '--no-admin', '--', process.execPath, EXAMPLE]);
+    cleanups.push(async () => {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    });
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    const out = jsonLines(proc);
+    const send = (msg: object) => proc.stdin.write(`${JSON.stringify(msg)}\n`);
+    send(INIT);
+    expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'mcpscope-example' } } });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'slow', arguments: { ms: 800, steps: 1 }, _meta: { progressToken: 'p' } },
+    });
+    // At the server once its progress is back.
+    expect(await out.next()).toMatchObject({ method: 'notifications/progress' });
+    proc.kill('SIGTERM');
+    await until(() => /waiting for requests in flight/.test(stderr), 'the drain to start');
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 2 } } });
+    const answers = [await out.next(), await out.next()];
+    expect(answers).toContainEqual(
+      expect.objectContaining({
+        id: 2,
+        error: expect.objectContaining({ data: expect.objectContaining({ code: 'SHUTTING_DOWN' }) }),
+      }),
+    );
+    expect(answers).toContainEqual(
+      expect.objectContaining({
+        id: 1,
+        result: expect.objectContaining({ content: [{ type: 'text', text: 'slept 800 ms' }] }),
+      }),
+    );
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/every request in flight was answered/);
   });
 });
