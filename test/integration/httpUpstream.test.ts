@@ -1,30 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
-
-const FIXTURE = fileURLToPath(new URL('../fixtures/servers/httpServer.mjs', import.meta.url));
-
-async function startFixture(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening (\S+)/.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    proc.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
-  });
-  return { proc, url };
-}
+import {
+  connectHttp,
+  startFixture,
+  startHttpProxy,
+  type RunningCli,
+  type RunningFixture,
+} from '../helpers.js';
 
 describe('forward http --upstream in front of an SDK Streamable HTTP server', () => {
-  let fixture: { proc: ChildProcess; url: string };
+  let fixture: RunningFixture;
   let proxy: RunningCli;
   beforeAll(async () => {
-    fixture = await startFixture();
+    fixture = await startFixture('httpServer.mjs');
     proxy = await startHttpProxy([
       '--upstream',
       fixture.url,
@@ -34,7 +22,7 @@ describe('forward http --upstream in front of an SDK Streamable HTTP server', ()
   });
   afterAll(async () => {
     await proxy.stop();
-    fixture.proc.kill();
+    await fixture.stop();
   });
 
   it('relays tools, progress, logging and sampling', async () => {
@@ -102,8 +90,7 @@ describe('forward http --upstream in front of an SDK Streamable HTTP server', ()
   it('answers with UPSTREAM_UNREACHABLE when the upstream is down, and recovers when it is back', async () => {
     const port = new URL(fixture.url).port;
     const c = await connectHttp(proxy.url);
-    fixture.proc.kill();
-    await new Promise((r) => fixture.proc.once('exit', r));
+    await fixture.stop();
     const err = await c.client
       .callTool({ name: 'echo', arguments: { message: 'x' } })
       .catch((e: unknown) => e);
@@ -112,9 +99,7 @@ describe('forward http --upstream in front of an SDK Streamable HTTP server', ()
     expect((err as McpError).message).toMatch(/could not be reached/);
     await c.client.close();
     // Same port again: a new session works.
-    const proc = spawn(process.execPath, [FIXTURE, port], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => proc.stdout?.once('data', () => resolve()));
-    fixture = { proc, url: fixture.url };
+    fixture = await startFixture('httpServer.mjs', [port]);
     const again = await connectHttp(proxy.url);
     expect((await again.client.callTool({ name: 'echo', arguments: { message: 'back' } })).content).toEqual([
       { type: 'text', text: 'back' },
