@@ -222,10 +222,13 @@ export class Session implements PipelineTarget {
     this.failRequest(pending, err);
   }
 
-  /** Fail every client request still waiting with `err` (a shutdown's end). Returns how many. */
-  failPending(err: McpscopeError): number {
+  /**
+   * Fail every client request still waiting with `err` (a shutdown's end, a lost upstream); `report` as in
+   * failRequest. Returns how many.
+   */
+  failPending(err: McpscopeError, report = true): number {
     const pending = [...this.#pending.values()];
-    for (const p of pending) this.failRequest(p, err);
+    for (const p of pending) this.failRequest(p, err, report);
     return pending.length;
   }
 
@@ -354,7 +357,7 @@ export class Session implements PipelineTarget {
   /** The upstream lost its state (a restart): fail what was in flight, keep the session. */
   #upstreamReset(reason: McpscopeError): void {
     this.#pipeline.error(this, reason);
-    for (const pending of [...this.#pending.values()]) this.failRequest(pending, reason, false);
+    this.failPending(reason, false);
     this.#serverPending.clear();
   }
 
@@ -367,7 +370,7 @@ export class Session implements PipelineTarget {
         `the upstream (${this.upstream}) closed the connection; start a new session`,
       );
     if (reason) this.#pipeline.error(this, reason);
-    for (const pending of [...this.#pending.values()]) this.failRequest(pending, err, false);
+    this.failPending(err, false);
     void this.close(err);
   }
 
