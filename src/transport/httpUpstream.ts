@@ -9,6 +9,8 @@ import { StreamableHttpClientTransport } from './streamableHttpClient.js';
 import type { Transport, TransportKind } from './transport.js';
 import { WebSocketClientTransport } from './webSocketClient.js';
 
+const ignoreError = (): void => undefined;
+
 /** How long a readiness probe waits for a remote upstream to answer (2 s). */
 export const READY_PROBE_TIMEOUT_MS = 2_000;
 
@@ -123,7 +125,9 @@ export class HttpUpstream {
         dispatcher: this.#dispatcher,
         signal: AbortSignal.timeout(READY_PROBE_TIMEOUT_MS),
       });
-      // A legacy SSE endpoint answers with a stream that never ends: stop reading at once.
+      // A legacy SSE endpoint answers with a stream that never ends: stop reading at once. undici destroys
+      // an unread body with an 'error' (UND_ERR_ABORTED); with no listener that would end the process.
+      res.body.once('error', ignoreError);
       res.body.destroy();
       return { ready: true, reason: `upstream ${url} answered (HTTP ${res.statusCode})` };
     } catch (err) {
