@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'UPSTREAM_PROTOCOL_ERROR'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BACKPRESSURE'
+  | 'CLIENT_BACKPRESSURE'
   | 'UPSTREAM_STREAM_LOST'
   | 'SESSION_CLOSED'
   | 'CONFIG_INVALID'
@@ -53,6 +54,12 @@ export const JsonRpcCode = {
 interface Mapping {
   readonly rpc: number;
   readonly http: number;
+  /**
+   * Set when the error is a fault of the upstream (the server, or the way to it): its `error_type` label in
+   * `upstream_errors_total`. The circuit breaker counts exactly these; errors a client causes (its own
+   * backpressure, bad input, limits it hits) and mcpscope's own refusals never count against the upstream.
+   */
+  readonly upstreamFailure?: string;
 }
 
 const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
@@ -69,14 +76,15 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   UNSUPPORTED_MEDIA_TYPE: { rpc: JsonRpcCode.ConnectionClosed, http: 415 },
   METHOD_NOT_ALLOWED: { rpc: JsonRpcCode.ConnectionClosed, http: 405 },
   STREAM_CONFLICT: { rpc: JsonRpcCode.ConnectionClosed, http: 409 },
-  UPSTREAM_EXITED: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
-  UPSTREAM_UNREACHABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
+  UPSTREAM_EXITED: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'exited' },
+  UPSTREAM_UNREACHABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'refused' },
   UPSTREAM_HTTP_ERROR: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
-  UPSTREAM_PROTOCOL_ERROR: { rpc: JsonRpcCode.InternalError, http: 502 },
-  UPSTREAM_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504 },
-  UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
-  UPSTREAM_STREAM_LOST: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
-  SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404 },
+  UPSTREAM_PROTOCOL_ERROR: { rpc: JsonRpcCode.InternalError, http: 502, upstreamFailure: 'protocol' },
+  UPSTREAM_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, upstreamFailure: 'timeout' },
+  UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503, upstreamFailure: 'backpressure' },
+  CLIENT_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
+  UPSTREAM_STREAM_LOST: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'stream_lost' },
+  SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404, upstreamFailure: 'closed' },
   CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
   TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404 },
   TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500 },
@@ -108,6 +116,19 @@ export class McpscopeError extends Error {
   get rpcCode(): number {
     return MAPPING[this.code].rpc;
   }
+}
+
+/**
+ * What an mcpscope error says of the upstream: the `error_type` of an upstream fault, or undefined when the
+ * client or mcpscope itself caused it. One list for the circuit breaker and `upstream_errors_total`. An
+ * upstream's HTTP 4xx answers the client's request (bad input, credentials): not a fault of the upstream.
+ */
+export function upstreamFailure(err: McpscopeError): string | undefined {
+  if (err.code === 'UPSTREAM_HTTP_ERROR') {
+    const status = Number(err.details?.status);
+    return status >= 500 || !(status >= 400) ? 'http_5xx' : undefined;
+  }
+  return MAPPING[err.code].upstreamFailure;
 }
 
 /**

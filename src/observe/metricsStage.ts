@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Counter, Histogram } from 'prom-client';
-import type { McpscopeError } from '../jsonrpc/errors.js';
+import { upstreamFailure, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
@@ -28,16 +28,6 @@ export function errorClass(frame: Frame): string {
   const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
   return (typeof code === 'number' && ERROR_CLASSES[code]) || 'error';
 }
-
-const UPSTREAM_ERROR_TYPES: Partial<Record<McpscopeError['code'], string>> = {
-  UPSTREAM_TIMEOUT: 'timeout',
-  UPSTREAM_EXITED: 'exited',
-  UPSTREAM_UNREACHABLE: 'refused',
-  UPSTREAM_PROTOCOL_ERROR: 'protocol',
-  UPSTREAM_BACKPRESSURE: 'backpressure',
-  UPSTREAM_STREAM_LOST: 'stream_lost',
-  SESSION_CLOSED: 'closed',
-};
 
 type KindCounters = Record<Frame['kind'], Counter.Internal>;
 
@@ -182,11 +172,7 @@ export class MetricsStage implements ObserverStage {
   }
 
   onError(_session: Session, err: McpscopeError): void {
-    let type = UPSTREAM_ERROR_TYPES[err.code];
-    if (err.code === 'UPSTREAM_HTTP_ERROR') {
-      const status = Number(err.details?.status);
-      type = status >= 500 ? 'http_5xx' : 'http_4xx';
-    }
+    const type = upstreamFailure(err);
     if (type) this.#m.upstreamErrors.labels(this.#upstream, type).inc();
     else this.#m.errors.labels(err.code).inc();
   }

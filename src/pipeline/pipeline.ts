@@ -96,6 +96,14 @@ export class Pipeline {
     }
   }
 
+  upstreamRestored(session: Session): void {
+    for (const stage of this.stages) {
+      if (stage.onUpstreamRestored) {
+        this.#safely(stage, 'onUpstreamRestored', () => stage.onUpstreamRestored?.(session));
+      }
+    }
+  }
+
   #run(session: Session & PipelineTarget, frame: Frame, direction: Direction, from: number): void {
     const transformers = this.#transformers ?? [];
     let current = frame;

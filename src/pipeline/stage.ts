@@ -22,6 +22,8 @@ interface StageHooks {
   onSessionClose?(session: Session, reason: McpscopeError | undefined): void;
   /** An error mcpscope raised for this session (rejected input, upstream failure, timeout). */
   onError?(session: Session, err: McpscopeError): void;
+  /** The session's upstream lost its state (see onError) and is back: a restarted server answered its handshake. */
+  onUpstreamRestored?(session: Session): void;
 }
 
 /**

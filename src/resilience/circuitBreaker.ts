@@ -127,6 +127,19 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Direct evidence that the upstream works again (a restarted server answered its handshake): counted as
+   * a success, and an open or half-open breaker closes without waiting for its probe.
+   */
+  recovered(now: number, why: string): void {
+    this.#count(now, false);
+    this.#consecutive = 0;
+    if (this.#state === 'closed') return;
+    this.#probing = false;
+    clearTimeout(this.#timer);
+    this.#move('closed', why);
+  }
+
   /** The probe will never be answered (its session ended): let another request probe. */
   abandonProbe(): void {
     this.#probing = false;

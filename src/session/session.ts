@@ -74,6 +74,8 @@ export class Session implements PipelineTarget {
   readonly #byProgressToken = new Map<string | number, PendingRequest>();
   #closed = false;
   #warnedUnmatched = false;
+  /** The client is behind and the upstream paused for it (see #backpressure). */
+  #clientBehind = false;
   #closeListeners: Array<(reason: McpscopeError | undefined) => void> = [];
 
   constructor(options: SessionOptions) {
@@ -91,6 +93,7 @@ export class Session implements PipelineTarget {
     this.inbound.onclose = (reason) => this.#clientClosed(reason);
     this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
     this.outbound.onreset = (reason) => this.#upstreamReset(reason);
+    this.outbound.onrestored = () => this.#pipeline.upstreamRestored(this);
     this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
   }
 
@@ -319,12 +322,26 @@ export class Session implements PipelineTarget {
     this.#pipeline.error(this, err);
   }
 
-  #outboundError(err: McpscopeError): void {
+  #outboundError(upstreamErr: McpscopeError): void {
+    const err = this.#blame(upstreamErr);
     const id = err.details?.id;
     const pending = typeof id === 'string' || typeof id === 'number' ? this.#pending.get(id) : undefined;
     this.#logger.warn({ session: this.id, code: err.code, id }, err.message);
     if (pending) this.failRequest(pending, err);
     else this.#pipeline.error(this, err);
+  }
+
+  /**
+   * An upstream that stopped reading while mcpscope holds it back for a client that stopped reading is the
+   * client's doing: it must not count against the upstream (nor open the breaker every session shares).
+   */
+  #blame(err: McpscopeError): McpscopeError {
+    if (err.code !== 'UPSTREAM_BACKPRESSURE' || !this.#clientBehind) return err;
+    return new McpscopeError(
+      'CLIENT_BACKPRESSURE',
+      `the client is not reading what it was sent, so mcpscope paused the upstream, which then stopped taking input (${err.message}); read the answers already sent (or resume the stream), then retry`,
+      { cause: err, details: err.details },
+    );
   }
 
   /**
@@ -346,6 +363,7 @@ export class Session implements PipelineTarget {
    */
   #backpressure(congested: boolean): void {
     if (this.#closed) return;
+    this.#clientBehind = congested;
     this.#logger.debug(
       { session: this.id, congested },
       congested ? 'client behind: upstream paused' : 'client caught up: upstream resumed',

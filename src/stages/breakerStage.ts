@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { JsonRpcCode, McpscopeError, type ErrorCode, type JsonRpcId } from '../jsonrpc/errors.js';
+import { JsonRpcCode, McpscopeError, upstreamFailure, type JsonRpcId } from '../jsonrpc/errors.js';
 import { errorFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Metrics } from '../observe/metrics.js';
 import { FORWARD, type Direction, type TransformerStage, type Verdict } from '../pipeline/stage.js';
@@ -12,22 +12,14 @@ import {
 } from '../resilience/circuitBreaker.js';
 import type { Session } from '../session/session.js';
 
-/** mcpscope errors that mean the upstream failed (not the client, not mcpscope's own limits). */
-const UPSTREAM_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'UPSTREAM_EXITED',
-  'UPSTREAM_UNREACHABLE',
-  'UPSTREAM_HTTP_ERROR',
-  'UPSTREAM_PROTOCOL_ERROR',
-  'UPSTREAM_TIMEOUT',
-  'UPSTREAM_BACKPRESSURE',
-  'UPSTREAM_STREAM_LOST',
-]);
-
 /**
  * The circuit breaker of one upstream as a pipeline stage: client requests ask it for admission (fail fast
  * with CIRCUIT_OPEN while it is open), and every answer coming back tells it whether the upstream worked.
- * A failure is an upstream fault mcpscope saw (exit, unreachable, HTTP error, timeout, lost stream) or a
- * JSON-RPC internal error (-32603) from the server; any other answer, errors included, is a success.
+ * A failure is an upstream fault mcpscope saw (`upstreamFailure()`: exit, unreachable, HTTP 5xx, timeout,
+ * lost stream…) or a JSON-RPC internal error (-32603) from the server; any other answer, errors included,
+ * is a success. One upstream event is one failure, however many requests it ended (a crash with five calls
+ * in flight fails them all with the same error); a restarted server that answered its handshake is a
+ * success. What a client causes (its backpressure, its bad input, its limits) never counts.
  */
 export class BreakerStage implements TransformerStage {
   readonly kind = 'transformer' as const;
@@ -37,6 +29,8 @@ export class BreakerStage implements TransformerStage {
   /** The half-open probe in flight: its session and JSON-RPC id. */
   #probeSession: Session | undefined;
   #probeId: JsonRpcId | undefined;
+  /** Upstream faults already counted: one event that failed several requests is one failure. */
+  readonly #counted = new WeakSet<McpscopeError>();
 
   constructor(upstream: string, options: CircuitBreakerOptions, metrics: Metrics | null, logger: Logger) {
     this.#upstream = upstream;
@@ -86,12 +80,17 @@ export class BreakerStage implements TransformerStage {
       this.#probeSession = undefined;
       this.#probeId = undefined;
     }
-    const failure = this.#failure(frame);
+    const failure = this.#failure(frame, probe);
     const now = performance.now();
     if (failure === null) this.breaker.success(now, probe);
     else if (failure !== undefined) this.breaker.failure(now, probe, failure);
     else if (probe) this.breaker.abandonProbe();
     return FORWARD;
+  }
+
+  /** A crashed server was restarted and answered the replayed handshake: the upstream works again. */
+  onUpstreamRestored(): void {
+    this.breaker.recovered(performance.now(), 'a restarted server process answered its handshake');
   }
 
   onSessionClose(session: Session): void {
@@ -101,11 +100,19 @@ export class BreakerStage implements TransformerStage {
     this.breaker.abandonProbe();
   }
 
-  /** null: the upstream answered; a string: it failed (what happened); undefined: says nothing of it. */
-  #failure(frame: Frame): string | null | undefined {
+  /**
+   * null: the upstream answered; a string: it failed (what happened); undefined: says nothing of it (not
+   * the upstream's fault, or a fault already counted, unless this is the probe: the probe's fate decides).
+   */
+  #failure(frame: Frame, probe: boolean): string | null | undefined {
     if (frame.kind === 'response') return null;
     const own = frame.error;
-    if (own) return UPSTREAM_FAILURES.has(own.code) ? own.code : undefined;
+    if (own) {
+      if (upstreamFailure(own) === undefined) return undefined;
+      if (this.#counted.has(own) && !probe) return undefined;
+      this.#counted.add(own);
+      return own.code;
+    }
     if (frame.synthetic) return undefined;
     const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
     return code === JsonRpcCode.InternalError ? 'internal error (-32603) from the server' : null;

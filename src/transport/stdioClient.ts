@@ -74,6 +74,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onreset?: (reason: McpscopeError) => void;
+  onrestored?: () => void;
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -162,6 +163,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     if (this.#initialize && !(await this.#reinitialize(this.#initialize))) return;
     const held = this.#held ?? [];
     this.#held = null;
+    this.onrestored?.();
     for (const frame of held) this.send(frame);
   }
 

@@ -33,6 +33,8 @@ export interface Transport {
    * is gone and must be failed with `reason`.
    */
   onreset?: (reason: McpscopeError) => void;
+  /** After `onreset`: the peer is back and answered its handshake again (a restarted child). */
+  onrestored?: () => void;
   /**
    * Flow control, outbound side: stop reading from the peer until `resume()` (a child's stdout is left
    * unread so its pipe fills and it blocks; a socket or response body is left unread so TCP pushes back).

@@ -9,6 +9,7 @@ import {
   startFixture,
   startHttpProxy,
   type RunningFixture,
+  type TestClient,
 } from '../helpers.js';
 
 /**
@@ -64,7 +65,11 @@ async function probeWhileCalling(mode: Mode): Promise<void> {
   }
 }
 
-function httpMode(name: string, args: () => string[], connect = connectHttp): Mode {
+function httpMode(
+  name: string,
+  args: () => string[],
+  connect: (url: string) => Promise<TestClient> = connectHttp,
+): Mode {
   return {
     name,
     start: async () => {

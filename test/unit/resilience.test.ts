@@ -127,4 +127,27 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('closed');
     breaker.close();
   });
+
+  it('recovered(): a restarted upstream closes an open breaker at once and resets the consecutive count', () => {
+    vi.useFakeTimers();
+    const moves: BreakerState[] = [];
+    const breaker = new CircuitBreaker({
+      failures: 2,
+      resetMs: 30_000,
+      onTransition: (to) => moves.push(to),
+    });
+    breaker.failure(0, false, 'UPSTREAM_EXITED');
+    breaker.recovered(1, 'restarted');
+    breaker.failure(2, false, 'UPSTREAM_EXITED');
+    expect(breaker.state).toBe('closed');
+    breaker.failure(3, false, 'UPSTREAM_EXITED');
+    expect(breaker.state).toBe('open');
+    breaker.recovered(4, 'restarted');
+    expect(breaker.state).toBe('closed');
+    expect(breaker.acquire(5)).toEqual({ ok: true, probe: false });
+    // The reset timer of the open state was cleared: no half-open later.
+    vi.advanceTimersByTime(30_000);
+    expect(moves).toEqual(['open', 'closed']);
+    breaker.close();
+  });
 });
