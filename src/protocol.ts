@@ -1,10 +1,5 @@
-/** MCP protocol revisions mcpscope speaks, oldest first (2024-11-05 is the legacy HTTP+SSE era). */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [
-  '2024-11-05',
-  '2025-03-26',
-  '2025-06-18',
-  '2025-11-25',
-];
+/** MCP protocol revisions mcpscope carries, oldest first, of both eras (see jsonrpc/era.ts). */
+export { SUPPORTED_PROTOCOL_VERSIONS } from './jsonrpc/era.js';
 
 /** What a Streamable HTTP server must assume when a client sends no MCP-Protocol-Version header. */
 export const DEFAULT_HTTP_PROTOCOL_VERSION = '2025-03-26';

@@ -327,6 +327,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       maxMessageBytes,
       clientBufferBytes: options.clientBufferBytes,
       jsonResponse: options.jsonResponse ?? false,
+      checkModernHeaders: !('url' in upstream),
       sessions,
       upstream: factory,
       logger,
@@ -361,10 +362,14 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       if (stdioSession.outbound instanceof StdioClientTransport && stdioSession.outbound.restarting) {
         return { ready: false, reason: 'the upstream server crashed and is being restarted' };
       }
-      if (!stdioSession.serverInfo) {
-        return { ready: false, reason: 'the upstream server is started but not initialized yet' };
+      if (!stdioSession.serverAnswered) {
+        return {
+          ready: false,
+          reason:
+            'the upstream server is started but not initialized yet (it has not answered initialize or server/discover)',
+        };
       }
-      return { ready: true, reason: 'the upstream server is initialized' };
+      return { ready: true, reason: 'the upstream server answered initialize or server/discover' };
     }
     if (!remote) return { ready: true, reason: 'listening; a server process starts with each session' };
     return remote.probe();

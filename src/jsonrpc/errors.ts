@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'SESSION_NOT_FOUND'
   | 'TOO_MANY_SESSIONS'
   | 'UNSUPPORTED_PROTOCOL_VERSION'
+  | 'HEADER_MISMATCH'
+  | 'INVALID_ENVELOPE'
   | 'ORIGIN_FORBIDDEN'
   | 'NOT_ACCEPTABLE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -45,6 +47,10 @@ export const JsonRpcCode = {
   ConnectionClosed: -32000,
   /** MCP SDK `ErrorCode.RequestTimeout`; also what the SDK's HTTP server uses for "session not found". */
   RequestTimeout: -32001,
+  /** MCP 2026-07-28: the HTTP headers disagree with the body (or a required one is missing). */
+  HeaderMismatch: -32020,
+  /** MCP 2026-07-28: the request names a protocol version the receiver does not carry. */
+  UnsupportedProtocolVersion: -32022,
   /** mcpscope: the upstream is unavailable for now (circuit breaker open); retry after `data.retryAfterMs`. */
   Unavailable: -32003,
   /** mcpscope: over a rate limit (429); retry after `data.retryAfterMs`. */
@@ -70,7 +76,9 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   SESSION_REQUIRED: { rpc: JsonRpcCode.ConnectionClosed, http: 400 },
   SESSION_NOT_FOUND: { rpc: JsonRpcCode.RequestTimeout, http: 404 },
   TOO_MANY_SESSIONS: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
-  UNSUPPORTED_PROTOCOL_VERSION: { rpc: JsonRpcCode.ConnectionClosed, http: 400 },
+  UNSUPPORTED_PROTOCOL_VERSION: { rpc: JsonRpcCode.UnsupportedProtocolVersion, http: 400 },
+  HEADER_MISMATCH: { rpc: JsonRpcCode.HeaderMismatch, http: 400 },
+  INVALID_ENVELOPE: { rpc: JsonRpcCode.InvalidParams, http: 400 },
   ORIGIN_FORBIDDEN: { rpc: JsonRpcCode.ConnectionClosed, http: 403 },
   NOT_ACCEPTABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 406 },
   UNSUPPORTED_MEDIA_TYPE: { rpc: JsonRpcCode.ConnectionClosed, http: 415 },

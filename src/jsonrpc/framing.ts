@@ -17,6 +17,8 @@ export interface PendingRequest {
   readonly progressToken: string | number | undefined;
   /** performance.now() when the request reached mcpscope. */
   readonly startedAt: number;
+  /** A request that stays open as long as either side wants (`subscriptions/listen`): never timed out. */
+  readonly streaming: boolean;
   /** Opaque slot for the inbound transport (e.g. the HTTP stream that carries the answer). */
   route: unknown;
 }
@@ -46,6 +48,13 @@ export interface Frame {
   traceparent: string | undefined;
   /** On an error answer mcpscope made itself: the error, so wires can map it (HTTP 429 with Retry-After). */
   error: McpscopeError | undefined;
+  /**
+   * A 2026-07-28 request that came over HTTP: its MCP-Protocol-Version and Mcp-* headers, passed to an HTTP
+   * upstream as they came.
+   */
+  mcpHeaders: Record<string, string> | undefined;
+  /** An answer an HTTP upstream sent with a non-2xx status: the status, relayed to an HTTP client as is. */
+  httpStatus: number | undefined;
 }
 
 const NEWLINE = 0x0a;
@@ -157,6 +166,8 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     route: undefined,
     traceparent: undefined,
     error: undefined,
+    mcpHeaders: undefined,
+    httpStatus: undefined,
   };
 }
 

@@ -5,6 +5,15 @@ import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Transport } from '../transport/transport.js';
+import {
+  META_CLIENT_INFO,
+  META_PROTOCOL_VERSION,
+  META_SERVER_INFO,
+  META_SUBSCRIPTION_ID,
+  STREAMING_METHODS,
+  resultMetaOf,
+  type Era,
+} from '../jsonrpc/era.js';
 
 export interface SessionOptions {
   id: string;
@@ -29,7 +38,8 @@ export interface PeerInfo {
   version?: string;
 }
 
-type ParamsWithMeta = { name?: unknown; uri?: unknown; _meta?: { progressToken?: unknown } } | undefined;
+type ParamsWithMeta =
+  { name?: unknown; uri?: unknown; _meta?: { progressToken?: unknown; [key: string]: unknown } } | undefined;
 
 function targetOf(method: string, params: ParamsWithMeta): string | undefined {
   if (!params) return undefined;
@@ -56,8 +66,12 @@ export class Session implements PipelineTarget {
   readonly client: ClientConnection | undefined;
   readonly startedAt = Date.now();
   protocolVersion: string | undefined;
+  /** 'modern' once a client request carried a 2026-07-28 envelope; 'legacy' until then. */
+  era: Era = 'legacy';
   clientInfo: PeerInfo | undefined;
   serverInfo: PeerInfo | undefined;
+  /** The server answered `initialize` or `server/discover`: it is up and speaking MCP. */
+  serverAnswered = false;
   /** performance.now() of the last message either way. */
   lastActivity = performance.now();
   /** Messages received from either side. */
@@ -72,6 +86,8 @@ export class Session implements PipelineTarget {
   /** Server → client requests (sampling, elicitation, roots) awaiting the client's answer. */
   readonly #serverPending = new Map<JsonRpcId, PendingRequest>();
   readonly #byProgressToken = new Map<string | number, PendingRequest>();
+  /** Pending requests that stream (listen): not in flight in the timeout's or the drain's sense. */
+  #streaming = 0;
   #closed = false;
   #warnedUnmatched = false;
   /** The client is behind and the upstream paused for it (see #backpressure). */
@@ -101,8 +117,9 @@ export class Session implements PipelineTarget {
     return this.#closed;
   }
 
+  /** Client requests waiting for their answer, not counting open subscriptions. */
   get pendingCount(): number {
-    return this.#pending.size;
+    return this.#pending.size - this.#streaming;
   }
 
   /** Start the upstream first, so the client's first message has somewhere to go. */
@@ -126,19 +143,24 @@ export class Session implements PipelineTarget {
       const method = frame.method as string;
       const params = msg.params;
       const token = params?._meta?.progressToken;
+      const streaming = STREAMING_METHODS.has(method);
       const pending: PendingRequest = {
         id: frame.id as JsonRpcId,
         method,
         target: targetOf(method, params),
         progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
         startedAt: frame.receivedAt,
+        streaming,
         route: frame.route,
       };
-      if (method === 'initialize') {
+      const meta = params?._meta;
+      if (meta !== undefined && META_PROTOCOL_VERSION in meta) this.#envelope(meta);
+      else if (method === 'initialize') {
         const p = params as { protocolVersion?: unknown; clientInfo?: PeerInfo } | undefined;
         if (typeof p?.protocolVersion === 'string') this.protocolVersion = p.protocolVersion;
         this.clientInfo = p?.clientInfo;
       }
+      if (streaming) this.#streaming++;
       this.#pending.set(pending.id, pending);
       if (pending.progressToken !== undefined) this.#byProgressToken.set(pending.progressToken, pending);
       frame.related = pending;
@@ -177,11 +199,22 @@ export class Session implements PipelineTarget {
       }
       this.#settle(related);
       frame.related = related;
-      if (related.method === 'initialize' && frame.kind === 'response') {
-        const result = (frame.msg as { result?: { protocolVersion?: unknown; serverInfo?: PeerInfo } })
-          .result;
-        if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
-        this.serverInfo = result?.serverInfo;
+      if (frame.kind === 'response') {
+        if (related.method === 'initialize') {
+          const result = (frame.msg as { result?: { protocolVersion?: unknown; serverInfo?: PeerInfo } })
+            .result;
+          if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
+          this.serverInfo = result?.serverInfo;
+          this.serverAnswered = true;
+        } else if (
+          this.era === 'modern' &&
+          (this.serverInfo === undefined || related.method === 'server/discover')
+        ) {
+          // 2026-07-28: the server names itself in its results' _meta (server/discover above all).
+          const info = resultMetaOf(frame.msg)?.[META_SERVER_INFO];
+          if (info !== null && typeof info === 'object') this.serverInfo = info as PeerInfo;
+          if (related.method === 'server/discover') this.serverAnswered = true;
+        }
       }
     } else if (frame.kind === 'request') {
       const pending: PendingRequest = {
@@ -190,6 +223,7 @@ export class Session implements PipelineTarget {
         target: undefined,
         progressToken: undefined,
         startedAt: frame.receivedAt,
+        streaming: false,
         route: undefined,
       };
       this.#serverPending.set(pending.id, pending);
@@ -199,7 +233,7 @@ export class Session implements PipelineTarget {
       if (typeof token === 'string' || typeof token === 'number')
         frame.related = this.#byProgressToken.get(token);
     } else {
-      frame.related = this.#soleInFlight();
+      frame.related = this.#subscriptionOf(frame) ?? this.#soleInFlight();
     }
     this.#pipeline.process(this, frame, 'server-to-client');
   }
@@ -235,11 +269,31 @@ export class Session implements PipelineTarget {
     return pending.length;
   }
 
+  /** What a 2026-07-28 envelope says of the client, on every request (no handshake states it once). */
+  #envelope(meta: Record<string, unknown>): void {
+    this.era = 'modern';
+    const version = meta[META_PROTOCOL_VERSION];
+    if (typeof version === 'string') this.protocolVersion = version;
+    const info = meta[META_CLIENT_INFO];
+    if (info !== null && typeof info === 'object') this.clientInfo = info as PeerInfo;
+  }
+
+  /** A notification on a listen subscription names it (the listen request's id) in its _meta. */
+  #subscriptionOf(frame: Frame): PendingRequest | undefined {
+    if (this.#streaming === 0) return undefined;
+    const meta = (frame.msg as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+    const id = meta?.[META_SUBSCRIPTION_ID];
+    if (typeof id !== 'string' && typeof id !== 'number') return undefined;
+    // Some servers send the id as a string whatever its type: match either.
+    return this.#pending.get(id) ?? this.#pending.get(typeof id === 'string' ? Number(id) : String(id));
+  }
+
   #soleInFlight(): PendingRequest | undefined {
     // Over stdio a server request or log notification carries no link to the client request that caused
-    // it; when exactly one client request is in flight, that one is taken as the cause.
-    if (this.#pending.size !== 1) return undefined;
-    return this.#pending.values().next().value;
+    // it; when exactly one client request is in flight (open subscriptions aside), that one is the cause.
+    if (this.#pending.size - this.#streaming !== 1) return undefined;
+    for (const p of this.#pending.values()) if (!p.streaming) return p;
+    return undefined;
   }
 
   /** Called by the pipeline with the final message for one direction. */
@@ -270,7 +324,8 @@ export class Session implements PipelineTarget {
   }
 
   #settle(pending: PendingRequest): void {
-    this.#pending.delete(pending.id);
+    if (!this.#pending.delete(pending.id)) return;
+    if (pending.streaming) this.#streaming--;
     if (pending.progressToken !== undefined) this.#byProgressToken.delete(pending.progressToken);
   }
 
@@ -298,6 +353,7 @@ export class Session implements PipelineTarget {
    */
   expireRequests(now: number, timeoutMs: number): void {
     for (const pending of this.#pending.values()) {
+      if (pending.streaming) continue;
       const elapsed = now - pending.startedAt;
       if (elapsed < timeoutMs) break;
       const ms = Math.round(elapsed);
@@ -397,6 +453,7 @@ export class Session implements PipelineTarget {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.clear();
+    this.#streaming = 0;
     this.#serverPending.clear();
     this.#byProgressToken.clear();
     this.#pipeline.sessionClosed(this, reason);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -5,12 +6,19 @@ import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
+import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
 import {
-  HEADER_LAST_EVENT_ID,
-  HEADER_PROTOCOL_VERSION,
-  HEADER_SESSION_ID,
-  SUPPORTED_PROTOCOL_VERSIONS,
-} from '../protocol.js';
+  LEGACY_PROTOCOL_VERSIONS,
+  META_CLIENT_INFO,
+  checkEnvelope,
+  checkHeaders,
+  eraOf,
+  isModernVersion,
+  mcpHeadersOf,
+  metaOf,
+  unsupportedVersion,
+} from '../jsonrpc/era.js';
+import { StatelessHttpServerTransport } from './statelessHttpServer.js';
 import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
@@ -57,6 +65,12 @@ export interface HttpListenerOptions {
   /** Bytes a client may leave unread per stream or socket (see `--client-buffer-bytes`). Default 4 MiB. */
   clientBufferBytes?: number;
   jsonResponse: boolean;
+  /**
+   * Check 2026-07-28 requests' MCP-Protocol-Version / Mcp-Method / Mcp-Name headers against their bodies,
+   * as the HTTP server must (true in front of a stdio server or a tape); an HTTP upstream checks them itself
+   * and gets them as they came. Default true.
+   */
+  checkModernHeaders?: boolean;
   sessions: SessionManager;
   upstream: UpstreamFactory;
   logger: Logger;
@@ -82,6 +96,9 @@ export class HttpListener {
   readonly #ctx: EndpointContext;
   readonly #path: string;
   readonly #transports = new Map<string, StreamableHttpServerTransport>();
+  /** 2026-07-28 sessions by client identity (see #identity), while they are being opened and after. */
+  readonly #modern = new Map<string, Promise<Session | McpscopeError>>();
+  readonly #modernTransports = new Set<StatelessHttpServerTransport>();
   readonly #originPolicy: OriginPolicy;
   #keepAlive: NodeJS.Timeout | undefined;
   readonly #keepAliveMs: number;
@@ -150,6 +167,7 @@ export class HttpListener {
   get bufferedBytes(): number {
     let total = 0;
     for (const t of this.#transports.values()) total += t.bufferedBytes;
+    for (const t of this.#modernTransports) total += t.bufferedBytes;
     return total;
   }
 
@@ -180,6 +198,7 @@ export class HttpListener {
     });
     this.#keepAlive = setInterval(() => {
       for (const t of this.#transports.values()) t.keepAlive();
+      for (const t of this.#modernTransports) t.keepAlive();
       this.#legacy?.keepAlive();
       this.#webSocket?.keepAlive();
     }, this.#keepAliveMs);
@@ -209,18 +228,27 @@ export class HttpListener {
       req.resume();
       return;
     }
+    // A POST's era and version are decided once its body is parsed, so that errors name the request.
     const version = req.headers[HEADER_PROTOCOL_VERSION];
-    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      this.#refuse(
-        res,
-        new McpscopeError(
-          'UNSUPPORTED_PROTOCOL_VERSION',
-          `MCP-Protocol-Version ${version} is not supported; supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
-          { details: { supported: SUPPORTED_PROTOCOL_VERSIONS } },
-        ),
-      );
-      req.resume();
-      return;
+    if (req.method !== 'POST' && typeof version === 'string') {
+      if (isModernVersion(version)) {
+        // 2026-07-28 has no GET stream and no session to DELETE.
+        res.setHeader('allow', 'POST');
+        this.#refuse(
+          res,
+          new McpscopeError(
+            'METHOD_NOT_ALLOWED',
+            `${req.method} is not part of MCP ${version} (no sessions, no standalone stream); POST each request, and use subscriptions/listen for change notifications`,
+          ),
+        );
+        req.resume();
+        return;
+      }
+      if (!LEGACY_PROTOCOL_VERSIONS.includes(version)) {
+        this.#refuse(res, unsupportedVersion(version));
+        req.resume();
+        return;
+      }
     }
     switch (req.method) {
       case 'POST':
@@ -309,6 +337,16 @@ export class HttpListener {
         this.#refuse(res, e, typeof id === 'string' || typeof id === 'number' ? id : null);
         return;
       }
+      const sent = req.headers[HEADER_PROTOCOL_VERSION];
+      const headerVersion = typeof sent === 'string' ? sent : undefined;
+      if (eraOf(frame, headerVersion) === 'modern') {
+        void this.#modernPost(frame, req, res);
+        return;
+      }
+      if (headerVersion !== undefined && !LEGACY_PROTOCOL_VERSIONS.includes(headerVersion)) {
+        this.#refuse(res, unsupportedVersion(headerVersion), frame.id ?? null);
+        return;
+      }
       if (
         frame.method === 'initialize' &&
         frame.kind === 'request' &&
@@ -351,6 +389,81 @@ export class HttpListener {
     this.#transports.set(id, inbound);
     session.onClose(() => this.#transports.delete(id));
     inbound.acceptRequest(frame, res);
+  }
+
+  /**
+   * A 2026-07-28 message. No session header: it belongs to the session of its client's identity (see
+   * #identity), opened with its first request; the envelope (and, in front of a non-HTTP upstream, the
+   * headers) are checked first, and errors name the request.
+   */
+  async #modernPost(frame: Frame, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The spec's order: headers against the body (-32020), then the envelope (-32602).
+    const invalid =
+      (this.#options.checkModernHeaders === false ? undefined : checkHeaders(frame, req.headers)) ??
+      checkEnvelope(frame);
+    if (invalid) {
+      this.#refuse(res, invalid, frame.id ?? null);
+      return;
+    }
+    frame.mcpHeaders = mcpHeadersOf(req.headers);
+    const traceparent = req.headers.traceparent;
+    if (typeof traceparent === 'string') frame.traceparent = traceparent;
+    const key = this.#identity(frame, req);
+    let opening = this.#modern.get(key);
+    if (!opening) {
+      if (frame.kind !== 'request') {
+        // Nothing to tell a session that does not exist (a cancellation of a request long gone).
+        res.writeHead(202).end();
+        return;
+      }
+      opening = this.#openModern(key, req);
+      this.#modern.set(key, opening);
+    }
+    const session = await opening;
+    if (session instanceof McpscopeError || session.closed) {
+      if (this.#modern.get(key) === opening) this.#modern.delete(key);
+      if (session instanceof McpscopeError) this.#refuse(res, session, frame.id ?? null);
+      else void this.#modernPost(frame, req, res);
+      return;
+    }
+    const transport = session.inbound as StatelessHttpServerTransport;
+    if (frame.kind === 'request') transport.acceptRequest(frame, res);
+    else transport.acceptMessage(frame, res);
+  }
+
+  async #openModern(key: string, req: IncomingMessage): Promise<Session | McpscopeError> {
+    let id: string;
+    try {
+      id = this.#options.sessions.reserve();
+    } catch (err) {
+      return err as McpscopeError;
+    }
+    const inbound = new StatelessHttpServerTransport({
+      mapStatus: this.#options.checkModernHeaders !== false,
+      clientBufferBytes: this.#options.clientBufferBytes,
+      observer: this.#options.streamObserver,
+      logger: this.#options.logger,
+    });
+    const session = await openSession(this.#ctx, id, inbound, req, () => inbound.busy);
+    if (session instanceof McpscopeError) return session;
+    this.#modernTransports.add(inbound);
+    session.onClose(() => {
+      this.#modernTransports.delete(inbound);
+      this.#modern.delete(key);
+    });
+    return session;
+  }
+
+  /**
+   * Who a 2026-07-28 client is, with no session to say it: its address, the name and version it gives in
+   * the envelope, and (a digest of) its credentials. Requests of one identity share one session (one server
+   * process); different credentials never do.
+   */
+  #identity(frame: Frame, req: IncomingMessage): string {
+    const info = metaOf(frame.msg)?.[META_CLIENT_INFO] as { name?: unknown; version?: unknown } | undefined;
+    const auth = req.headers.authorization;
+    const credential = auth ? createHash('sha256').update(auth).digest('base64url') : '';
+    return `${req.socket.remoteAddress ?? ''}\0${String(info?.name ?? '')}\0${String(info?.version ?? '')}\0${credential}`;
   }
 
   #get(req: IncomingMessage, res: ServerResponse): void {

@@ -5,6 +5,7 @@ import { McpscopeError, errorMessage, type JsonRpcId, upstreamProtocolError } fr
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
+import { buildMcpHeaders, eraOf } from '../jsonrpc/era.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
 import { FlowGate } from './flowGate.js';
@@ -64,6 +65,8 @@ export class StreamableHttpClientTransport implements Transport {
   #upstreamSessionId: string | undefined;
   #protocolVersion: string | undefined;
   #initializeId: JsonRpcId | undefined;
+  /** Open POSTs of 2026-07-28 requests, to close when the client cancels one. */
+  readonly #modernPosts = new Map<JsonRpcId, AbortController>();
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
@@ -94,7 +97,21 @@ export class StreamableHttpClientTransport implements Transport {
   send(frame: Frame): void {
     if (this.#closed) return;
     if (frame.method === 'initialize' && frame.kind === 'request') this.#initializeId = frame.id;
+    if (frame.method === 'notifications/cancelled') this.#abortCancelled(frame);
     this.#post(frame).catch((err: unknown) => this.#failed(frame, err));
+  }
+
+  /**
+   * In 2026-07-28, closing a request's stream is how it is cancelled: a cancellation of a request whose
+   * POST is still open closes that POST too (the notification itself is passed on as the client sent it).
+   */
+  #abortCancelled(frame: Frame): void {
+    const requestId = (frame.msg as { params?: { requestId?: unknown } }).params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const controller = this.#modernPosts.get(requestId);
+    if (!controller) return;
+    this.#modernPosts.delete(requestId);
+    controller.abort();
   }
 
   #failed(frame: Frame, err: unknown): void {
@@ -116,7 +133,126 @@ export class StreamableHttpClientTransport implements Transport {
     }
   }
 
+  /**
+   * A 2026-07-28 message: no session, its own MCP-Protocol-Version and Mcp-* headers (as the client sent
+   * them over HTTP, or built from the body), and the upstream's answer relayed as it is, whatever its status.
+   */
+  async #postModern(frame: Frame): Promise<void> {
+    const headers: Record<string, string> = {
+      ...this.#options.headers,
+      ...(frame.mcpHeaders ?? buildMcpHeaders(frame)),
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
+      ?.traceparent;
+    if (typeof traceparent === 'string') headers.traceparent = traceparent;
+    const requestId = frame.kind === 'request' ? frame.id : undefined;
+    const controller = new AbortController();
+    const onClose = (): void => controller.abort();
+    this.#abort.signal.addEventListener('abort', onClose, { once: true });
+    if (requestId !== undefined) this.#modernPosts.set(requestId, controller);
+    try {
+      const res = await request(this.#options.url, {
+        method: 'POST',
+        headers,
+        body: frame.raw,
+        dispatcher: this.#options.dispatcher,
+        signal: controller.signal,
+      });
+      res.body.once('error', ignore);
+      const type = String(res.headers['content-type'] ?? '');
+      if (res.statusCode === 202 || requestId === undefined) {
+        await res.body.dump();
+        return;
+      }
+      if (type.startsWith('text/event-stream')) {
+        const state = newStream(requestId);
+        const end = await this.#readSse(res.body, state);
+        if (end === 'closed' || state.answered || controller.signal.aborted) return;
+        throw new McpscopeError(
+          'UPSTREAM_STREAM_LOST',
+          `upstream ${this.#options.url} ${end === 'dropped' ? 'dropped' : 'ended'} the answer stream before the answer (2026-07-28 streams cannot be resumed); send the request again`,
+        );
+      }
+      if (type.startsWith('application/json')) {
+        // One JSON answer, or (some servers, for a listen) one JSON message per line as they come.
+        if (await this.#readJsonLines(res.body, res.statusCode, requestId)) return;
+        if (controller.signal.aborted || this.#closed) return;
+      } else {
+        await res.body.dump();
+      }
+      if (res.statusCode >= 400) {
+        throw new McpscopeError(
+          'UPSTREAM_HTTP_ERROR',
+          `upstream ${this.#options.url} answered HTTP ${res.statusCode} with no JSON-RPC answer`,
+          { details: { status: res.statusCode } },
+        );
+      }
+      throw new McpscopeError(
+        'UPSTREAM_PROTOCOL_ERROR',
+        `upstream ${this.#options.url} answered HTTP ${res.statusCode} (Content-Type "${type}") with no JSON-RPC answer`,
+      );
+    } catch (err) {
+      if (controller.signal.aborted && !this.#closed) return; // cancelled by the client
+      throw err;
+    } finally {
+      this.#abort.signal.removeEventListener('abort', onClose);
+      if (requestId !== undefined && this.#modernPosts.get(requestId) === controller) {
+        this.#modernPosts.delete(requestId);
+      }
+    }
+  }
+
+  /**
+   * Read an application/json body as it comes: each complete line that parses is a message; a document
+   * that spans lines is parsed whole at the end. A non-2xx status travels with the messages, so the client
+   * gets the upstream's answer with the upstream's status. Says whether the request was answered.
+   */
+  async #readJsonLines(body: AsyncIterable<Buffer>, status: number, requestId: JsonRpcId): Promise<boolean> {
+    let answered = false;
+    let pending: Buffer[] = [];
+    const httpStatus = status >= 300 ? status : undefined;
+    /** Parse and hand on one message; false when `raw` is only part of a document that spans lines. */
+    const take = (raw: Buffer, last: boolean): boolean => {
+      let frame: Frame;
+      try {
+        frame = parseFrame(raw, this.#options.maxMessageBytes, performance.now());
+      } catch (err) {
+        const e = err as McpscopeError;
+        if (!last && e.code === 'PARSE_ERROR') return false;
+        this.onerror?.(upstreamProtocolError(e));
+        return true;
+      }
+      this.#deliver(frame, httpStatus);
+      if (frame.id === requestId && (frame.kind === 'response' || frame.kind === 'error')) answered = true;
+      return true;
+    };
+    try {
+      for await (const chunk of body) {
+        let start = 0;
+        for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+          pending.push(chunk.subarray(start, nl));
+          start = nl + 1;
+          const line = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+          if (isBlank(line) || take(line, false)) pending = [];
+          else pending = [line, NEWLINE_BYTE];
+        }
+        if (start < chunk.length) pending.push(chunk.subarray(start));
+        const gate = this.#flow.gate;
+        if (gate) await gate;
+      }
+    } catch (err) {
+      if (this.#closed) return true;
+      this.#options.logger.debug({ err: errorMessage(err) }, 'upstream JSON stream dropped');
+    }
+    const rest = Buffer.concat(pending);
+    if (!isBlank(rest)) take(rest, true);
+    return answered;
+  }
+
   async #post(frame: Frame): Promise<void> {
+    if (eraOf(frame) === 'modern') return this.#postModern(frame);
     const headers = this.#headers();
     // Trace context travels in params._meta; HTTP servers that only read the header get it there too.
     const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
@@ -189,12 +325,17 @@ export class StreamableHttpClientTransport implements Transport {
       this.onerror?.(upstreamProtocolError(e));
       return undefined;
     }
+    this.#deliver(frame, undefined);
+    return frame;
+  }
+
+  #deliver(frame: Frame, httpStatus: number | undefined): void {
+    frame.httpStatus = httpStatus;
     if (frame.kind === 'response' && frame.id === this.#initializeId) {
       const version = (frame.msg as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
       if (typeof version === 'string') this.#protocolVersion = version;
     }
     this.onmessage?.(frame);
-    return frame;
   }
 
   /** Read one SSE body into frames; says whether it ended cleanly, dropped, or we are closing. */
@@ -406,6 +547,14 @@ export class StreamableHttpClientTransport implements Transport {
     }
     this.onclose?.();
   }
+}
+
+const ignore = (): void => undefined;
+const NEWLINE_BYTE = Buffer.from('\n');
+
+function isBlank(raw: Buffer): boolean {
+  for (const byte of raw) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0a) return false;
+  return true;
 }
 
 function newStream(requestId: JsonRpcId | undefined): StreamState {
