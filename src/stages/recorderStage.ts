@@ -122,7 +122,13 @@ export class RecorderStage implements ObserverStage {
         direction === 'client-to-server' ? 'server-to-client' : 'client-to-server',
       );
     }
-    if (!rec.initialized && session.serverInfo !== undefined) this.#initialized(rec, session);
+    // The handshake's outcome: an initialize (or server/discover) answer; in 2026-07-28, which needs no
+    // handshake, the first answer the server sends.
+    if (
+      !rec.initialized &&
+      (session.serverInfo !== undefined || (session.era === 'modern' && direction === 'server-to-client'))
+    )
+      this.#initialized(rec, session);
   }
 
   onError(session: Session, err: McpscopeError): void {
@@ -189,6 +195,7 @@ export class RecorderStage implements ObserverStage {
       JSON.stringify({
         t: round(performance.now() - rec.origin),
         edge: 'initialized',
+        era: session.era,
         protocolVersion: session.protocolVersion,
         clientInfo: session.clientInfo,
         serverInfo: session.serverInfo,

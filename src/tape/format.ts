@@ -33,6 +33,8 @@ export interface TapeHeader {
   /** The client's connection as it arrived (remote address, headers), secrets redacted. */
   client?: { remoteAddress?: string; headers?: Record<string, string> };
   /** Known once the handshake completes; the `initialized` event carries them (see TapeInfoEvent). */
+  /** 'legacy' (2024-11-05 … 2025-11-25, initialize) or 'modern' (2026-07-28, an envelope per request). */
+  era?: 'legacy' | 'modern';
   protocolVersion?: string;
   clientInfo?: PeerInfoRecord;
   serverInfo?: PeerInfoRecord;
@@ -66,6 +68,7 @@ export interface TapeEdgeEvent {
   t: number;
   edge: 'initialized' | 'error' | 'dropped' | 'closed';
   /** `initialized`: the handshake's outcome (merged into the header by readers). */
+  era?: 'legacy' | 'modern';
   protocolVersion?: string;
   clientInfo?: PeerInfoRecord;
   serverInfo?: PeerInfoRecord;
