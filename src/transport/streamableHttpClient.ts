@@ -273,19 +273,27 @@ export class StreamableHttpClientTransport implements Transport {
       if (frame.method === 'notifications/initialized') void this.#listen();
       return;
     }
-    const hint = this.#options.onLegacyHint;
-    if (
-      hint &&
-      frame.id === this.#initializeId &&
-      frame.kind === 'request' &&
-      LEGACY_FALLBACK_STATUSES.has(res.statusCode)
-    ) {
-      await res.body.dump();
-      hint(frame, res.statusCode);
-      return;
-    }
     if (res.statusCode >= 400) {
-      const text = (await res.body.text()).slice(0, ERROR_BODY_CHARS);
+      const body = Buffer.from(await res.body.arrayBuffer());
+      // A JSON-RPC error for this request is the upstream's answer: relayed as it is, status included. A
+      // 2026-07-28 server's 400 (-32022 and its supported versions) is such an answer, never a legacy hint.
+      const answer =
+        frame.kind === 'request' ? errorAnswer(body, frame.id, this.#options.maxMessageBytes) : undefined;
+      if (answer) {
+        this.#deliver(answer, res.statusCode);
+        return;
+      }
+      const hint = this.#options.onLegacyHint;
+      if (
+        hint &&
+        frame.id === this.#initializeId &&
+        frame.kind === 'request' &&
+        LEGACY_FALLBACK_STATUSES.has(res.statusCode)
+      ) {
+        hint(frame, res.statusCode);
+        return;
+      }
+      const text = body.toString('utf8').slice(0, ERROR_BODY_CHARS);
       const expired = res.statusCode === 404 && this.#upstreamSessionId !== undefined;
       const err = new McpscopeError(
         expired ? 'SESSION_CLOSED' : 'UPSTREAM_HTTP_ERROR',
@@ -551,6 +559,17 @@ export class StreamableHttpClientTransport implements Transport {
 
 const ignore = (): void => undefined;
 const NEWLINE_BYTE = Buffer.from('\n');
+
+/** The JSON-RPC error answer to request `id` in an HTTP error body, if that is what it holds. */
+function errorAnswer(body: Buffer, id: JsonRpcId | undefined, maxBytes: number): Frame | undefined {
+  if (body.length === 0 || body[0] !== 0x7b) return undefined;
+  try {
+    const frame = parseFrame(body, maxBytes, performance.now());
+    return frame.kind === 'error' && frame.id === id ? frame : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function isBlank(raw: Buffer): boolean {
   for (const byte of raw) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0a) return false;

@@ -262,9 +262,22 @@ export class StreamableHttpServerTransport implements Transport {
     let stream = frame.related?.route as Stream | undefined;
     if (stream && stream.done) stream = undefined;
     if (isAnswer) {
-      if (stream && frame.error !== undefined && !stream.headersSent && answersWithStatus(frame.error)) {
-        this.#writeStatus(stream, frame.raw, frame.error);
-        return;
+      if (stream && !stream.headersSent) {
+        if (frame.error !== undefined && answersWithStatus(frame.error)) {
+          this.#writeStatus(
+            stream,
+            frame.raw,
+            frame.error.httpStatus,
+            errorHeaders(frame.error, frame.raw.length),
+          );
+          return;
+        }
+        if (frame.httpStatus !== undefined) {
+          // The upstream answered with an HTTP error status: so does mcpscope.
+          const headers = { 'content-type': 'application/json', 'content-length': frame.raw.length };
+          this.#writeStatus(stream, frame.raw, frame.httpStatus, headers);
+          return;
+        }
       }
       if (stream) this.#writeEvent(stream, frame.raw, true);
       // An answer without its stream (the client went away for good) has nowhere to go.
@@ -284,14 +297,13 @@ export class StreamableHttpServerTransport implements Transport {
     this.#writeEvent(stream, frame.raw, false);
   }
 
-  /** Refused before reaching the upstream (rate limit, breaker, shutdown): the HTTP status says so too. */
-  #writeStatus(stream: Stream, raw: Buffer, err: McpscopeError): void {
+  /** An answer that is an HTTP status too: refused before the upstream (rate limit, breaker), or relayed. */
+  #writeStatus(stream: Stream, raw: Buffer, status: number, headers: Record<string, string | number>): void {
     stream.done = true;
     const res = stream.res;
     if (!res || res.headersSent) return;
-    const headers = errorHeaders(err, raw.length);
     headers[HEADER_SESSION_ID] = this.sessionId;
-    res.writeHead(err.httpStatus, headers);
+    res.writeHead(status, headers);
     res.end(raw);
   }
 
