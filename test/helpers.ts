@@ -13,6 +13,14 @@ import {
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
+import {
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2HttpClientTransport,
+  type ClientCapabilities as V2ClientCapabilities,
+  type LoggingMessageNotification as V2LoggingMessageNotification,
+  type Transport as V2Transport,
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport as V2StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
 // Node 20 has no global WebSocket; the SDK's WebSocketClientTransport uses the `ws` package's, which has
 // the same browser-style API.
@@ -21,6 +29,8 @@ import WebSocket from 'ws';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 export const EXAMPLE = fileURLToPath(new URL('../examples/server.mjs', import.meta.url));
+/** The v2 SDK fixture server (protocol revision 2026-07-28 and the 2025 era): `stdio` or `http [port]`. */
+export const V2_SERVER = fileURLToPath(new URL('./fixtures/servers/v2Server.mjs', import.meta.url));
 export const EVERYTHING = fileURLToPath(
   new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
 );
@@ -274,4 +284,115 @@ export function childrenOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
     readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
   );
+}
+
+/** The modern protocol revision the v2 helpers pin. */
+export const MODERN_VERSION = '2026-07-28';
+
+/** A server notification the v2 helpers collect, in arrival order. */
+export interface V2Notification {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface V2TestClient {
+  /** A v2 SDK client pinned to 2026-07-28 (no fallback to the 2025 era). */
+  client: V2Client;
+  /** notifications/message params (only sent for requests whose _meta carries a logLevel). */
+  logs: V2LoggingMessageNotification['params'][];
+  /** tools/prompts/resources list_changed and resources/updated notifications (listen stream). */
+  changes: V2Notification[];
+  /** The message of every elicitation the client answered. */
+  elicitations: string[];
+}
+
+export interface V2ClientOptions {
+  name?: string;
+  /** Defaults to elicitation (form), sampling and roots, so every fixture tool can be fulfilled. */
+  capabilities?: V2ClientCapabilities;
+}
+
+/** Canned answers for the fixture's elicitation fields; other string fields get "yes". */
+const ELICIT_ANSWERS: Record<string, string> = { name: 'Ada', color: 'teal' };
+
+/**
+ * A v2 SDK client pinned to 2026-07-28 that fulfils input_required rounds (elicitation accepts with a value
+ * per requested field, sampling answers "Paris", roots lists file:///tmp/project) and collects log and
+ * change notifications. Connects over the given transport.
+ */
+export async function connectV2(transport: V2Transport, opts: V2ClientOptions = {}): Promise<V2TestClient> {
+  const client = new V2Client(
+    { name: opts.name ?? 'mcpscope-v2-test', version: '1.0.0' },
+    {
+      versionNegotiation: { mode: { pin: MODERN_VERSION } },
+      capabilities: opts.capabilities ?? { elicitation: { form: {} }, sampling: {}, roots: {} },
+    },
+  );
+  const tc: V2TestClient = { client, logs: [], changes: [], elicitations: [] };
+  client.setRequestHandler('elicitation/create', async (req) => {
+    tc.elicitations.push(req.params.message);
+    const schema = 'requestedSchema' in req.params ? req.params.requestedSchema : undefined;
+    const content: Record<string, string | number | boolean> = {};
+    for (const [key, prop] of Object.entries(schema?.properties ?? {})) {
+      const type = (prop as { type?: string }).type;
+      content[key] =
+        type === 'boolean'
+          ? true
+          : type === 'number' || type === 'integer'
+            ? 1
+            : (ELICIT_ANSWERS[key] ?? 'yes');
+    }
+    return { action: 'accept', content };
+  });
+  client.setRequestHandler('sampling/createMessage', async () => ({
+    role: 'assistant',
+    content: { type: 'text', text: 'Paris' },
+    model: 'test-model',
+    stopReason: 'endTurn',
+  }));
+  client.setRequestHandler('roots/list', async () => ({
+    roots: [{ uri: 'file:///tmp/project', name: 'project' }],
+  }));
+  client.setNotificationHandler('notifications/message', (n) => {
+    tc.logs.push(n.params);
+  });
+  for (const method of [
+    'notifications/tools/list_changed',
+    'notifications/prompts/list_changed',
+    'notifications/resources/list_changed',
+    'notifications/resources/updated',
+  ] as const) {
+    client.setNotificationHandler(method, (n) => {
+      tc.changes.push({ method, params: n.params as Record<string, unknown> | undefined });
+    });
+  }
+  await client.connect(transport);
+  return tc;
+}
+
+/** A pinned v2 client over Streamable HTTP (no session, headers per request) to `url`. */
+export async function connectV2Http(
+  url: string,
+  opts?: V2ClientOptions,
+): Promise<V2TestClient & { transport: V2HttpClientTransport }> {
+  const transport = new V2HttpClientTransport(new URL(url));
+  return { ...(await connectV2(transport, opts)), transport };
+}
+
+/**
+ * A pinned v2 client over stdio to `mcpscope forward stdio …args`. NB: the v2 client spawns the command
+ * twice, once for its server/discover probe and once for the session.
+ */
+export async function connectV2Stdio(
+  args: string[],
+  opts?: V2ClientOptions,
+): Promise<V2TestClient & { transport: V2StdioClientTransport; stderr(): string }> {
+  const transport = new V2StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'forward', 'stdio', ...args],
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { ...(await connectV2(transport, opts)), transport, stderr: () => stderr };
 }
