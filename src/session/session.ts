@@ -70,7 +70,7 @@ export class Session implements PipelineTarget {
   era: Era = 'legacy';
   clientInfo: PeerInfo | undefined;
   serverInfo: PeerInfo | undefined;
-  /** The server answered `initialize` or `server/discover`: it is up and speaking MCP. */
+  /** The server answered `initialize` (2026-07-28: `server/discover`, or any request): it is up. */
   serverAnswered = false;
   /** performance.now() of the last message either way. */
   lastActivity = performance.now();
@@ -213,7 +213,9 @@ export class Session implements PipelineTarget {
           // 2026-07-28: the server names itself in its results' _meta (server/discover above all).
           const info = resultMetaOf(frame.msg)?.[META_SERVER_INFO];
           if (info !== null && typeof info === 'object') this.serverInfo = info as PeerInfo;
-          if (related.method === 'server/discover') this.serverAnswered = true;
+          // No handshake in 2026-07-28 (a v2 stdio client probes with server/discover in a process of its
+          // own): any answer shows the server is up.
+          this.serverAnswered = true;
         }
       }
     } else if (frame.kind === 'request') {
