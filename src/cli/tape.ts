@@ -5,6 +5,7 @@ import { exportTape, type ExportFormat } from '../tape/export.js';
 import { readTape, type Tape } from '../tape/tapeReader.js';
 import { DEFAULT_TAPE_DIR, listTapeFiles, resolveTape } from '../tape/store.js';
 import { exchanges, isErrorAnswer, summarize, type TapeSummary } from '../tape/summary.js';
+import { safeJson, safeJsonText, safeText } from './terminal.js';
 
 const tty = (): boolean => process.stdout.isTTY === true;
 const paint = (code: number, text: string): string => (tty() ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -36,7 +37,7 @@ async function readAll(dir: string): Promise<Tape[]> {
     try {
       tapes.push(await readTape(file));
     } catch (err) {
-      console.error(`skipping ${file}: ${(err as Error).message}`);
+      console.error(`skipping ${safeText(file)}: ${safeText((err as Error).message)}`);
     }
     progress('reading tapes', i + 1, files.length);
   }
@@ -59,11 +60,13 @@ function listTable(summaries: TapeSummary[]): string {
   const rows = [['ID', 'STARTED', 'DURATION', 'TRANSPORT', 'SERVER', 'MESSAGES', 'SIZE', 'ERRORS']];
   for (const s of summaries) {
     rows.push([
-      s.id + (s.complete ? '' : s.torn ? ' (torn)' : ' (incomplete)'),
-      s.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      safeText(s.id) + (s.complete ? '' : s.torn ? ' (torn)' : ' (incomplete)'),
+      safeText(s.startedAt)
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z'),
       duration(s.durationMs),
-      s.transport,
-      s.server.slice(0, 40),
+      safeText(s.transport),
+      safeText(s.server).slice(0, 40),
       String(s.messages),
       bytes(s.sizeBytes),
       String(s.errors),
@@ -72,25 +75,31 @@ function listTable(summaries: TapeSummary[]): string {
   return table(rows);
 }
 
+/** Everything in it comes from the tape (peers, or whoever wrote the file): each value goes through safeText. */
 function label(e: TapeMessageEvent): string {
-  const m = e.msg as { method?: string; id?: unknown; params?: { name?: string; uri?: string } };
+  const m = e.msg as { method?: unknown; id?: unknown; params?: { name?: unknown; uri?: unknown } };
+  const id = safeText(m.id);
   if (m.method) {
     const target = m.params?.name ?? m.params?.uri;
-    return `${m.method}${target ? ` ${target}` : ''}${m.id !== undefined ? ` #${String(m.id)}` : ''}`;
+    return `${safeText(m.method)}${target ? ` ${safeText(target)}` : ''}${m.id !== undefined ? ` #${id}` : ''}`;
   }
-  const error = (e.msg as { error?: { message?: string } }).error;
-  if (error) return `error #${String(m.id)}: ${error.message ?? ''}`;
-  return isErrorAnswer(e) ? `tool error #${String(m.id)}` : `result #${String(m.id)}`;
+  const error = (e.msg as { error?: { message?: unknown } }).error;
+  if (error) return `error #${id}: ${safeText(error.message ?? '')}`;
+  return isErrorAnswer(e) ? `tool error #${id}` : `result #${id}`;
 }
 
-/** `tape show`: the header, then one line per event with its offset, direction, and answers' latency. */
+/**
+ * `tape show`: the header, then one line per event with its offset, direction, and answers' latency. Every
+ * value from the tape is printed through safeText.
+ */
 export function timeline(tape: Tape): string {
   const h = tape.header;
+  const t = safeText;
   const lines = [
-    `tape ${h.id} (format ${h.version}, mcpscope ${h.mcpscope})`,
-    `  session ${h.sessionId} over ${h.transport}, started ${h.startedAt}`,
-    `  client  ${h.clientInfo?.name ?? '?'} ${h.clientInfo?.version ?? ''}   server ${h.serverInfo?.name ?? '?'} ${h.serverInfo?.version ?? ''}   protocol ${h.protocolVersion ?? '?'}`,
-    `  upstream ${h.upstream}`,
+    `tape ${t(h.id)} (format ${t(h.version)}, mcpscope ${t(h.mcpscope)})`,
+    `  session ${t(h.sessionId)} over ${t(h.transport)}, started ${t(h.startedAt)}`,
+    `  client  ${t(h.clientInfo?.name ?? '?')} ${t(h.clientInfo?.version ?? '')}   server ${t(h.serverInfo?.name ?? '?')} ${t(h.serverInfo?.version ?? '')}   protocol ${t(h.protocolVersion ?? '?')}`,
+    `  upstream ${t(h.upstream)}`,
     `  redaction ${h.redaction.enabled ? 'on' : red('off')}` +
       (tape.complete
         ? ''
@@ -109,13 +118,13 @@ export function timeline(tape: Tape): string {
     if (!isMessageEvent(e)) {
       const detail =
         e.edge === 'error'
-          ? `${e.code}: ${e.message}`
+          ? `${t(e.code)}: ${t(e.message)}`
           : e.edge === 'dropped'
-            ? `${e.count} events not recorded (disk too slow)`
+            ? `${t(e.count)} events not recorded (disk too slow)`
             : e.edge === 'closed'
-              ? (e.reason ?? 'clean end')
-              : `${e.protocolVersion ?? ''}`;
-      const text = `${offset}  ··  ${e.edge} ${detail}`;
+              ? t(e.reason ?? 'clean end')
+              : t(e.protocolVersion ?? '');
+      const text = `${offset}  ··  ${t(e.edge)} ${detail}`;
       lines.push(e.edge === 'error' || e.edge === 'dropped' ? red(text) : dim(text));
       continue;
     }
@@ -123,7 +132,7 @@ export function timeline(tape: Tape): string {
     const ms = latency.get(e);
     let text = `${offset}  ${arrow}  ${label(e)}${ms !== undefined ? `  (${ms.toFixed(1)} ms)` : ''}`;
     if (e.synthetic) text += dim('  [mcpscope]');
-    if (e.drop) text += dim(`  [not delivered: ${e.drop}]`);
+    if (e.drop) text += dim(`  [not delivered: ${t(e.drop)}]`);
     lines.push(e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text);
   }
   return lines.join('\n');
@@ -158,7 +167,7 @@ function statsText(tapes: Tape[]): string {
   for (const [key, row] of [...byMethod].sort((a, b) => b[1].calls - a[1].calls)) {
     const sorted = row.latencies.sort((a, b) => a - b);
     rows.push([
-      key,
+      safeText(key),
       String(row.calls),
       String(row.errors),
       percentile(sorted, 50).toFixed(1),
@@ -185,7 +194,7 @@ export function tapeCommand(): Command {
     .option('--json', 'print JSON instead of a table', false)
     .action(async (dir: string, opts: { json: boolean }) => {
       const summaries = (await readAll(dir)).map(summarize);
-      if (opts.json) console.log(JSON.stringify(summaries, null, 2));
+      if (opts.json) console.log(safeJson(summaries, 2));
       else if (summaries.length === 0) console.log(`no tapes in ${dir}`);
       else console.log(listTable(summaries));
     });
@@ -215,7 +224,7 @@ export function tapeCommand(): Command {
         await writeFile(opts.output, `${text}\n`);
         console.error(`wrote ${opts.output} (${bytes(Buffer.byteLength(text))})`);
       } else {
-        console.log(text);
+        console.log(safeJsonText(text));
       }
     });
 
@@ -229,7 +238,7 @@ export function tapeCommand(): Command {
         const path = await resolveTape(arg, opts.dir);
         const tape = await readTape(path);
         await unlink(path);
-        console.log(`deleted ${path} (${tape.header.id}, ${bytes(tape.sizeBytes)})`);
+        console.log(`deleted ${safeText(path)} (${safeText(tape.header.id)}, ${bytes(tape.sizeBytes)})`);
       }
     });
 
@@ -240,7 +249,7 @@ export function tapeCommand(): Command {
     .option('--json', 'print JSON instead of a table', false)
     .action(async (dir: string, opts: { json: boolean }) => {
       const tapes = await readAll(dir);
-      if (opts.json) console.log(JSON.stringify(tapes.map(summarize), null, 2));
+      if (opts.json) console.log(safeJson(tapes.map(summarize), 2));
       else console.log(statsText(tapes));
     });
   return cmd;
