@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McpscopeError } from '../../src/jsonrpc/errors.js';
-import { LineSplitter, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
+import { LineSplitter, MAX_DEPTH, nestsDeeperThan, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
 
 const MAX = 1024;
 const parse = (text: string | Buffer) => parseFrame(typeof text === 'string' ? Buffer.from(text) : text, MAX);
@@ -40,12 +40,38 @@ describe('parseFrame', () => {
     expect(codeOf(`{"jsonrpc":"2.0","id":1,"method":"${'x'.repeat(MAX)}"}`)).toBe('MESSAGE_TOO_LARGE');
   });
 
-  it('does not pollute prototypes and survives deep nesting', () => {
+  it('does not pollute prototypes', () => {
     const f = parse('{"jsonrpc":"2.0","id":1,"method":"x","params":{"__proto__":{"polluted":true}}}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(f.kind).toBe('request');
-    const deep = `{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":${'['.repeat(1000)}${']'.repeat(1000)}}}`;
-    expect(parseFrame(Buffer.from(deep), 1 << 20).kind).toBe('request');
+  });
+
+  it(`accepts ${MAX_DEPTH} levels of nesting and refuses one more, naming the bound, at any depth`, () => {
+    /** A request nested `levels` deep in all: the message, params, then arrays. */
+    const nested = (levels: number, id: number | string = 1) =>
+      Buffer.from(
+        `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"x","params":{"a":${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}}}`,
+      );
+    expect(parseFrame(nested(MAX_DEPTH), 1 << 20).kind).toBe('request');
+    for (const levels of [MAX_DEPTH + 1, 5_000, 1_000_000]) {
+      try {
+        parseFrame(nested(levels, 'deep'), 1 << 22);
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(McpscopeError);
+        expect((err as McpscopeError).code).toBe('INVALID_REQUEST');
+        expect((err as McpscopeError).rpcCode).toBe(-32600);
+        expect((err as McpscopeError).details).toEqual({ id: 'deep', maxDepth: MAX_DEPTH });
+      }
+    }
+    // Brackets inside strings are not nesting; objects count like arrays; a deep answer is refused too.
+    const text = `{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"${'['.repeat(5_000)}"}}`;
+    expect(parseFrame(Buffer.from(text), 1 << 20).kind).toBe('request');
+    const objects = `{"jsonrpc":"2.0","id":2,"result":${'{"a":'.repeat(MAX_DEPTH)}1${'}'.repeat(MAX_DEPTH)}}`;
+    expect(() => parseFrame(Buffer.from(objects), 1 << 20)).toThrow(/128 levels/);
+    expect(nestsDeeperThan(JSON.parse(objects), MAX_DEPTH)).toBe(true);
+    expect(nestsDeeperThan(JSON.parse(objects), MAX_DEPTH + 1)).toBe(false);
+    expect(nestsDeeperThan('x', 0)).toBe(false);
   });
 
   it('re-serialises a pretty-printed message once so raw never holds a newline', () => {
