@@ -89,6 +89,37 @@ describe('hardening: malformed and oversized input', () => {
     ]);
   });
 
+  it('1. an id that is a number but no valid id (7.5, 7e400, 1e308) is answered with "id": null, never truncated', async () => {
+    const p = stdioProxy(['--max-message-bytes', '4096']);
+    p.send(JSON.stringify(INIT));
+    await p.out.next();
+    const big = 'x'.repeat(8192);
+    for (const id of ['7.5', '7e400', '1e308']) {
+      p.send(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`);
+      expect(await p.out.next(), id).toMatchObject({ id: null, error: { code: -32600 } });
+      // Too large to parse: the id is read from its first bytes, by the same rule.
+      p.send(`{"jsonrpc":"2.0","id":${id},"method":"ping","params":{"x":"${big}"}}`);
+      expect(await p.out.next(), id).toMatchObject({
+        id: null,
+        error: { data: { code: 'MESSAGE_TOO_LARGE' } },
+      });
+    }
+    p.send(`{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":"${big}"}}`);
+    expect(await p.out.next()).toMatchObject({ id: 8, error: { data: { code: 'MESSAGE_TOO_LARGE' } } });
+    p.send(JSON.stringify(ping(9)));
+    expect(await p.out.next()).toEqual({ jsonrpc: '2.0', id: 9, result: {} });
+    p.proc.stdin.end();
+    expect(await p.exited).toBe(0);
+
+    for (const id of ['7.5', '7e400', '1e308']) {
+      const res = await post(http.url, `{"jsonrpc":"2.0","id":${id},"method":"ping"}`, {
+        'mcp-session-id': sid,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json(), id).toMatchObject({ id: null, error: { code: -32600 } });
+    }
+  });
+
   it('2. a JSON-RPC batch: 400 / -32600 BATCH_NOT_SUPPORTED (stdio and HTTP)', async () => {
     const res = await post(http.url, [ping(1), ping(2)], { 'mcp-session-id': sid });
     expect(res.status).toBe(400);

@@ -86,6 +86,40 @@ describe('parseFrame', () => {
     expect(sniffId(Buffer.from('{"method":"x"'))).toBeNull();
   });
 
+  it('never truncates an id it cannot take whole: a non-integer, huge or cut-off number is null', () => {
+    const sniff = (text: string) => sniffId(Buffer.from(text));
+    for (const bad of ['7.5', '7e400', '1e308', '-0.5', '9007199254740993', '07', '1.', '{"a":1}', 'true']) {
+      expect(sniff(`{"jsonrpc":"2.0","id":${bad},"method":"ping","params":{"x":"…`), bad).toBeNull();
+    }
+    expect(sniff('{"jsonrpc":"2.0","id":1e2,"method":"ping"')).toBe(100); // what JSON.parse makes of it
+    expect(sniff('{"jsonrpc":"2.0","id": -12 }')).toBe(-12);
+    // The prefix ends inside the number: 12 may be the start of 123 or 12.5.
+    expect(sniff('{"jsonrpc":"2.0","id":12')).toBeNull();
+    // Only the message's own id: not one inside params, not a string value "id".
+    expect(sniff('{"jsonrpc":"2.0","method":"x","params":{"id":5},"id":7.5,"p":"…')).toBeNull();
+    expect(sniff('{"jsonrpc":"2.0","method":"x","params":{"id":5,"s":"\\"id\\":6"},"id":"real","p":"…')).toBe(
+      'real',
+    );
+    expect(sniff('{"method":"id","x":["id"],"id":3,')).toBe(3);
+  });
+
+  it('answers an invalid message with the id it parsed, or null when that is no valid id', () => {
+    const idOf = (text: string): unknown => {
+      try {
+        parse(text);
+      } catch (err) {
+        return (err as McpscopeError).details?.id;
+      }
+      return 'parsed';
+    };
+    expect(idOf('{"jsonrpc":"2.0","id":7.5,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","id":7e400,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","id":1e308,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","method":"x","params":{"id":5},"id":7.5}')).toBeNull();
+    expect(idOf('{"jsonrpc":"1.0","id":2,"method":"ping"}')).toBe(2);
+    expect(idOf('{"jsonrpc":"2.0","id":"s","method":3}')).toBe('s');
+  });
+
   it('names the request id in the error for an invalid request', () => {
     try {
       parse('{"jsonrpc":"2.0","id":9,"method":5}');
