@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -395,4 +396,51 @@ export async function connectV2Stdio(
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { ...(await connectV2(transport, opts)), transport, stderr: () => stderr };
+}
+
+/** The header line of a tape written by hand (tests of the tape commands on tapes no proxy recorded). */
+export function tapeHeader(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    format: 'mcpscope-tape',
+    version: 1,
+    mcpscope: '0.1.0',
+    id,
+    sessionId: `${id}-session`,
+    transport: 'stdio',
+    upstream: 'node server.js',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    redaction: { enabled: true, paths: [], patterns: [] },
+    ...extra,
+  };
+}
+
+/**
+ * A recorded `initialize` exchange (at t = 1 and 2 ms) and `notifications/initialized`, as a tape holds them:
+ * the opening of every hand-written tape that is replayed.
+ */
+export function recordedHandshake(): Array<Record<string, unknown>> {
+  return [
+    { t: 1, dir: 'c2s', msg: INIT },
+    {
+      t: 2,
+      dir: 's2c',
+      msg: {
+        jsonrpc: '2.0',
+        id: 0,
+        result: {
+          protocolVersion: '2025-11-25',
+          capabilities: { tools: {} },
+          serverInfo: { name: 'recorded-server', version: '1.0.0' },
+        },
+      },
+    },
+    { t: 3, dir: 'c2s', msg: { jsonrpc: '2.0', method: 'notifications/initialized' } },
+  ];
+}
+
+/** Write `DIR/<id>.tape.jsonl`: the header, then one line per event. Returns its path. */
+export function writeTape(dir: string, id: string, events: unknown[], header = tapeHeader(id)): string {
+  const path = join(dir, `${id}.tape.jsonl`);
+  writeFileSync(path, [header, ...events].map((line) => `${JSON.stringify(line)}\n`).join(''));
+  return path;
 }

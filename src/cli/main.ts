@@ -13,6 +13,7 @@ import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
 import { againstCommand } from './replay.js';
 import { statsCommand } from './stats.js';
 import { tapeCommand } from './tape.js';
+import { safeText } from './terminal.js';
 
 const defaults = configSchema.parse({});
 
@@ -493,7 +494,9 @@ function replayCommand(): Command {
       );
     const tape = await readTape(path);
     if (tape.torn)
-      console.error(`note: ${path} ends in a torn line (recording was cut short); replaying what is whole`);
+      console.error(
+        `note: ${safeText(path)} ends in a torn line (recording was cut short); replaying what is whole`,
+      );
     const source = self.getOptionValueSource('port');
     const inbound = source === 'cli' || source === 'env' ? 'http' : 'stdio';
     await run(
@@ -524,9 +527,10 @@ program.addCommand(statsCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof McpscopeError) {
-    console.error(`mcpscope: ${err.message}`);
+    console.error(`mcpscope: ${safeText(err.message)}`);
     process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
   }
-  console.error(`mcpscope: ${err instanceof Error ? err.message : String(err)}`);
+  // Messages can quote what a peer or a tape said (a tape's damaged line, an admin API's answer).
+  console.error(`mcpscope: ${safeText(err instanceof Error ? err.message : err)}`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import { replayAgainst, type RequestOutcome } from '../tape/against.js';
 import { readTape } from '../tape/tapeReader.js';
 import { StdioClientTransport } from '../transport/stdioClient.js';
 import type { Transport } from '../transport/transport.js';
+import { safeJson, safeText } from './terminal.js';
 
 export interface AgainstCliOptions {
   command: string[];
@@ -17,11 +18,14 @@ export interface AgainstCliOptions {
   logger: Logger;
 }
 
+/** Methods, targets and differences come from the tape and the live server: printed through safeText. */
 function line(o: RequestOutcome, tty: boolean): string {
-  const name = `#${o.index} ${o.method}${o.target ? ` ${o.target}` : ''}`;
+  const name = `#${o.index} ${safeText(o.method)}${o.target ? ` ${safeText(o.target)}` : ''}`;
   if (o.result === 'same') return `  ok    ${name}`;
   const mark = tty ? '\u001b[31mDIFF\u001b[0m' : 'DIFF';
-  return [`  ${mark}  ${name} (${o.result})`, ...o.differences.map((d) => `          ${d}`)].join('\n');
+  return [`  ${mark}  ${name} (${o.result})`, ...o.differences.map((d) => `          ${safeText(d)}`)].join(
+    '\n',
+  );
 }
 
 /**
@@ -31,7 +35,9 @@ function line(o: RequestOutcome, tty: boolean): string {
 export async function againstCommand(tapePath: string, options: AgainstCliOptions): Promise<number> {
   const tape = await readTape(tapePath);
   if (tape.torn)
-    console.error(`note: ${tapePath} ends in a torn line (recording was cut short); replaying what is whole`);
+    console.error(
+      `note: ${safeText(tapePath)} ends in a torn line (recording was cut short); replaying what is whole`,
+    );
   const processes = new ProcessManager({ logger: options.logger });
   let transport: Transport;
   let close = async (): Promise<void> => undefined;
@@ -62,7 +68,7 @@ export async function againstCommand(tapePath: string, options: AgainstCliOption
   }
   const tty = process.stdout.isTTY === true;
   const target = options.url ?? options.command.join(' ');
-  if (!options.json) console.log(`replaying ${tape.header.id} against ${target}`);
+  if (!options.json) console.log(`replaying ${safeText(tape.header.id)} against ${safeText(target)}`);
   try {
     const report = await replayAgainst(tape, transport, {
       timeoutMs: options.timeoutMs,
@@ -75,9 +81,9 @@ export async function againstCommand(tapePath: string, options: AgainstCliOption
     });
     const differing = report.outcomes.filter((o) => o.result !== 'same').length;
     if (options.json) {
-      console.log(JSON.stringify(report, null, 2));
+      console.log(safeJson(report, 2));
     } else {
-      if (report.aborted) console.log(`stopped early: ${report.aborted}`);
+      if (report.aborted) console.log(`stopped early: ${safeText(report.aborted)}`);
       console.log(
         `${report.requests} requests: ${report.outcomes.length - differing} same, ${differing} different` +
           (report.outcomes.length < report.requests

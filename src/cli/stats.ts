@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { safeJson, safeText } from './terminal.js';
 
 interface Row {
   name: string;
@@ -11,7 +12,7 @@ interface Row {
 const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
 
 function colour(health: number, tty: boolean): string {
-  const text = String(health).padStart(3);
+  const text = safeText(health).padStart(3);
   if (!tty) return text;
   const code = health >= 90 ? 32 : health >= 70 ? 33 : 31;
   return `\u001b[${code}m${text}\u001b[0m`;
@@ -19,7 +20,7 @@ function colour(health: number, tty: boolean): string {
 
 async function fetchJson(base: string, path: string, token: string | undefined): Promise<unknown> {
   const res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${safeText(await res.text())}`);
   return res.json();
 }
 
@@ -42,21 +43,20 @@ async function render(
     { items: Array<{ kind: string; name: string; metric: string; direction: string; confidence: number }> },
   ];
   if (asJson)
-    return JSON.stringify(
-      { system, upstreams: upstreams.items, tools: tools.items, trends: trends.items },
-      null,
-      2,
-    );
+    return safeJson({ system, upstreams: upstreams.items, tools: tools.items, trends: trends.items }, 2);
+  // Names are the upstreams' and the clients' (tool names), and the figures come from a server: all go
+  // through safeText.
+  const t = safeText;
   const lines = [
-    `mcpscope at ${base}: health ${colour(system.health, tty)}, ${system.sessions.active} active sessions ` +
-      `(${system.sessions.total} in all), up ${system.uptime_s} s`,
+    `mcpscope at ${t(base)}: health ${colour(system.health, tty)}, ${t(system.sessions.active)} active sessions ` +
+      `(${t(system.sessions.total)} in all), up ${t(system.uptime_s)} s`,
     '',
     `${'kind'.padEnd(9)}${'name'.padEnd(32)}health  calls/5m  errors  p95 ms  trend`,
   ];
   const trendOf = (kind: string, name: string) =>
     trends.items
-      .filter((t) => t.kind === kind && t.name === name)
-      .map((t) => `${t.metric} ${t.direction}`)
+      .filter((x) => x.kind === kind && x.name === name)
+      .map((x) => `${t(x.metric)} ${t(x.direction)}`)
       .join(', ');
   for (const [kind, rows] of [
     ['upstream', upstreams.items],
@@ -64,8 +64,8 @@ async function render(
   ] as const) {
     for (const r of rows) {
       lines.push(
-        `${kind.padEnd(9)}${r.name.slice(0, 31).padEnd(32)}${colour(r.health, tty)}   ${String(r.calls).padStart(8)}  ` +
-          `${`${(r.errorRate * 100).toFixed(1)}%`.padStart(6)}  ${(r.p95Ms === null ? '-' : r.p95Ms.toFixed(1)).padStart(6)}  ${trendOf(kind, r.name)}`,
+        `${kind.padEnd(9)}${t(r.name).slice(0, 31).padEnd(32)}${colour(r.health, tty)}   ${t(r.calls).padStart(8)}  ` +
+          `${`${(Number(r.errorRate) * 100).toFixed(1)}%`.padStart(6)}  ${(typeof r.p95Ms === 'number' ? r.p95Ms.toFixed(1) : '-').padStart(6)}  ${trendOf(kind, r.name)}`,
       );
     }
   }

@@ -1,10 +1,13 @@
-import { unlink, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { isMessageEvent, type TapeMessageEvent } from '../tape/format.js';
+import { isMessageEvent, type TapeEvent, type TapeHeader, type TapeMessageEvent } from '../tape/format.js';
 import { exportTape, type ExportFormat } from '../tape/export.js';
-import { readTape, type Tape } from '../tape/tapeReader.js';
+import { TapeStream } from '../tape/tapeReader.js';
 import { DEFAULT_TAPE_DIR, listTapeFiles, resolveTape } from '../tape/store.js';
-import { exchanges, isErrorAnswer, summarize, type TapeSummary } from '../tape/summary.js';
+import { ExchangePairer, exchange, isErrorAnswer, summarize, type TapeSummary } from '../tape/summary.js';
+import { OutputClosed, TextOutput, readProgress } from './output.js';
+import { safeJson, safeJsonText, safeText } from './terminal.js';
 
 const tty = (): boolean => process.stdout.isTTY === true;
 const paint = (code: number, text: string): string => (tty() ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -29,18 +32,50 @@ function progress(label: string, done: number, total: number): void {
   process.stderr.write(`\r${label} ${done}/${total}${done === total ? '\n' : ''}`);
 }
 
-async function readAll(dir: string): Promise<Tape[]> {
+/**
+ * Each tape in `dir`, one at a time, each read once as a stream (so memory does not grow with the tapes);
+ * one that cannot be read is skipped with a note.
+ */
+async function forEachTape(dir: string, read: (tape: TapeStream) => Promise<void>): Promise<void> {
   const files = await listTapeFiles(dir);
-  const tapes: Tape[] = [];
   for (const [i, file] of files.entries()) {
     try {
-      tapes.push(await readTape(file));
+      await read(await TapeStream.open(file));
     } catch (err) {
-      console.error(`skipping ${file}: ${(err as Error).message}`);
+      console.error(`skipping ${safeText(file)}: ${safeText((err as Error).message)}`);
     }
     progress('reading tapes', i + 1, files.length);
   }
-  return tapes;
+}
+
+interface MethodRow {
+  latencies: number[];
+  errors: number;
+  calls: number;
+}
+
+/** Calls, errors and latencies per method and tool of one tape, gathered as its events go by. */
+function methodFigures(): { each: (e: TapeEvent) => void; rows: Map<string, MethodRow> } {
+  const pairer = new ExchangePairer();
+  const rows = new Map<string, MethodRow>();
+  const rowOf = (request: TapeMessageEvent): MethodRow => {
+    const x = exchange(request, undefined);
+    const key = x.target ? `${x.method} ${x.target}` : x.method;
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { latencies: [], errors: 0, calls: 0 }));
+    return row;
+  };
+  const each = (e: TapeEvent): void => {
+    const request = pairer.request(e);
+    if (request) rowOf(request).calls++;
+    const answered = pairer.answered(e);
+    if (answered) {
+      const row = rowOf(answered);
+      if (isErrorAnswer(e as TapeMessageEvent)) row.errors++;
+      row.latencies.push(e.t - answered.t);
+    }
+  };
+  return { each, rows };
 }
 
 function table(rows: string[][]): string {
@@ -59,11 +94,13 @@ function listTable(summaries: TapeSummary[]): string {
   const rows = [['ID', 'STARTED', 'DURATION', 'TRANSPORT', 'SERVER', 'MESSAGES', 'SIZE', 'ERRORS']];
   for (const s of summaries) {
     rows.push([
-      s.id + (s.complete ? '' : s.torn ? ' (torn)' : ' (incomplete)'),
-      s.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      safeText(s.id) + (s.complete ? '' : s.torn ? ' (torn)' : ' (incomplete)'),
+      safeText(s.startedAt)
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z'),
       duration(s.durationMs),
-      s.transport,
-      s.server.slice(0, 40),
+      safeText(s.transport),
+      safeText(s.server).slice(0, 40),
       String(s.messages),
       bytes(s.sizeBytes),
       String(s.errors),
@@ -72,93 +109,96 @@ function listTable(summaries: TapeSummary[]): string {
   return table(rows);
 }
 
+/** Everything in it comes from the tape (peers, or whoever wrote the file): each value goes through safeText. */
 function label(e: TapeMessageEvent): string {
-  const m = e.msg as { method?: string; id?: unknown; params?: { name?: string; uri?: string } };
+  const m = e.msg as { method?: unknown; id?: unknown; params?: { name?: unknown; uri?: unknown } };
+  const id = safeText(m.id);
   if (m.method) {
     const target = m.params?.name ?? m.params?.uri;
-    return `${m.method}${target ? ` ${target}` : ''}${m.id !== undefined ? ` #${String(m.id)}` : ''}`;
+    return `${safeText(m.method)}${target ? ` ${safeText(target)}` : ''}${m.id !== undefined ? ` #${id}` : ''}`;
   }
-  const error = (e.msg as { error?: { message?: string } }).error;
-  if (error) return `error #${String(m.id)}: ${error.message ?? ''}`;
-  return isErrorAnswer(e) ? `tool error #${String(m.id)}` : `result #${String(m.id)}`;
+  const error = (e.msg as { error?: { message?: unknown } }).error;
+  if (error) return `error #${id}: ${safeText(error.message ?? '')}`;
+  return isErrorAnswer(e) ? `tool error #${id}` : `result #${id}`;
 }
 
-/** `tape show`: the header, then one line per event with its offset, direction, and answers' latency. */
-export function timeline(tape: Tape): string {
-  const h = tape.header;
-  const lines = [
-    `tape ${h.id} (format ${h.version}, mcpscope ${h.mcpscope})`,
-    `  session ${h.sessionId} over ${h.transport}, started ${h.startedAt}`,
-    `  client  ${h.clientInfo?.name ?? '?'} ${h.clientInfo?.version ?? ''}   server ${h.serverInfo?.name ?? '?'} ${h.serverInfo?.version ?? ''}   protocol ${h.protocolVersion ?? '?'}`,
-    `  upstream ${h.upstream}`,
-    `  redaction ${h.redaction.enabled ? 'on' : red('off')}` +
-      (tape.complete
-        ? ''
-        : red(
-            tape.torn
-              ? '   last line torn (mcpscope stopped while writing it)'
-              : '   incomplete (no clean end)',
-          )),
+/** The header of `tape show`. Every value from the tape is printed through safeText. */
+function headerText(h: TapeHeader): string {
+  const t = safeText;
+  return [
+    `tape ${t(h.id)} (format ${t(h.version)}, mcpscope ${t(h.mcpscope)})`,
+    `  session ${t(h.sessionId)} over ${t(h.transport)}, started ${t(h.startedAt)}`,
+    `  client  ${t(h.clientInfo?.name ?? '?')} ${t(h.clientInfo?.version ?? '')}   server ${t(h.serverInfo?.name ?? '?')} ${t(h.serverInfo?.version ?? '')}   protocol ${t(h.protocolVersion ?? '?')}`,
+    `  upstream ${t(h.upstream)}`,
+    `  redaction ${h.redaction.enabled ? 'on' : red('off')}`,
     '',
-  ];
-  const latency = new Map<TapeMessageEvent, number>();
-  for (const x of exchanges(tape.events))
-    if (x.answer && x.latencyMs !== undefined) latency.set(x.answer, x.latencyMs);
-  for (const e of tape.events) {
-    const offset = `+${(e.t / 1000).toFixed(3)}s`.padStart(10);
-    if (!isMessageEvent(e)) {
-      const detail =
-        e.edge === 'error'
-          ? `${e.code}: ${e.message}`
-          : e.edge === 'dropped'
-            ? `${e.count} events not recorded (disk too slow)`
-            : e.edge === 'closed'
-              ? (e.reason ?? 'clean end')
-              : `${e.protocolVersion ?? ''}`;
-      const text = `${offset}  ··  ${e.edge} ${detail}`;
-      lines.push(e.edge === 'error' || e.edge === 'dropped' ? red(text) : dim(text));
-      continue;
-    }
-    const arrow = e.dir === 'c2s' ? '→' : '←';
-    const ms = latency.get(e);
-    let text = `${offset}  ${arrow}  ${label(e)}${ms !== undefined ? `  (${ms.toFixed(1)} ms)` : ''}`;
-    if (e.synthetic) text += dim('  [mcpscope]');
-    if (e.drop) text += dim(`  [not delivered: ${e.drop}]`);
-    lines.push(e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text);
+  ].join('\n');
+}
+
+/** One line of `tape show`: offset, direction, what it is, and an answer's latency. */
+function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
+  const t = safeText;
+  const offset = `+${(e.t / 1000).toFixed(3)}s`.padStart(10);
+  if (!isMessageEvent(e)) {
+    const detail =
+      e.edge === 'error'
+        ? `${t(e.code)}: ${t(e.message)}`
+        : e.edge === 'dropped'
+          ? `${t(e.count)} events not recorded (disk too slow)`
+          : e.edge === 'closed'
+            ? t(e.reason ?? 'clean end')
+            : t(e.protocolVersion ?? '');
+    const text = `${offset}  ··  ${t(e.edge)} ${detail}`;
+    return e.edge === 'error' || e.edge === 'dropped' ? red(text) : dim(text);
   }
-  return lines.join('\n');
+  const arrow = e.dir === 'c2s' ? '→' : '←';
+  let text = `${offset}  ${arrow}  ${label(e)}${latencyMs !== undefined ? `  (${latencyMs.toFixed(1)} ms)` : ''}`;
+  if (e.synthetic) text += dim('  [mcpscope]');
+  if (e.drop) text += dim(`  [not delivered: ${t(e.drop)}]`);
+  return e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text;
+}
+
+/**
+ * `tape show`: the header, then one line per event with its offset, direction, and answers' latency, then
+ * whether the tape is whole. Streamed: one event in memory at a time, output written as it is made.
+ */
+export async function showTape(tape: TapeStream, out: TextOutput): Promise<void> {
+  await out.write(`${headerText(tape.header)}\n`);
+  const pairer = new ExchangePairer();
+  for await (const e of tape.events()) {
+    pairer.request(e);
+    const request = pairer.answered(e);
+    await out.write(`${eventLine(e, request ? e.t - request.t : undefined)}\n`);
+    if (out.closed) return;
+  }
+  if (!tape.complete) {
+    const end = tape.torn
+      ? 'last line torn (mcpscope stopped while writing it)'
+      : 'incomplete (no clean end)';
+    await out.write(`${red(`  ${end}`)}\n`);
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-function statsText(tapes: Tape[]): string {
-  const byMethod = new Map<string, { latencies: number[]; errors: number; calls: number }>();
+function statsText(summaries: TapeSummary[], byMethod: Map<string, MethodRow>): string {
   let messages = 0;
   let size = 0;
   let errors = 0;
   let time = 0;
-  for (const tape of tapes) {
-    const s = summarize(tape);
+  for (const s of summaries) {
     messages += s.messages;
     size += s.sizeBytes;
     errors += s.errors;
     time += s.durationMs;
-    for (const x of exchanges(tape.events)) {
-      const key = x.target ? `${x.method} ${x.target}` : x.method;
-      const row = byMethod.get(key) ?? { latencies: [], errors: 0, calls: 0 };
-      row.calls++;
-      if (x.error) row.errors++;
-      if (x.latencyMs !== undefined) row.latencies.push(x.latencyMs);
-      byMethod.set(key, row);
-    }
   }
   const rows = [['METHOD', 'CALLS', 'ERRORS', 'P50 MS', 'P95 MS']];
   for (const [key, row] of [...byMethod].sort((a, b) => b[1].calls - a[1].calls)) {
     const sorted = row.latencies.sort((a, b) => a - b);
     rows.push([
-      key,
+      safeText(key),
       String(row.calls),
       String(row.errors),
       percentile(sorted, 50).toFixed(1),
@@ -166,7 +206,7 @@ function statsText(tapes: Tape[]): string {
     ]);
   }
   return [
-    `${tapes.length} tapes, ${bytes(size)}, ${messages} messages, ${errors} errors, ${duration(time)} recorded`,
+    `${summaries.length} tapes, ${bytes(size)}, ${messages} messages, ${errors} errors, ${duration(time)} recorded`,
     '',
     table(rows),
   ].join('\n');
@@ -184,8 +224,11 @@ export function tapeCommand(): Command {
     .argument('[dir]', 'tape directory', DEFAULT_TAPE_DIR)
     .option('--json', 'print JSON instead of a table', false)
     .action(async (dir: string, opts: { json: boolean }) => {
-      const summaries = (await readAll(dir)).map(summarize);
-      if (opts.json) console.log(JSON.stringify(summaries, null, 2));
+      const summaries: TapeSummary[] = [];
+      await forEachTape(dir, async (tape) => {
+        summaries.push(await summarize(tape));
+      });
+      if (opts.json) console.log(safeJson(summaries, 2));
       else if (summaries.length === 0) console.log(`no tapes in ${dir}`);
       else console.log(listTable(summaries));
     });
@@ -196,10 +239,12 @@ export function tapeCommand(): Command {
     .argument('<tape>', 'a tape file, an id (or its prefix) in --dir, or latest')
     .addOption(dirOption())
     .action(async (arg: string, opts: { dir: string }) => {
-      const tape = await readTape(await resolveTape(arg, opts.dir), {
-        onProgress: (done, total) => progress('reading', Math.round(done / 1024), Math.round(total / 1024)),
+      const tape = await TapeStream.open(await resolveTape(arg, opts.dir), {
+        onProgress: readProgress('reading', tty()),
       });
-      console.log(timeline(tape));
+      const out = new TextOutput(process.stdout);
+      await showTape(tape, out);
+      await out.end();
     });
 
   cmd
@@ -210,13 +255,25 @@ export function tapeCommand(): Command {
     .option('-o, --output <file>', 'write here instead of stdout')
     .addOption(dirOption())
     .action(async (arg: string, opts: { format: ExportFormat; output?: string; dir: string }) => {
-      const text = exportTape(await readTape(await resolveTape(arg, opts.dir)), opts.format);
-      if (opts.output) {
-        await writeFile(opts.output, `${text}\n`);
-        console.error(`wrote ${opts.output} (${bytes(Buffer.byteLength(text))})`);
-      } else {
-        console.log(text);
-      }
+      const toFile = opts.output !== undefined;
+      const tape = await TapeStream.open(await resolveTape(arg, opts.dir), {
+        onProgress: readProgress('exporting', !toFile && tty()),
+      });
+      // A file gets the JSON as it is; a terminal or pipe gets it with DEL, C1 and bidi controls escaped.
+      const out = opts.output
+        ? new TextOutput(createWriteStream(opts.output))
+        : new TextOutput(process.stdout, safeJsonText);
+      let written = 0;
+      await exportTape(tape, opts.format, (text) => {
+        // The reader went away (`| head`): stop reading the tape too.
+        if (out.closed) throw new OutputClosed();
+        written += Buffer.byteLength(text);
+        return out.write(text);
+      }).catch((err: unknown) => {
+        if (!(err instanceof OutputClosed)) throw err;
+      });
+      await out.end();
+      if (toFile) console.error(`wrote ${safeText(opts.output)} (${bytes(written)})`);
     });
 
   cmd
@@ -227,9 +284,11 @@ export function tapeCommand(): Command {
     .action(async (args: string[], opts: { dir: string }) => {
       for (const arg of args) {
         const path = await resolveTape(arg, opts.dir);
-        const tape = await readTape(path);
+        // Its header says it is a tape; the rest need not be read.
+        const tape = await TapeStream.open(path);
+        await tape.close();
         await unlink(path);
-        console.log(`deleted ${path} (${tape.header.id}, ${bytes(tape.sizeBytes)})`);
+        console.log(`deleted ${safeText(path)} (${safeText(tape.header.id)}, ${bytes(tape.sizeBytes)})`);
       }
     });
 
@@ -239,9 +298,24 @@ export function tapeCommand(): Command {
     .argument('[dir]', 'tape directory', DEFAULT_TAPE_DIR)
     .option('--json', 'print JSON instead of a table', false)
     .action(async (dir: string, opts: { json: boolean }) => {
-      const tapes = await readAll(dir);
-      if (opts.json) console.log(JSON.stringify(tapes.map(summarize), null, 2));
-      else console.log(statsText(tapes));
+      const summaries: TapeSummary[] = [];
+      const byMethod = new Map<string, MethodRow>();
+      await forEachTape(dir, async (tape) => {
+        const figures = methodFigures();
+        summaries.push(await summarize(tape, figures.each));
+        // Only a tape read to its end counts.
+        for (const [key, row] of figures.rows) {
+          const sum = byMethod.get(key);
+          if (!sum) byMethod.set(key, row);
+          else {
+            sum.calls += row.calls;
+            sum.errors += row.errors;
+            for (const ms of row.latencies) sum.latencies.push(ms);
+          }
+        }
+      });
+      if (opts.json) console.log(safeJson(summaries, 2));
+      else console.log(statsText(summaries, byMethod));
     });
   return cmd;
 }

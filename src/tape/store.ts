@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { TAPE_EXTENSION } from './format.js';
 
@@ -55,7 +55,10 @@ export async function resolveTape(arg: string, dir = DEFAULT_TAPE_DIR): Promise<
   }
   const files = await listTapeFiles(dir).catch(() => [] as string[]);
   if (arg === 'latest' && files.length > 0) return files.at(-1) as string;
-  const matches = files.filter((f) => f.slice(dir.length + 1).startsWith(arg.replace(TAPE_EXTENSION, '')));
+  // Compare ids, never slices of path strings: `join` normalises `./tapes` to `tapes` and `x/` to `x`, so
+  // a listed path need not start with `dir` as written. Every listed file sits in `dir`; its name is its id.
+  const prefix = arg.endsWith(TAPE_EXTENSION) ? arg.slice(0, -TAPE_EXTENSION.length) : arg;
+  const matches = files.filter((f) => basename(f).startsWith(prefix));
   if (matches.length === 1) return matches[0] as string;
   if (matches.length > 1) {
     throw new McpscopeError(

@@ -22,6 +22,11 @@ interface Anchor {
   readonly progressToken: string | number | undefined;
   /** What the server said after this client message and before the next one, in order. */
   readonly followers: TapeMessageEvent[];
+  /**
+   * For a request: whether the tape holds the answer the client got (among these followers or a later
+   * message's, as concurrent calls are recorded). False when the recording was cut before it came.
+   */
+  answered: boolean;
 }
 
 /** The most an answer is held behind the notifications before it at speed 0 (see #arm). */
@@ -41,6 +46,8 @@ export class TapeScript {
   constructor(tape: Tape) {
     this.tape = tape;
     let current: Anchor | undefined;
+    /** Requests waiting for their recorded answer, by recorded id. */
+    const open = new Map<JsonRpcId, Anchor>();
     for (const event of tape.events) {
       if (!isMessageEvent(event)) continue;
       // mcpscope's own messages to the server (a timeout's cancellation) were never the client's.
@@ -64,10 +71,19 @@ export class TapeScript {
           target: msg.method ? targetOf(msg.method, msg.params) : undefined,
           progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
           followers: [],
+          answered: false,
         };
         this.anchors.push(current);
+        if (kind === 'request') open.set(msg.id as JsonRpcId, current);
       } else if (event.drop === undefined) {
         (current?.followers ?? this.preamble).push(event);
+        const answer = event.msg as { id?: JsonRpcId; method?: string };
+        const request =
+          answer.method === undefined && answer.id !== undefined ? open.get(answer.id) : undefined;
+        if (request) {
+          request.answered = true;
+          open.delete(answer.id as JsonRpcId);
+        }
       }
     }
   }
@@ -82,7 +98,10 @@ export interface TapePlayerOptions {
 
 interface Scheduled {
   at: number;
-  event: TapeMessageEvent;
+  /** A recorded message to send, with the live ids in place of the recorded ones … */
+  event: TapeMessageEvent | undefined;
+  /** … or an answer the player makes itself (TAPE_MISS for a request whose answer was never recorded). */
+  frame?: Frame;
   anchor: Anchor | undefined;
 }
 
@@ -166,6 +185,7 @@ export class TapePlayerTransport implements Transport {
     const again = this.#consumed[anchor.index] === true;
     this.#consumed[anchor.index] = true;
     this.#follow(anchor, again);
+    if (!anchor.answered) this.#unanswered(frame, method, anchor);
   }
 
   #notification(frame: Frame): void {
@@ -185,6 +205,28 @@ export class TapePlayerTransport implements Transport {
     if (!anchor) return;
     this.#consumed[anchor.index] = true;
     this.#follow(anchor, false);
+  }
+
+  /**
+   * The tape holds the request but not its answer: the recording ends there (mcpscope stopped, or the
+   * session closed, while the server was still at it). Waiting would only run out the request timeout, so
+   * the client is told at once, after whatever the server did say (progress, logs).
+   */
+  #unanswered(frame: Frame, method: string, anchor: Anchor): void {
+    const where = this.#script.tape.header.id;
+    const err = new McpscopeError(
+      'TAPE_MISS',
+      `the tape ${where} recorded this ${method} request but not its answer: the recording ends there ` +
+        '(it was cut before the server answered); re-record a session in which it is answered',
+      { details: { tape: where, method, answerRecorded: false } },
+    );
+    const last = this.#queue.at(-1);
+    this.#schedule({
+      at: last?.at ?? performance.now(),
+      event: undefined,
+      frame: errorFrame(frame.id as JsonRpcId, err),
+      anchor,
+    });
   }
 
   /** Schedule what the server said after `anchor`; a repeated request gets only its answer again. */
@@ -220,7 +262,7 @@ export class TapePlayerTransport implements Transport {
     const wait = next.at - performance.now();
     if (wait > 0) {
       this.#timer = setTimeout(() => this.#emitDue(), wait);
-    } else if (after && isAnswer(next.event) && !isAnswer(after)) {
+    } else if (after && next.event && isAnswer(next.event) && !isAnswer(after)) {
       // An answer right behind notifications keeps its recorded distance from them, up to
       // MAX_ANSWER_GAP_MS, even at speed 0: SDK clients handle a notification a microtask later than an
       // answer, so progress read in the same chunk as its answer is lost, and a busy client reads late.
@@ -236,8 +278,12 @@ export class TapePlayerTransport implements Transport {
     this.#timer = undefined;
     const item = this.#queue.shift();
     if (!item || this.#closed) return;
-    const msg = this.#live(item.event.msg);
-    if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    if (item.frame) {
+      this.onmessage?.(item.frame);
+    } else if (item.event) {
+      const msg = this.#live(item.event.msg);
+      if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    }
     this.#arm(item.event);
   }
 

@@ -1,6 +1,10 @@
 // Hardening checklist, items 1–5: malformed and oversized input.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_DEPTH } from '../../src/jsonrpc/framing.js';
 import {
   EXAMPLE,
   INIT,
@@ -15,9 +19,14 @@ import {
 } from '../helpers.js';
 
 const ping = (id: number | string) => ({ jsonrpc: '2.0', id, method: 'ping' });
+const DEEP_ANSWER = fileURLToPath(new URL('../fixtures/servers/deepAnswer.mjs', import.meta.url));
 
-function stdioProxy(args: string[] = []) {
-  const proc = spawnCli(['forward', 'stdio', '--no-admin', ...args, '--', process.execPath, EXAMPLE]);
+/** A tools/call whose arguments nest `levels` deep. */
+const deepCall = (id: number, levels: number): string =>
+  `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"add","arguments":{"a":${'['.repeat(levels)}${']'.repeat(levels)},"b":1}}}`;
+
+function stdioProxy(args: string[] = [], server = [process.execPath, EXAMPLE]) {
+  const proc = spawnCli(['forward', 'stdio', '--no-admin', ...args, '--', ...server]);
   let stderr = '';
   proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const out = jsonLines(proc);
@@ -80,6 +89,37 @@ describe('hardening: malformed and oversized input', () => {
     ]);
   });
 
+  it('1. an id that is a number but no valid id (7.5, 7e400, 1e308) is answered with "id": null, never truncated', async () => {
+    const p = stdioProxy(['--max-message-bytes', '4096']);
+    p.send(JSON.stringify(INIT));
+    await p.out.next();
+    const big = 'x'.repeat(8192);
+    for (const id of ['7.5', '7e400', '1e308']) {
+      p.send(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`);
+      expect(await p.out.next(), id).toMatchObject({ id: null, error: { code: -32600 } });
+      // Too large to parse: the id is read from its first bytes, by the same rule.
+      p.send(`{"jsonrpc":"2.0","id":${id},"method":"ping","params":{"x":"${big}"}}`);
+      expect(await p.out.next(), id).toMatchObject({
+        id: null,
+        error: { data: { code: 'MESSAGE_TOO_LARGE' } },
+      });
+    }
+    p.send(`{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":"${big}"}}`);
+    expect(await p.out.next()).toMatchObject({ id: 8, error: { data: { code: 'MESSAGE_TOO_LARGE' } } });
+    p.send(JSON.stringify(ping(9)));
+    expect(await p.out.next()).toEqual({ jsonrpc: '2.0', id: 9, result: {} });
+    p.proc.stdin.end();
+    expect(await p.exited).toBe(0);
+
+    for (const id of ['7.5', '7e400', '1e308']) {
+      const res = await post(http.url, `{"jsonrpc":"2.0","id":${id},"method":"ping"}`, {
+        'mcp-session-id': sid,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json(), id).toMatchObject({ id: null, error: { code: -32600 } });
+    }
+  });
+
   it('2. a JSON-RPC batch: 400 / -32600 BATCH_NOT_SUPPORTED (stdio and HTTP)', async () => {
     const res = await post(http.url, [ping(1), ping(2)], { 'mcp-session-id': sid });
     expect(res.status).toBe(400);
@@ -96,7 +136,7 @@ describe('hardening: malformed and oversized input', () => {
     await p.exited;
   });
 
-  it('3. invalid UTF-8, lone surrogates, 1,000-level nesting, __proto__ keys: clear answers, no crash', async () => {
+  it('3. invalid UTF-8, lone surrogates, 5,000-level nesting, __proto__ keys: clear answers, no crash', async () => {
     const p = stdioProxy();
     p.send(JSON.stringify(INIT));
     await p.out.next();
@@ -118,11 +158,11 @@ describe('hardening: malformed and oversized input', () => {
     const log = await p.out.next();
     expect(log).toMatchObject({ method: 'notifications/message' });
     expect(await p.out.next()).toMatchObject({ id: 2, result: { content: [{ type: 'text' }] } });
-    const deep = `${'['.repeat(1000)}${']'.repeat(1000)}`;
-    p.send(
-      `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":${deep},"b":1}}}`,
-    );
-    expect(await p.out.next()).toMatchObject({ id: 3 });
+    p.send(deepCall(3, 5_000));
+    expect(await p.out.next()).toMatchObject({
+      id: 3,
+      error: { code: -32600, data: { code: 'INVALID_REQUEST', maxDepth: MAX_DEPTH } },
+    });
     p.send(
       '{"jsonrpc":"2.0","id":4,"method":"ping","params":{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}}',
     );
@@ -131,6 +171,58 @@ describe('hardening: malformed and oversized input', () => {
     expect(await p.out.next()).toEqual({ jsonrpc: '2.0', id: 5, result: {} });
     p.proc.stdin.end();
     expect(await p.exited).toBe(0);
+  });
+
+  it('3. 5,000-level nesting from either side is refused at the door (MAX_DEPTH); the tape replays and exports', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-deep-'));
+    const p = stdioProxy(['--record', dir], [process.execPath, DEEP_ANSWER]);
+    p.send(JSON.stringify(INIT));
+    await p.out.next();
+    p.send(deepCall(1, 5_000));
+    expect(await p.out.next()).toMatchObject({
+      id: 1,
+      error: { code: -32600, message: expect.stringContaining(`${MAX_DEPTH} levels`) as unknown },
+    });
+    // The server's answer nested 5,000 levels deep: the caller gets an error for it, and nothing hangs.
+    p.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'deep' } }));
+    expect(await p.out.next()).toMatchObject({ id: 2, error: { data: { code: 'UPSTREAM_PROTOCOL_ERROR' } } });
+    p.send(JSON.stringify(ping(3)));
+    expect(await p.out.next()).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
+    p.proc.stdin.end();
+    expect(await p.exited).toBe(0);
+
+    const tape = readdirSync(dir).map((f) => join(dir, f))[0] as string;
+    await expect.poll(() => readFileSync(tape, 'utf8')).toContain('"closed"');
+    expect(readFileSync(tape, 'utf8')).not.toContain('['.repeat(MAX_DEPTH));
+    // Everything its own tools read: export (HAR is valid JSON) and replay.
+    const har = spawnCli(['tape', 'export', tape, '--format', 'har']);
+    let text = '';
+    har.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    expect(await new Promise((r) => har.once('exit', r))).toBe(0);
+    expect((JSON.parse(text) as { log: { entries: unknown[] } }).log.entries.length).toBeGreaterThanOrEqual(
+      2,
+    );
+    const replay = spawnCli(['replay', tape, '--no-admin']);
+    const out = jsonLines(replay);
+    replay.stdin.write(`${JSON.stringify(INIT)}\n${JSON.stringify(ping(9))}\n`);
+    expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'deep-answer' } } });
+    expect(await out.next()).toEqual({ jsonrpc: '2.0', id: 9, result: {} });
+    replay.stdin.end();
+    expect(await new Promise((r) => replay.once('exit', r))).toBe(0);
+  });
+
+  it('3. the same over HTTP: 400 / -32600 naming MAX_DEPTH, and the session keeps working', async () => {
+    const h = { 'mcp-session-id': sid };
+    const res = await post(http.url, deepCall(4, 5_000), h);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      id: 4,
+      error: { code: -32600, data: { code: 'INVALID_REQUEST', maxDepth: MAX_DEPTH } },
+    });
+    const ok = await post(http.url, ping(5), h);
+    expect(sseEvents(await ok.text()).map((e) => JSON.parse(e.data))).toEqual([
+      { jsonrpc: '2.0', id: 5, result: {} },
+    ]);
   });
 
   it('4. an answer to no pending request, from either side: dropped and logged once', async () => {

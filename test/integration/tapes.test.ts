@@ -14,6 +14,7 @@ import {
   CLI,
   EXAMPLE,
   adminUrlFrom,
+  childrenOf,
   connectHttp,
   makeClient,
   post,
@@ -284,6 +285,55 @@ describe('tapes', () => {
     closers.push(() => replay.client.close());
     const sum = await replay.client.callTool({ name: 'add', arguments: { a: 5, b: 1 } });
     expect(sum.content).toEqual([{ type: 'text', text: '6' }]);
+  });
+
+  it('answers a request whose answer the recording never got with TAPE_MISS at once, not at the timeout', async () => {
+    const dir = tmp();
+    const live = await stdioClient([
+      'forward',
+      'stdio',
+      '--no-admin',
+      '--record',
+      dir,
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    await live.client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+    // A slow call in flight (its first progress sent) when mcpscope is killed: the tape ends there.
+    const progressed = new Promise<void>((resolve) => {
+      void live.client
+        .callTool({ name: 'slow', arguments: { ms: 20_000, steps: 2 } }, undefined, {
+          onprogress: () => resolve(),
+        })
+        .catch(() => undefined);
+    });
+    await progressed;
+    const path = onlyTape(dir);
+    await expect.poll(() => readFileSync(path, 'utf8')).toContain('notifications/progress');
+    const server = childrenOf(live.transport.pid as number);
+    process.kill(live.transport.pid as number, 'SIGKILL');
+    await live.client.close().catch(() => undefined);
+    for (const pid of server) process.kill(pid, 'SIGKILL'); // orphaned mid-call: no one else stops it
+
+    const replay = await stdioClient(['replay', path, '--no-admin', '--request-timeout-ms', '20000']);
+    closers.push(() => replay.client.close());
+    const progress: number[] = [];
+    const started = performance.now();
+    const err = await replay.client
+      .callTool({ name: 'slow', arguments: { ms: 20_000, steps: 2 } }, undefined, {
+        onprogress: (p) => progress.push(p.progress),
+      })
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).data).toMatchObject({ code: 'TAPE_MISS', answerRecorded: false });
+    expect((err as McpError).message).toMatch(/recording ends there/);
+    // What the server did say before the cut still comes, first.
+    expect(progress).toEqual([1]);
+    // The session goes on.
+    const sum = await replay.client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+    expect(sum.content).toEqual([{ type: 'text', text: '42' }]);
   });
 
   it('never writes secrets from arguments or headers, and records over HTTP for replay over HTTP', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McpscopeError } from '../../src/jsonrpc/errors.js';
-import { LineSplitter, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
+import { LineSplitter, MAX_DEPTH, nestsDeeperThan, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
 
 const MAX = 1024;
 const parse = (text: string | Buffer) => parseFrame(typeof text === 'string' ? Buffer.from(text) : text, MAX);
@@ -40,12 +40,38 @@ describe('parseFrame', () => {
     expect(codeOf(`{"jsonrpc":"2.0","id":1,"method":"${'x'.repeat(MAX)}"}`)).toBe('MESSAGE_TOO_LARGE');
   });
 
-  it('does not pollute prototypes and survives deep nesting', () => {
+  it('does not pollute prototypes', () => {
     const f = parse('{"jsonrpc":"2.0","id":1,"method":"x","params":{"__proto__":{"polluted":true}}}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(f.kind).toBe('request');
-    const deep = `{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":${'['.repeat(1000)}${']'.repeat(1000)}}}`;
-    expect(parseFrame(Buffer.from(deep), 1 << 20).kind).toBe('request');
+  });
+
+  it(`accepts ${MAX_DEPTH} levels of nesting and refuses one more, naming the bound, at any depth`, () => {
+    /** A request nested `levels` deep in all: the message, params, then arrays. */
+    const nested = (levels: number, id: number | string = 1) =>
+      Buffer.from(
+        `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"x","params":{"a":${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}}}`,
+      );
+    expect(parseFrame(nested(MAX_DEPTH), 1 << 20).kind).toBe('request');
+    for (const levels of [MAX_DEPTH + 1, 5_000, 1_000_000]) {
+      try {
+        parseFrame(nested(levels, 'deep'), 1 << 22);
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(McpscopeError);
+        expect((err as McpscopeError).code).toBe('INVALID_REQUEST');
+        expect((err as McpscopeError).rpcCode).toBe(-32600);
+        expect((err as McpscopeError).details).toEqual({ id: 'deep', maxDepth: MAX_DEPTH });
+      }
+    }
+    // Brackets inside strings are not nesting; objects count like arrays; a deep answer is refused too.
+    const text = `{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"${'['.repeat(5_000)}"}}`;
+    expect(parseFrame(Buffer.from(text), 1 << 20).kind).toBe('request');
+    const objects = `{"jsonrpc":"2.0","id":2,"result":${'{"a":'.repeat(MAX_DEPTH)}1${'}'.repeat(MAX_DEPTH)}}`;
+    expect(() => parseFrame(Buffer.from(objects), 1 << 20)).toThrow(/128 levels/);
+    expect(nestsDeeperThan(JSON.parse(objects), MAX_DEPTH)).toBe(true);
+    expect(nestsDeeperThan(JSON.parse(objects), MAX_DEPTH + 1)).toBe(false);
+    expect(nestsDeeperThan('x', 0)).toBe(false);
   });
 
   it('re-serialises a pretty-printed message once so raw never holds a newline', () => {
@@ -58,6 +84,40 @@ describe('parseFrame', () => {
     expect(sniffId(Buffer.from('{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"x":"…'))).toBe(42);
     expect(sniffId(Buffer.from('{"id" : "req-\\"7","method":'))).toBe('req-"7');
     expect(sniffId(Buffer.from('{"method":"x"'))).toBeNull();
+  });
+
+  it('never truncates an id it cannot take whole: a non-integer, huge or cut-off number is null', () => {
+    const sniff = (text: string) => sniffId(Buffer.from(text));
+    for (const bad of ['7.5', '7e400', '1e308', '-0.5', '9007199254740993', '07', '1.', '{"a":1}', 'true']) {
+      expect(sniff(`{"jsonrpc":"2.0","id":${bad},"method":"ping","params":{"x":"…`), bad).toBeNull();
+    }
+    expect(sniff('{"jsonrpc":"2.0","id":1e2,"method":"ping"')).toBe(100); // what JSON.parse makes of it
+    expect(sniff('{"jsonrpc":"2.0","id": -12 }')).toBe(-12);
+    // The prefix ends inside the number: 12 may be the start of 123 or 12.5.
+    expect(sniff('{"jsonrpc":"2.0","id":12')).toBeNull();
+    // Only the message's own id: not one inside params, not a string value "id".
+    expect(sniff('{"jsonrpc":"2.0","method":"x","params":{"id":5},"id":7.5,"p":"…')).toBeNull();
+    expect(sniff('{"jsonrpc":"2.0","method":"x","params":{"id":5,"s":"\\"id\\":6"},"id":"real","p":"…')).toBe(
+      'real',
+    );
+    expect(sniff('{"method":"id","x":["id"],"id":3,')).toBe(3);
+  });
+
+  it('answers an invalid message with the id it parsed, or null when that is no valid id', () => {
+    const idOf = (text: string): unknown => {
+      try {
+        parse(text);
+      } catch (err) {
+        return (err as McpscopeError).details?.id;
+      }
+      return 'parsed';
+    };
+    expect(idOf('{"jsonrpc":"2.0","id":7.5,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","id":7e400,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","id":1e308,"method":"ping"}')).toBeNull();
+    expect(idOf('{"jsonrpc":"2.0","method":"x","params":{"id":5},"id":7.5}')).toBeNull();
+    expect(idOf('{"jsonrpc":"1.0","id":2,"method":"ping"}')).toBe(2);
+    expect(idOf('{"jsonrpc":"2.0","id":"s","method":3}')).toBe('s');
   });
 
   it('names the request id in the error for an invalid request', () => {
