@@ -10,6 +10,7 @@ import { Metrics, type MetricsOptions } from './observe/metrics.js';
 import { MetricsStage, transportLabel } from './observe/metricsStage.js';
 import { StatsCollector } from './observe/statsCollector.js';
 import { StatsApi } from './admin/statsApi.js';
+import type { FeedOptions } from './admin/feed.js';
 import type { ProcessObserver } from './observe/hooks.js';
 import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
@@ -124,6 +125,11 @@ export interface ProxyOptions {
   admin?: AdminOptions | false;
   /** OpenTelemetry traces to an OTLP/HTTP endpoint. Default off. */
   tracing?: TracingOptions | null;
+  /**
+   * The live feed of every session's events on the admin server: bounds, or false for none. Default on
+   * with defaults (served only when there is an admin server).
+   */
+  feed?: FeedOptions | false;
   /** Record every session to a tape. Default: no recording. */
   record?: RecordOptions | null;
   /** Circuit breaker on the upstream: options, or false for none. Default on with defaults (not on replay). */
