@@ -7,11 +7,10 @@ import { McpscopeError } from './jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
 import { Metrics, type MetricsOptions } from './observe/metrics.js';
-import { MetricsStage, transportLabel } from './observe/metricsStage.js';
+import { MetricsStage } from './observe/metricsStage.js';
 import { StatsCollector } from './observe/statsCollector.js';
 import { StatsApi } from './admin/statsApi.js';
 import type { FeedOptions } from './admin/feed.js';
-import type { ProcessObserver } from './observe/hooks.js';
 import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -191,21 +190,6 @@ export function upstreamLabel(upstream: UpstreamOptions): string {
   return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
 }
 
-/** What the process manager reports, to metrics and to the stats windows (restarts lower health). */
-function processObserver(metrics: Metrics | null, stats: StatsCollector | undefined): ProcessObserver | null {
-  const m = metrics?.processObserver();
-  if (!stats) return m ?? null;
-  return {
-    started: (s) => m?.started(s),
-    exited: (l, c) => m?.exited(l, c),
-    stopped: (r, s) => m?.stopped(r, s),
-    restarted: () => {
-      m?.restarted();
-      stats.restarted();
-    },
-  };
-}
-
 /** undici and the remote clients, loaded only for a remote upstream: a stdio-only proxy saves ~11 MB. */
 async function loadHttpUpstream(): Promise<typeof HttpUpstream> {
   return (await import('./transport/httpUpstream.js')).HttpUpstream;
@@ -284,11 +268,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     sessionIdleMs: options.inbound === 'stdio' ? 0 : options.sessionIdleMs,
     maxSessions: options.maxSessions,
   });
-  const processes = new ProcessManager({
-    logger,
-    graceMs: options.graceMs,
-    observer: processObserver(metrics, stats),
-  });
+  const processes = new ProcessManager({ logger, graceMs: options.graceMs });
   let remote: HttpUpstream | undefined;
   let create: () => Transport;
   if ('tape' in upstream) {
@@ -304,7 +284,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       transport: upstream.transport,
       maxMessageBytes,
       logger,
-      observer: metrics ? (transport) => metrics.upstreamStreamObserver(transport) : null,
     });
     remote = http;
     create = () => http.create();
@@ -339,9 +318,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       logger,
       legacySse: options.legacySse ?? true,
       webSocket: options.webSocket ?? true,
-      streamObserver: metrics?.streamObserver(transportLabel('streamable-http')) ?? null,
-      legacySseObserver: metrics?.streamObserver(transportLabel('sse')) ?? null,
-      webSocketObserver: metrics?.streamObserver(transportLabel('websocket')) ?? null,
       onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
     });
   }
@@ -470,9 +446,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       output: options.stdio?.output,
       maxMessageBytes,
       clientBufferBytes: options.clientBufferBytes,
-      observer: metrics
-        ? { backpressure: (action) => metrics.streamBackpressure.labels('stdio', action).inc() }
-        : null,
     });
     try {
       stdioSession = await sessions.create(sessions.reserve(), {

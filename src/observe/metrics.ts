@@ -1,14 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { performance } from 'node:perf_hooks';
-import type {
-  ProcessObserver,
-  ReconnectResult,
-  ShutdownResult,
-  BackpressureAction,
-  StreamKindLabel,
-  StreamObserver,
-  UpstreamStreamObserver,
-} from './hooks.js';
 import { LabelGuard, MCP_METHODS } from './labelGuard.js';
 
 /** Latency buckets in seconds: 100 µs to 60 s. */
@@ -419,66 +410,6 @@ export class Metrics {
 
   setCollectors(collectors: MetricCollectors): void {
     this.#collectors = collectors;
-  }
-
-  /** What an inbound stream transport reports, bound to its transport label once. */
-  streamObserver(transport: string): StreamObserver {
-    const active = this.streamActive.labels(transport);
-    const sent = this.streamSent.labels(transport);
-    const idle = this.streamIdle.labels(transport);
-    const duration = this.streamDuration.labels(transport);
-    return {
-      opened: (kind: StreamKindLabel) => {
-        active.inc();
-        this.streamConnections.labels(transport, kind).inc();
-      },
-      closed: (seconds: number) => {
-        active.dec();
-        duration.observe(seconds);
-      },
-      sent: (idleSeconds: number) => {
-        sent.inc();
-        if (idleSeconds >= 0) idle.observe(idleSeconds);
-      },
-      dropped: (reason) => this.streamDropped.labels(transport, reason).inc(),
-      resumed: (ok: boolean) => this.sseResumptions.labels(ok ? 'ok' : 'unknown_event').inc(),
-      backpressure: (action: BackpressureAction) => this.streamBackpressure.labels(transport, action).inc(),
-    };
-  }
-
-  /** What outbound SSE clients report, bound to the upstream transport's label once (`upstream_sse`, …). */
-  upstreamStreamObserver(transport: string): UpstreamStreamObserver {
-    const results: Record<ReconnectResult, Counter.Internal> = {
-      ok: this.sseReconnects.labels('ok'),
-      failed: this.sseReconnects.labels('failed'),
-      exhausted: this.sseReconnects.labels('exhausted'),
-    };
-    const resumedOk = this.sseResumptions.labels('upstream_ok');
-    const resumedRejected = this.sseResumptions.labels('upstream_rejected');
-    const idle = this.streamIdle.labels(`upstream_${transport}`);
-    return {
-      reconnect: (result: ReconnectResult) => results[result].inc(),
-      resumed: (ok: boolean) => (ok ? resumedOk : resumedRejected).inc(),
-      deduplicated: () => this.sseDeduplicated.inc(),
-      idle: (seconds: number) => idle.observe(seconds),
-    };
-  }
-
-  /** What the process manager reports. */
-  processObserver(): ProcessObserver {
-    const connect = this.transportConnect.labels('stdio');
-    const close = this.transportTransfer.labels('stdio', 'close');
-    return {
-      started: (spawnSeconds: number) => connect.observe(spawnSeconds),
-      exited: (lifetimeSeconds: number, crashed: boolean) =>
-        this.processLifetime.labels(crashed ? 'crashed' : 'stopped').observe(lifetimeSeconds),
-      stopped: (result: ShutdownResult, seconds: number) => {
-        this.processShutdowns.labels('server', result).inc();
-        this.processShutdownSeconds.labels('server').observe(seconds);
-        close.observe(seconds);
-      },
-      restarted: () => this.processRestarts.inc(),
-    };
   }
 
   /** The Prometheus text exposition, timing itself for `metrics_collection_seconds`. */

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { Counter, Histogram } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { upstreamFailure, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
+import type { SessionEvent } from '../session/events.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { Metrics } from './metrics.js';
 
@@ -37,6 +38,14 @@ interface MethodChildren {
   byStatus: Map<string, { count: Counter.Internal; duration: Histogram.Internal<string> }>;
 }
 
+/** The children of one client wire's stream metrics, bound once. */
+interface WireChildren {
+  active: Gauge.Internal<string>;
+  sent: Counter.Internal;
+  idle: Histogram.Internal<string>;
+  duration: Histogram.Internal<string>;
+}
+
 interface ToolChildren {
   duration: Histogram.Internal<string>;
   byStatus: Map<string, Counter.Internal>;
@@ -56,6 +65,8 @@ export class MetricsStage implements ObserverStage {
   /** Per transport label, per method (both bounded by the label guards). */
   readonly #methods = new Map<string, Map<string, MethodChildren>>();
   readonly #tools = new Map<string, ToolChildren>();
+  readonly #wires = new Map<TransportKind, WireChildren>();
+  readonly #upstreamIdle = new Map<TransportKind, Histogram.Internal<string>>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -158,6 +169,89 @@ export class MetricsStage implements ObserverStage {
       perTransport.set(method, children);
     }
     return children;
+  }
+
+  /** Everything the wires and the process manager report: the metrics that only they can see. */
+  onEvent(_session: Session, event: SessionEvent): void {
+    const m = this.#m;
+    switch (event.type) {
+      case 'stream-opened': {
+        this.#wire(event.wire).active.inc();
+        m.streamConnections.labels(transportLabel(event.wire), event.kind).inc();
+        return;
+      }
+      case 'stream-closed': {
+        const wire = this.#wire(event.wire);
+        wire.active.dec();
+        wire.duration.observe(event.seconds);
+        return;
+      }
+      case 'stream-sent': {
+        const wire = this.#wire(event.wire);
+        wire.sent.inc();
+        if (event.idleSeconds >= 0) wire.idle.observe(event.idleSeconds);
+        return;
+      }
+      case 'stream-resumed':
+        m.sseResumptions.labels(event.ok ? 'ok' : 'unknown_event').inc();
+        return;
+      case 'undelivered':
+        m.streamDropped.labels(transportLabel(event.wire), event.reason).inc();
+        return;
+      case 'backpressure':
+        m.streamBackpressure.labels(transportLabel(event.wire), event.action).inc();
+        return;
+      case 'upstream-reconnect':
+        m.sseReconnects.labels(event.result).inc();
+        return;
+      case 'upstream-resumed':
+        m.sseResumptions.labels(event.ok ? 'upstream_ok' : 'upstream_rejected').inc();
+        return;
+      case 'upstream-deduplicated':
+        m.sseDeduplicated.inc();
+        return;
+      case 'upstream-idle': {
+        let idle = this.#upstreamIdle.get(event.wire);
+        if (!idle) {
+          idle = m.streamIdle.labels(`upstream_${transportLabel(event.wire)}`);
+          this.#upstreamIdle.set(event.wire, idle);
+        }
+        idle.observe(event.seconds);
+        return;
+      }
+      case 'process-started':
+        m.transportConnect.labels('stdio').observe(event.spawnSeconds);
+        return;
+      case 'process-exited':
+        m.processLifetime.labels(event.crashed ? 'crashed' : 'stopped').observe(event.lifetimeSeconds);
+        return;
+      case 'process-stopped':
+        m.processShutdowns.labels('server', event.result).inc();
+        m.processShutdownSeconds.labels('server').observe(event.seconds);
+        m.transportTransfer.labels('stdio', 'close').observe(event.seconds);
+        return;
+      case 'process-restarted':
+        m.processRestarts.inc();
+        return;
+      default:
+        return;
+    }
+  }
+
+  #wire(kind: TransportKind): WireChildren {
+    let wire = this.#wires.get(kind);
+    if (!wire) {
+      const label = transportLabel(kind);
+      const m = this.#m;
+      wire = {
+        active: m.streamActive.labels(label),
+        sent: m.streamSent.labels(label),
+        idle: m.streamIdle.labels(label),
+        duration: m.streamDuration.labels(label),
+      };
+      this.#wires.set(kind, wire);
+    }
+    return wire;
   }
 
   onSessionOpen(session: Session): void {

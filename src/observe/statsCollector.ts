@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
+import type { SessionEvent } from '../session/events.js';
 import { BUCKET_MS, StatsSeries } from './stats.js';
 
 /** Distinct tools tracked; later ones are counted under "other" (tool names come from clients). */
@@ -55,6 +56,10 @@ export class StatsCollector implements ObserverStage {
     const since = this.#now() - RESTART_MEMORY_MS;
     this.#restarts = this.#restarts.filter((t) => t >= since);
     return this.#restarts.length;
+  }
+
+  onEvent(_session: Session, event: SessionEvent): void {
+    if (event.type === 'process-restarted') this.restarted();
   }
 
   observe(frame: Frame, _session: Session, direction: Direction, verdict: Verdict): void {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Frame } from '../jsonrpc/framing.js';
 import { errorMessage, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
+import type { SessionEvent } from '../session/events.js';
 import {
   FORWARD,
   type Direction,
@@ -34,6 +35,8 @@ export class Pipeline {
   readonly stages: readonly Stage[];
   readonly #transformers: readonly TransformerStage[] | null;
   readonly #observers: readonly ObserverStage[] | null;
+  /** Stages with an onEvent hook (null: none, so emitting costs one check). */
+  readonly #eventStages: readonly Stage[] | null;
   readonly #logger: Logger;
   /** Sessions with a message on hold, and what queued behind it per direction. */
   readonly #held = new WeakMap<Session, Held>();
@@ -44,6 +47,8 @@ export class Pipeline {
     const observers = stages.filter((s): s is ObserverStage => s.kind === 'observer');
     this.#transformers = transformers.length > 0 ? transformers : null;
     this.#observers = observers.length > 0 ? observers : null;
+    const listening = stages.filter((s) => s.onEvent !== undefined);
+    this.#eventStages = listening.length > 0 ? listening : null;
     this.#logger = logger;
   }
 
@@ -93,6 +98,19 @@ export class Pipeline {
   error(session: Session, err: McpscopeError): void {
     for (const stage of this.stages) {
       if (stage.onError) this.#safely(stage, 'onError', () => stage.onError?.(session, err));
+    }
+  }
+
+  /** A session event (see src/session/events.ts) for the stages that read them. */
+  event(session: Session, event: SessionEvent): void {
+    const stages = this.#eventStages;
+    if (stages === null) return;
+    for (const stage of stages) {
+      try {
+        stage.onEvent?.(session, event);
+      } catch (err) {
+        this.#stageFailed(stage, 'onEvent', err);
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Frame } from '../jsonrpc/framing.js';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
+import type { SessionEvent } from '../session/events.js';
 
 export type Direction = 'client-to-server' | 'server-to-client';
 
@@ -24,6 +25,12 @@ interface StageHooks {
   onError?(session: Session, err: McpscopeError): void;
   /** The session's upstream lost its state (see onError) and is back: a restarted server answered its handshake. */
   onUpstreamRestored?(session: Session): void;
+  /**
+   * Everything else that happens to the session, in order (streams, reconnections, backpressure, its
+   * server process, stderr lines): see src/session/events.ts. Must not await; transient events must not
+   * be kept.
+   */
+  onEvent?(session: Session, event: SessionEvent): void;
 }
 
 /**

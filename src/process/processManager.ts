@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
-import type { ProcessObserver, ShutdownResult } from '../observe/hooks.js';
+import type { EventSink, ShutdownResult } from '../session/events.js';
 
 /** Default grace between SIGTERM and SIGKILL (5 s). */
 export const DEFAULT_GRACE_MS = 5_000;
@@ -10,6 +10,8 @@ export const DEFAULT_GRACE_MS = 5_000;
 export const STDIN_CLOSE_WAIT_MS = 500;
 /** How much of a child's stderr is kept for error messages (8 KiB). */
 export const STDERR_TAIL_BYTES = 8 * 1024;
+/** Longest stderr line reported as an event (longer ones are cut); a partial line waits at most this much. */
+export const STDERR_LINE_CHARS = 2_000;
 
 export interface ProcessSpec {
   command: string;
@@ -29,8 +31,6 @@ export interface ProcessManagerOptions {
   graceMs?: number;
   /** Copy the child's stderr to ours (default true). */
   passStderr?: boolean;
-  /** Metrics hooks; null when metrics are off. */
-  observer?: ProcessObserver | null;
 }
 
 /** A child process under supervision: its streams, its stderr tail and how it ended. */
@@ -44,12 +44,14 @@ export class ManagedProcess {
   #stopping = false;
   #stderrTail: Buffer = Buffer.alloc(0);
   readonly #graceMs: number;
-  readonly #observer: ProcessObserver | null;
+  readonly #emit: EventSink | undefined;
+  /** A stderr line not ended yet. */
+  #partial = '';
 
-  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean, observer: ProcessObserver | null) {
+  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean, emit: EventSink | undefined) {
     this.spec = spec;
     this.#graceMs = graceMs;
-    this.#observer = observer;
+    this.#emit = emit;
     // Own process group, so that stop() reaches grandchildren (`sh -c`, `npx …`) too.
     this.child = spawn(spec.command, spec.args, {
       env: spec.env ?? process.env,
@@ -60,7 +62,15 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
-        this.#observer?.exited((performance.now() - this.startedAt) / 1000, !this.#stopping);
+        if (this.#partial) this.#stderrLine(this.#partial);
+        this.#emit?.({
+          type: 'process-exited',
+          pid: this.child.pid,
+          code,
+          signal,
+          lifetimeSeconds: (performance.now() - this.startedAt) / 1000,
+          crashed: !this.#stopping,
+        });
         resolve(this.#exit);
       });
       this.child.once('error', () => {
@@ -76,6 +86,7 @@ export class ManagedProcess {
       const joined = this.#stderrTail.length === 0 ? chunk : Buffer.concat([this.#stderrTail, chunk]);
       this.#stderrTail =
         joined.length > STDERR_TAIL_BYTES ? joined.subarray(joined.length - STDERR_TAIL_BYTES) : joined;
+      if (this.#emit) this.#stderrLines(chunk);
     });
     // The child may die while we write: EPIPE is reported through 'exit', not as a crash of ours.
     this.child.stdin.on('error', () => {});
@@ -83,6 +94,20 @@ export class ManagedProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Report what the child wrote to stderr line by line (bounded: an endless line is cut). */
+  #stderrLines(chunk: Buffer): void {
+    const text = this.#partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.#partial = (lines.pop() as string).slice(0, STDERR_LINE_CHARS);
+    for (const line of lines) this.#stderrLine(line);
+  }
+
+  #stderrLine(line: string): void {
+    const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+    this.#emit?.({ type: 'stderr', line: trimmed.slice(0, STDERR_LINE_CHARS) });
+    this.#partial = '';
   }
 
   get exitInfo(): ExitInfo | undefined {
@@ -140,7 +165,12 @@ export class ManagedProcess {
     const result = await this.#stopSteps();
     // The group leader is gone; make sure nothing it started is left behind.
     this.#signalGroupAfterExit('SIGKILL');
-    this.#observer?.stopped(result, (performance.now() - t0) / 1000);
+    this.#emit?.({
+      type: 'process-stopped',
+      pid: this.child.pid,
+      result,
+      seconds: (performance.now() - t0) / 1000,
+    });
     return this.exited;
   }
 
@@ -182,22 +212,23 @@ export class ProcessManager {
   readonly #logger: Logger;
   readonly #graceMs: number;
   readonly #passStderr: boolean;
-  readonly #observer: ProcessObserver | null;
 
   constructor(options: ProcessManagerOptions) {
     this.#logger = options.logger;
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.#passStderr = options.passStderr ?? true;
-    this.#observer = options.observer ?? null;
   }
 
   get size(): number {
     return this.#processes.size;
   }
 
-  /** Spawn a child; resolves once it is running, rejects with UPSTREAM_EXITED if it cannot start. */
-  async spawn(spec: ProcessSpec): Promise<ManagedProcess> {
-    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr, this.#observer);
+  /**
+   * Spawn a child; resolves once it is running, rejects with UPSTREAM_EXITED if it cannot start. Its
+   * start, exit, stop and stderr lines go to `emit` (its session's event stream).
+   */
+  async spawn(spec: ProcessSpec, emit?: EventSink): Promise<ManagedProcess> {
+    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr, emit);
     this.#processes.add(proc);
     void proc.exited.then((info) => {
       this.#processes.delete(proc);
@@ -216,14 +247,14 @@ export class ProcessManager {
         );
       });
     });
-    this.#observer?.started((performance.now() - proc.startedAt) / 1000);
+    emit?.({
+      type: 'process-started',
+      pid: proc.pid,
+      command: spec.command,
+      spawnSeconds: (performance.now() - proc.startedAt) / 1000,
+    });
     this.#logger.debug({ pid: proc.pid, command: spec.command }, 'upstream process started');
     return proc;
-  }
-
-  /** Count a restart of a crashed child (the owner decides when to restart). */
-  restarted(): void {
-    this.#observer?.restarted();
   }
 
   async stopAll(): Promise<void> {

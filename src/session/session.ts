@@ -5,6 +5,7 @@ import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Transport } from '../transport/transport.js';
+import type { SessionEvent } from './events.js';
 import {
   META_CLIENT_INFO,
   META_PROTOCOL_VERSION,
@@ -110,6 +111,9 @@ export class Session implements PipelineTarget {
     this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
     this.outbound.onreset = (reason) => this.#upstreamReset(reason);
     this.outbound.onrestored = () => this.#pipeline.upstreamRestored(this);
+    const emit = (event: SessionEvent): void => this.#pipeline.event(this, event);
+    this.inbound.onevent = emit;
+    this.outbound.onevent = emit;
     this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
   }
 

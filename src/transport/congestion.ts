@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { StreamObserver } from '../observe/hooks.js';
+import type { ClientWireEvents } from './wireEvents.js';
 import { highWaterMark } from './transport.js';
 
 /**
@@ -9,18 +9,18 @@ import { highWaterMark } from './transport.js';
  */
 export class ClientCongestion {
   readonly highWater: number;
-  readonly #observer: Pick<StreamObserver, 'backpressure'> | null;
+  readonly #events: Pick<ClientWireEvents, 'backpressure'>;
   readonly #notify: (congested: boolean) => void;
   readonly #drained = (): void => this.#onDrain();
   #congested = false;
 
   constructor(
     clientBufferBytes: number,
-    observer: Pick<StreamObserver, 'backpressure'> | null,
+    events: Pick<ClientWireEvents, 'backpressure'>,
     notify: (congested: boolean) => void,
   ) {
     this.highWater = highWaterMark(clientBufferBytes);
-    this.#observer = observer;
+    this.#events = events;
     this.#notify = notify;
   }
 
@@ -29,14 +29,14 @@ export class ClientCongestion {
     if (this.#congested || unsent < this.highWater || !stream.writableNeedDrain) return;
     this.#congested = true;
     stream.once('drain', this.#drained);
-    this.#observer?.backpressure('paused');
+    this.#events.backpressure('paused');
     this.#notify(true);
   }
 
   #onDrain(): void {
     if (!this.#congested) return;
     this.#congested = false;
-    this.#observer?.backpressure('resumed');
+    this.#events.backpressure('resumed');
     this.#notify(false);
   }
 }

@@ -1,6 +1,7 @@
 import { McpscopeError, errorMessage } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Transport, TransportKind } from './transport.js';
+import type { EventSink } from '../session/events.js';
 
 /** Messages held while switching to the legacy transport (the client normally sends none before the answer). */
 export const MAX_HELD_WHILE_DETECTING = 100;
@@ -31,6 +32,7 @@ export class DetectingClientTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onreset?: (reason: McpscopeError) => void;
+  onevent?: EventSink;
 
   constructor(options: DetectingClientTransportOptions) {
     this.#options = options;
@@ -53,6 +55,7 @@ export class DetectingClientTransport implements Transport {
     t.onerror = (err) => this.onerror?.(err);
     t.onclose = (reason) => this.onclose?.(reason);
     t.onreset = (reason) => this.onreset?.(reason);
+    t.onevent = (event) => this.onevent?.(event);
   }
 
   async start(): Promise<void> {
@@ -82,7 +85,7 @@ export class DetectingClientTransport implements Transport {
     if (this.#closed || this.#held) return;
     this.#held = [];
     const old = this.#current;
-    old.onmessage = old.onerror = old.onclose = old.onreset = undefined;
+    old.onmessage = old.onerror = old.onclose = old.onreset = old.onevent = undefined;
     void old.close();
     const legacy = this.#options.legacy();
     this.#current = legacy;

@@ -19,7 +19,6 @@ import {
   unsupportedVersion,
 } from '../jsonrpc/era.js';
 import { StatelessHttpServerTransport } from './statelessHttpServer.js';
-import type { StreamObserver } from '../observe/hooks.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
@@ -78,10 +77,6 @@ export interface HttpListenerOptions {
   legacySse?: boolean;
   /** Accept WebSocket upgrades on the endpoint path. Default true. */
   webSocket?: boolean;
-  /** Metrics hooks for client streams, by client transport; null when metrics are off. */
-  streamObserver?: StreamObserver | null;
-  legacySseObserver?: StreamObserver | null;
-  webSocketObserver?: StreamObserver | null;
   /** Called for every request refused before it reaches a session (bad headers, unknown session, …). */
   onReject?: (err: McpscopeError) => void;
 }
@@ -138,10 +133,8 @@ export class HttpListener {
       refuse: this.#refuseBound,
       rejected: (err) => options.onReject?.(err),
     });
-    this.#legacy =
-      options.legacySse === false ? null : new LegacySseRoutes(ctx, options.legacySseObserver ?? null);
-    this.#webSocket =
-      options.webSocket === false ? null : new WebSocketEndpoint(ctx, options.webSocketObserver ?? null);
+    this.#legacy = options.legacySse === false ? null : new LegacySseRoutes(ctx);
+    this.#webSocket = options.webSocket === false ? null : new WebSocketEndpoint(ctx);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
@@ -376,7 +369,6 @@ export class HttpListener {
     }
     const inbound = new StreamableHttpServerTransport(id, {
       jsonResponse: this.#options.jsonResponse,
-      observer: this.#options.streamObserver,
       clientBufferBytes: this.#options.clientBufferBytes,
       maxMessageBytes: this.#options.maxMessageBytes,
       logger,
@@ -441,7 +433,6 @@ export class HttpListener {
     const inbound = new StatelessHttpServerTransport({
       mapStatus: this.#options.checkModernHeaders !== false,
       clientBufferBytes: this.#options.clientBufferBytes,
-      observer: this.#options.streamObserver,
       logger: this.#options.logger,
     });
     const session = await openSession(this.#ctx, id, inbound, req, () => inbound.busy);

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { errorMessage } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
-import type { UpstreamStreamObserver } from '../observe/hooks.js';
 import { DetectingClientTransport } from './detectingClient.js';
 import { LegacySseClientTransport } from './legacySseClient.js';
 import { StreamableHttpClientTransport } from './streamableHttpClient.js';
@@ -24,8 +23,6 @@ export interface HttpUpstreamOptions {
   transport?: UpstreamTransport;
   maxMessageBytes: number;
   logger: Logger;
-  /** Reconnection reports for upstream SSE streams, by transport label; null when metrics are off. */
-  observer?: ((transport: string) => UpstreamStreamObserver) | null;
 }
 
 /** The wire a URL implies: ws:// and wss:// are WebSocket; anything else is decided by `requested`. */
@@ -45,14 +42,10 @@ export class HttpUpstream {
   // No cap on connections per upstream: every session holds one for its GET stream.
   readonly #dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   #transport: UpstreamTransport;
-  readonly #streamableObserver: UpstreamStreamObserver | null;
-  readonly #sseObserver: UpstreamStreamObserver | null;
 
   constructor(options: HttpUpstreamOptions) {
     this.#options = options;
     this.#transport = impliedTransport(options.url, options.transport);
-    this.#streamableObserver = options.observer?.('streamable_http') ?? null;
-    this.#sseObserver = options.observer?.('sse') ?? null;
   }
 
   /** The wire in use: 'auto' until the first session has found out. */
@@ -91,7 +84,6 @@ export class HttpUpstream {
       maxMessageBytes,
       dispatcher: this.#dispatcher,
       logger,
-      observer: this.#streamableObserver,
       onLegacyHint: hint,
     });
   }
@@ -104,7 +96,6 @@ export class HttpUpstream {
       maxMessageBytes,
       dispatcher: this.#dispatcher,
       logger,
-      observer: this.#sseObserver,
     });
   }
 

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import type { UpstreamStreamObserver } from '../observe/hooks.js';
+import type { EventSink } from '../session/events.js';
+import { UpstreamWireEvents } from './wireEvents.js';
 import { HEADER_LAST_EVENT_ID } from '../protocol.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
@@ -23,8 +24,6 @@ export interface LegacySseClientTransportOptions {
   maxMessageBytes: number;
   dispatcher: Dispatcher;
   logger: Logger;
-  /** Reconnection and dedup reports; null when metrics are off. Default null. */
-  observer?: UpstreamStreamObserver | null;
 }
 
 /**
@@ -37,7 +36,7 @@ export interface LegacySseClientTransportOptions {
 export class LegacySseClientTransport implements Transport {
   readonly kind = 'sse' as const;
   readonly #options: LegacySseClientTransportOptions;
-  readonly #observer: UpstreamStreamObserver | null;
+  readonly #events = new UpstreamWireEvents('sse', this);
   readonly #abort = new AbortController();
   /** Flow control: the upstream stream is not read while the client is behind. */
   readonly #flow = new FlowGate();
@@ -52,10 +51,10 @@ export class LegacySseClientTransport implements Transport {
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onevent?: EventSink;
 
   constructor(options: LegacySseClientTransportOptions) {
     this.#options = options;
-    this.#observer = options.observer ?? null;
   }
 
   /** The POST endpoint the upstream named. */
@@ -127,8 +126,8 @@ export class LegacySseClientTransport implements Transport {
       try {
         const res = await this.#open(resuming);
         if (res.statusCode === 200 && isSse(res.headers['content-type'])) {
-          this.#observer?.reconnect('ok');
-          if (resuming !== undefined) this.#observer?.resumed(true);
+          this.#events.reconnect('ok');
+          if (resuming !== undefined) this.#events.resumed(true);
           const before = this.#lastEventId;
           end = await this.#read(res.body);
           if (this.#lastEventId !== before) failures = 0;
@@ -137,7 +136,7 @@ export class LegacySseClientTransport implements Transport {
         }
         await res.body.dump();
         if (resuming !== undefined && res.statusCode >= 400 && res.statusCode < 500) {
-          this.#observer?.resumed(false);
+          this.#events.resumed(false);
           this.#lastEventId = undefined;
         }
         end = `HTTP ${res.statusCode}`;
@@ -147,13 +146,13 @@ export class LegacySseClientTransport implements Transport {
       }
       failures++;
       if (failures >= SSE_RECONNECT_MAX_ATTEMPTS) {
-        this.#observer?.reconnect('exhausted');
+        this.#events.reconnect('exhausted');
         this.#lost(
           `the stream from upstream ${this.#options.url} dropped and ${SSE_RECONNECT_MAX_ATTEMPTS} reconnection attempts failed (last: ${end})`,
         );
         return;
       }
-      this.#observer?.reconnect('failed');
+      this.#events.reconnect('failed');
     }
   }
 
@@ -216,12 +215,12 @@ export class LegacySseClientTransport implements Transport {
     if (id !== undefined) {
       this.#delivered ??= new DeliveredEvents();
       if (this.#delivered.seen(id)) {
-        this.#observer?.deduplicated();
+        this.#events.deduplicated();
         return;
       }
     }
-    const observer = this.#observer;
-    if (observer) {
+    const observer = this.#events;
+    if (observer.active) {
       const now = performance.now();
       if (this.#lastEventAt > 0) observer.idle((now - this.#lastEventAt) / 1000);
       this.#lastEventAt = now;

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import type { StreamObserver } from '../observe/hooks.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { readBody } from './httpBody.js';
 import { LegacySseServerTransport } from './legacySseServer.js';
@@ -23,12 +22,10 @@ const MAX_SESSION_ID_CHARS = 128;
  */
 export class LegacySseRoutes {
   readonly #ctx: EndpointContext;
-  readonly #observer: StreamObserver | null;
   readonly #transports = new Set<LegacySseServerTransport>();
 
-  constructor(ctx: EndpointContext, observer: StreamObserver | null) {
+  constructor(ctx: EndpointContext) {
     this.#ctx = ctx;
-    this.#observer = observer;
   }
 
   /** Handle the request if it is for a legacy path; false otherwise. */
@@ -66,7 +63,7 @@ export class LegacySseRoutes {
       return;
     }
     const endpoint = `${LEGACY_MESSAGES_PATH}?sessionId=${id}`;
-    const inbound = new LegacySseServerTransport(id, res, endpoint, this.#observer, ctx.clientBufferBytes);
+    const inbound = new LegacySseServerTransport(id, res, endpoint, ctx.clientBufferBytes);
     const session = await openSession(ctx, id, inbound, req, () => true);
     if (session instanceof McpscopeError) {
       ctx.refuse(res, session);

@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
-import type { StreamObserver } from '../observe/hooks.js';
+import { ClientWireEvents } from './wireEvents.js';
+import type { EventSink } from '../session/events.js';
 import type { Transport } from './transport.js';
 import { ClientCongestion } from './congestion.js';
 
@@ -20,7 +21,7 @@ export class LegacySseServerTransport implements Transport {
   readonly sessionId: string;
   readonly #res: ServerResponse;
   readonly #endpoint: string;
-  readonly #observer: StreamObserver | null;
+  readonly #events = new ClientWireEvents('sse', this);
   readonly #limit: number;
   /** Past the high-water mark, waiting for 'drain' (the upstream is paused meanwhile). */
   readonly #congestion: ClientCongestion;
@@ -31,25 +32,19 @@ export class LegacySseServerTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
+  onevent?: EventSink;
 
   /**
    * `endpoint` is the path (with query) the client must POST to. `clientBufferBytes`: past a quarter of it
    * (at most 1 MiB) unread, the upstream is paused until the stream drains; past all of it the client is
    * cut (this wire has no resumption, so what was unsent is lost and counted).
    */
-  constructor(
-    sessionId: string,
-    res: ServerResponse,
-    endpoint: string,
-    observer: StreamObserver | null,
-    clientBufferBytes: number,
-  ) {
+  constructor(sessionId: string, res: ServerResponse, endpoint: string, clientBufferBytes: number) {
     this.sessionId = sessionId;
     this.#res = res;
     this.#endpoint = endpoint;
-    this.#observer = observer;
     this.#limit = clientBufferBytes;
-    this.#congestion = new ClientCongestion(clientBufferBytes, observer, (c) => this.onbackpressure?.(c));
+    this.#congestion = new ClientCongestion(clientBufferBytes, this.#events, (c) => this.onbackpressure?.(c));
   }
 
   /** Send the headers and the endpoint event: from here on the client may POST. */
@@ -62,9 +57,9 @@ export class LegacySseServerTransport implements Transport {
     });
     res.write(`event: endpoint\ndata: ${this.#endpoint}\n\n`);
     this.#openedAt = this.#lastWriteAt = performance.now();
-    this.#observer?.opened('get');
+    this.#events.opened('get');
     res.once('close', () => {
-      this.#observer?.closed((performance.now() - this.#openedAt) / 1000);
+      this.#events.closed((performance.now() - this.#openedAt) / 1000);
       if (this.#closed) return;
       this.#closed = true;
       this.onclose?.();
@@ -81,13 +76,13 @@ export class LegacySseServerTransport implements Transport {
     if (this.#closed || res.writableEnded) return;
     if (res.writableLength > this.#limit) {
       // Still behind although the upstream is paused: cut it (the session ends).
-      this.#observer?.dropped('backlog_full');
-      this.#observer?.backpressure('closed');
+      this.#events.dropped('backlog_full');
+      this.#events.backpressure('closed');
       res.destroy();
       return;
     }
-    const observer = this.#observer;
-    if (observer) {
+    const observer = this.#events;
+    if (observer.active) {
       const now = performance.now();
       observer.sent((now - this.#lastWriteAt) / 1000);
       this.#lastWriteAt = now;

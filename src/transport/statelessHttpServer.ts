@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { answersWithStatus, errorHeaders, type JsonRpcId, type McpscopeError } from '../jsonrpc/errors.js';
 import { META_SUBSCRIPTION_ID, modernStatusOf } from '../jsonrpc/era.js';
 import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
-import type { StreamObserver } from '../observe/hooks.js';
+import type { EventSink } from '../session/events.js';
+import { ClientWireEvents } from './wireEvents.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
 const SSE_HEADERS = {
@@ -39,7 +40,6 @@ export interface StatelessHttpServerTransportOptions {
   mapStatus: boolean;
   /** Bytes a client may leave unread on one response before the upstream is paused, then the response cut. */
   clientBufferBytes?: number;
-  observer?: StreamObserver | null;
   logger?: Logger;
 }
 
@@ -64,6 +64,7 @@ function withId(frame: Frame, id: JsonRpcId): void {
 export class StatelessHttpServerTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly #options: StatelessHttpServerTransportOptions;
+  readonly #events = new ClientWireEvents('streamable-http', this);
   readonly #highWater: number;
   readonly #limit: number;
   /** Open exchanges by the id the upstream sees. */
@@ -75,6 +76,7 @@ export class StatelessHttpServerTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
+  onevent?: EventSink;
 
   constructor(options: StatelessHttpServerTransportOptions) {
     this.#options = options;
@@ -114,7 +116,7 @@ export class StatelessHttpServerTransport implements Transport {
     };
     this.#open.set(id, exchange);
     res.once('close', () => this.#hungUp(exchange));
-    this.#options.observer?.opened('post');
+    this.#events.opened('post');
     frame.route = exchange;
     this.onmessage?.(frame);
   }
@@ -146,7 +148,7 @@ export class StatelessHttpServerTransport implements Transport {
     if (exchange?.done) exchange = undefined;
     if (answer) {
       if (!exchange) {
-        this.#options.observer?.dropped('no_stream');
+        this.#events.dropped('no_stream');
         return;
       }
       if (exchange.id !== exchange.clientId) withId(frame, exchange.clientId);
@@ -157,7 +159,7 @@ export class StatelessHttpServerTransport implements Transport {
     if (!exchange) {
       // Nothing is open to carry it (2026-07-28 has no standalone stream): a server that notifies out of
       // any request's scope is not heard.
-      this.#options.observer?.dropped('no_stream');
+      this.#events.dropped('no_stream');
       return;
     }
     if (exchange.id !== exchange.clientId) this.#restoreSubscriptionId(frame, exchange);
@@ -193,7 +195,7 @@ export class StatelessHttpServerTransport implements Transport {
       exchange.streaming = true;
       res.writeHead(200, SSE_HEADERS);
     }
-    this.#options.observer?.sent(-1);
+    this.#events.sent(-1);
     this.#writeEvent(res, raw);
     if (res.writableLength >= this.#highWater) this.#checkBuffer(exchange);
   }
@@ -221,7 +223,7 @@ export class StatelessHttpServerTransport implements Transport {
   #checkBuffer(exchange: Exchange): void {
     const res = exchange.res;
     if (res.writableLength > this.#limit) {
-      this.#options.observer?.backpressure('closed');
+      this.#events.backpressure('closed');
       this.#options.logger?.warn(
         { unsentBytes: res.writableLength, limitBytes: this.#limit },
         'client is not reading its stream: closed it and cancelled its request (2026-07-28 streams cannot be resumed); raise --client-buffer-bytes if clients are slow but steady',
@@ -242,7 +244,7 @@ export class StatelessHttpServerTransport implements Transport {
   }
 
   #flow(paused: boolean): void {
-    this.#options.observer?.backpressure(paused ? 'paused' : 'resumed');
+    this.#events.backpressure(paused ? 'paused' : 'resumed');
     this.onbackpressure?.(paused);
   }
 
@@ -257,7 +259,7 @@ export class StatelessHttpServerTransport implements Transport {
    * which in 2026-07-28 is how a request is cancelled: the upstream is told, and its answer is not awaited.
    */
   #hungUp(exchange: Exchange): void {
-    this.#options.observer?.closed((performance.now() - exchange.openedAt) / 1000);
+    this.#events.closed((performance.now() - exchange.openedAt) / 1000);
     this.#drained(exchange);
     if (exchange.done) return;
     exchange.done = true;

@@ -5,6 +5,7 @@ import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
 import type { ManagedProcess, ProcessManager, ProcessSpec } from '../process/processManager.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
 import type { Transport } from './transport.js';
+import type { EventSink } from '../session/events.js';
 
 /** Cap on bytes queued for a child that is not reading its stdin (16 MiB). */
 export const MAX_CHILD_BACKLOG_BYTES = 16 * 1024 * 1024;
@@ -75,6 +76,9 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   onclose?: (reason?: McpscopeError) => void;
   onreset?: (reason: McpscopeError) => void;
   onrestored?: () => void;
+  onevent?: EventSink;
+  /** Hands the process's events to whoever listens now (the Session sets `onevent` after construction). */
+  readonly #emit: EventSink = (event) => this.onevent?.(event);
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -94,7 +98,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   }
 
   async #spawn(): Promise<void> {
-    const proc = await this.#options.processes.spawn(this.#options.spec);
+    const proc = await this.#options.processes.spawn(this.#options.spec, this.#emit);
     this.#proc = proc;
     const channel = new NdjsonChannel(
       proc.child.stdout,
@@ -159,7 +163,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
       );
       return;
     }
-    this.#options.processes.restarted();
+    this.onevent?.({ type: 'process-restarted', attempt: this.#restarts });
     if (this.#initialize && !(await this.#reinitialize(this.#initialize))) return;
     const held = this.#held ?? [];
     this.#held = null;

@@ -4,7 +4,8 @@ import type { Readable, Writable } from 'node:stream';
 import { errorResponseJson, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
-import type { StreamObserver } from '../observe/hooks.js';
+import { ClientWireEvents } from './wireEvents.js';
+import type { EventSink } from '../session/events.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, type Transport } from './transport.js';
 import { ClientCongestion } from './congestion.js';
 
@@ -16,8 +17,6 @@ export interface StdioServerTransportOptions {
   maxMessageBytes: number;
   /** Bytes the client may leave unread before the upstream is paused (a quarter of it, at most 1 MiB). Default 4 MiB. */
   clientBufferBytes?: number;
-  /** Backpressure reports; null when metrics are off. Default null. */
-  observer?: Pick<StreamObserver, 'backpressure'> | null;
 }
 
 /**
@@ -49,6 +48,7 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
+  onevent?: EventSink;
 
   constructor(options: StdioServerTransportOptions) {
     this.#input = options.input ?? process.stdin;
@@ -56,7 +56,7 @@ export class StdioServerTransport implements Transport, NdjsonHandler {
     this.#channel = new NdjsonChannel(this.#input, this.#output, options.maxMessageBytes, this);
     this.#congestion = new ClientCongestion(
       options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES,
-      options.observer ?? null,
+      new ClientWireEvents('stdio', this),
       (c) => this.onbackpressure?.(c),
     );
   }

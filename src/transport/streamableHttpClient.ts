@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, type JsonRpcId, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import type { UpstreamStreamObserver } from '../observe/hooks.js';
+import type { EventSink } from '../session/events.js';
+import { UpstreamWireEvents } from './wireEvents.js';
 import { HEADER_LAST_EVENT_ID, HEADER_PROTOCOL_VERSION, HEADER_SESSION_ID } from '../protocol.js';
 import { buildMcpHeaders, eraOf } from '../jsonrpc/era.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
@@ -25,8 +26,6 @@ export interface StreamableHttpClientTransportOptions {
   maxMessageBytes: number;
   dispatcher: Dispatcher;
   logger: Logger;
-  /** Reconnection, resumption and dedup reports; null when metrics are off. Default null. */
-  observer?: UpstreamStreamObserver | null;
   /**
    * Detection: called instead of failing when the upstream answers the POSTed initialize with 400, 404 or
    * 405 (it may speak the legacy HTTP+SSE transport). Default: none (such an answer is an error).
@@ -58,7 +57,7 @@ type StreamEnd = 'ended' | 'dropped' | 'closed';
 export class StreamableHttpClientTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly #options: StreamableHttpClientTransportOptions;
-  readonly #observer: UpstreamStreamObserver | null;
+  readonly #events = new UpstreamWireEvents('streamable-http', this);
   readonly #abort = new AbortController();
   /** Flow control: upstream streams are not read while the client is behind. */
   readonly #flow = new FlowGate();
@@ -71,10 +70,10 @@ export class StreamableHttpClientTransport implements Transport {
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
+  onevent?: EventSink;
 
   constructor(options: StreamableHttpClientTransportOptions) {
     this.#options = options;
-    this.#observer = options.observer ?? null;
   }
 
   get upstreamSessionId(): string | undefined {
@@ -348,17 +347,17 @@ export class StreamableHttpClientTransport implements Transport {
 
   /** Read one SSE body into frames; says whether it ended cleanly, dropped, or we are closing. */
   async #readSse(body: AsyncIterable<Buffer>, state: StreamState): Promise<StreamEnd> {
-    const observer = this.#observer;
+    const observer = this.#events;
     const reader = new SseDataReader(
       (data, id) => {
         if (id !== undefined) {
           state.delivered ??= new DeliveredEvents();
           if (state.delivered.seen(id)) {
-            observer?.deduplicated();
+            observer.deduplicated();
             return;
           }
         }
-        if (observer) {
+        if (observer.active) {
           const now = performance.now();
           if (state.lastEventAt > 0) observer.idle((now - state.lastEventAt) / 1000);
           state.lastEventAt = now;
@@ -409,7 +408,7 @@ export class StreamableHttpClientTransport implements Transport {
    * session is then closed with UPSTREAM_STREAM_LOST, failing what is pending.
    */
   async #reconnect(state: StreamState): Promise<void> {
-    const observer = this.#observer;
+    const observer = this.#events;
     let failures = 0;
     let lastError = 'no attempt made';
     while (failures < SSE_RECONNECT_MAX_ATTEMPTS) {
@@ -430,8 +429,8 @@ export class StreamableHttpClientTransport implements Transport {
         status = res.statusCode;
         const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
         if (status === 200 && sse) {
-          observer?.reconnect('ok');
-          if (resuming !== undefined) observer?.resumed(true);
+          observer.reconnect('ok');
+          if (resuming !== undefined) observer.resumed(true);
           const before = state.lastEventId;
           const end = await this.#readSse(res.body, state);
           if (end === 'closed' || state.answered) return;
@@ -447,12 +446,12 @@ export class StreamableHttpClientTransport implements Transport {
         if (this.#closed) return;
         failures++;
         lastError = errorMessage(err);
-        observer?.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
+        observer.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
         continue;
       }
       if (this.#rejected(state, status, resuming)) return;
       failures++;
-      observer?.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
+      observer.reconnect(failures >= SSE_RECONNECT_MAX_ATTEMPTS ? 'exhausted' : 'failed');
     }
     if (this.#closed) return;
     const err = new McpscopeError(
@@ -482,7 +481,7 @@ export class StreamableHttpClientTransport implements Transport {
     }
     if (status === 405 && state.requestId === undefined) return true; // no GET stream here after all
     if (resuming !== undefined && status >= 400 && status < 500) {
-      this.#observer?.resumed(false);
+      this.#events.resumed(false);
       if (state.requestId !== undefined) {
         this.onerror?.(
           new McpscopeError(

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { answersWithStatus, errorHeaders, type McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../jsonrpc/framing.js';
-import type { StreamKindLabel, StreamObserver } from '../observe/hooks.js';
+import type { EventSink, StreamKindLabel } from '../session/events.js';
+import { ClientWireEvents } from './wireEvents.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
@@ -72,8 +73,6 @@ function sseEventBytes(eventId: number, rawBytes: number): number {
 
 export interface StreamableHttpServerTransportOptions {
   jsonResponse: boolean;
-  /** Default null. */
-  observer?: StreamObserver | null;
   /**
    * Bytes a client may leave unread on one stream: past a quarter of it (at most 1 MiB) the upstream is
    * paused until the stream drains; past all of it the stream is closed and its events kept for
@@ -110,7 +109,7 @@ export class StreamableHttpServerTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly sessionId: string;
   readonly #jsonResponse: boolean;
-  readonly #observer: StreamObserver | null;
+  readonly #events = new ClientWireEvents('streamable-http', this);
   readonly #logger: Logger | undefined;
   readonly #limit: number;
   readonly #highWater: number;
@@ -134,11 +133,11 @@ export class StreamableHttpServerTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
+  onevent?: EventSink;
 
   constructor(sessionId: string, options: StreamableHttpServerTransportOptions) {
     this.sessionId = sessionId;
     this.#jsonResponse = options.jsonResponse;
-    this.#observer = options.observer ?? null;
     this.#logger = options.logger;
     this.#limit = options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES;
     this.#highWater = highWaterMark(this.#limit);
@@ -216,7 +215,7 @@ export class StreamableHttpServerTransport implements Transport {
   resumeStream(lastEventId: string, res: ServerResponse): boolean {
     const after = Number(lastEventId);
     const from = this.#replay.find((e) => e.eventId === after);
-    this.#observer?.resumed(from !== undefined);
+    this.#events.resumed(from !== undefined);
     if (!Number.isSafeInteger(after) || !from) return false;
     const streamId = from.streamId;
     const stream =
@@ -281,7 +280,7 @@ export class StreamableHttpServerTransport implements Transport {
       }
       if (stream) this.#writeEvent(stream, frame.raw, true);
       // An answer without its stream (the client went away for good) has nowhere to go.
-      else this.#observer?.dropped('no_stream');
+      else this.#events.dropped('no_stream');
       return;
     }
     if (stream && stream.kind === 'post-json') stream = undefined;
@@ -289,7 +288,7 @@ export class StreamableHttpServerTransport implements Transport {
     if (!stream) {
       if (this.#backlog.length >= MAX_BACKLOG_MESSAGES) {
         this.#backlog.shift();
-        this.#observer?.dropped('backlog_full');
+        this.#events.dropped('backlog_full');
       }
       this.#backlog.push(frame);
       return;
@@ -323,12 +322,12 @@ export class StreamableHttpServerTransport implements Transport {
   #attach(stream: Stream, res: TaggedResponse, kind: StreamKindLabel | null): void {
     stream.res = res;
     this.#open.add(stream);
-    const observer = kind === null ? null : this.#observer;
-    observer?.opened(kind as StreamKindLabel);
+    const events = kind === null || !this.#events.active ? null : this.#events;
+    events?.opened(kind as StreamKindLabel);
     res[STREAM] = {
       stream,
       owner: this,
-      openedAt: observer ? performance.now() : -1,
+      openedAt: events ? performance.now() : -1,
       congested: false,
       replayed: 0,
     };
@@ -337,7 +336,7 @@ export class StreamableHttpServerTransport implements Transport {
 
   /** @internal A response closed: its stream is detached (resumable) unless its answer was delivered. */
   streamClosed(tag: ResponseTag, res: ServerResponse): void {
-    if (tag.openedAt >= 0) this.#observer?.closed((performance.now() - tag.openedAt) / 1000);
+    if (tag.openedAt >= 0) this.#events.closed((performance.now() - tag.openedAt) / 1000);
     if (tag.congested) this.streamDrained(tag);
     const stream = tag.stream;
     if (stream.res !== res) return;
@@ -367,7 +366,7 @@ export class StreamableHttpServerTransport implements Transport {
     const paused = this.#congested > 0 || this.#cut.size > 0;
     if (paused === this.#paused) return;
     this.#paused = paused;
-    this.#observer?.backpressure(paused ? 'paused' : 'resumed');
+    this.#events.backpressure(paused ? 'paused' : 'resumed');
     this.onbackpressure?.(paused);
   }
 
@@ -402,7 +401,7 @@ export class StreamableHttpServerTransport implements Transport {
     // A client without one complete event on the stream could not name where to resume: it waits instead.
     if (from <= stream.firstEventId) return false;
     this.#cut.set(stream.id, from);
-    this.#observer?.backpressure('closed');
+    this.#events.backpressure('closed');
     this.#logger?.warn(
       { session: this.sessionId, unsentBytes: unsent, limitBytes: this.#limit, fromEventId: from },
       'client is not reading its stream: closed it; its events are kept for Last-Event-ID resumption ' +
@@ -454,8 +453,8 @@ export class StreamableHttpServerTransport implements Transport {
     }
     const res = stream.res;
     if (!res || res.writableEnded) return;
-    const observer = this.#observer;
-    if (observer) {
+    const observer = this.#events;
+    if (observer.active) {
       const now = performance.now();
       observer.sent(stream.kind === 'get' ? (now - stream.lastWriteAt) / 1000 : -1);
       stream.lastWriteAt = now;
@@ -501,7 +500,7 @@ export class StreamableHttpServerTransport implements Transport {
       this.#replayBytes -= old.raw.length + REPLAY_EVENT_OVERHEAD_BYTES;
       // Unsent on a cut stream and now gone: the client can no longer get it.
       if (this.#cut.size > 0 && old.eventId >= (this.#cut.get(old.streamId) ?? Infinity))
-        this.#observer?.dropped('replay_evicted');
+        this.#events.dropped('replay_evicted');
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Frame } from '../jsonrpc/framing.js';
 import type { McpscopeError } from '../jsonrpc/errors.js';
+import type { EventSink } from '../session/events.js';
 
 /** The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket. */
 export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket';
@@ -35,6 +36,11 @@ export interface Transport {
   onreset?: (reason: McpscopeError) => void;
   /** After `onreset`: the peer is back and answered its handshake again (a restarted child). */
   onrestored?: () => void;
+  /**
+   * What only the wire sees (streams opened and closed, reconnections, backpressure, its process's start,
+   * exit and stderr), for the session's event stream: set by the Session. See src/session/events.ts.
+   */
+  onevent?: EventSink;
   /**
    * Flow control, outbound side: stop reading from the peer until `resume()` (a child's stdout is left
    * unread so its pipe fills and it blocks; a socket or response body is left unread so TCP pushes back).

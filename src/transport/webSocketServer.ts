@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { McpscopeError, errorResponseJson } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import type { StreamObserver } from '../observe/hooks.js';
+import { ClientWireEvents } from './wireEvents.js';
+import type { EventSink } from '../session/events.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { checkOrigin } from './originCheck.js';
 import type { Transport } from './transport.js';
@@ -35,7 +36,7 @@ export class WebSocketServerTransport implements Transport {
   readonly kind = 'websocket' as const;
   readonly #socket: WebSocket;
   readonly #maxBytes: number;
-  readonly #observer: StreamObserver | null;
+  readonly #events = new ClientWireEvents('websocket', this);
   /** The connection under the WebSocket: its 'drain' ends a congestion. */
   readonly #raw: Duplex;
   readonly #limit: number;
@@ -44,39 +45,34 @@ export class WebSocketServerTransport implements Transport {
   /** Non-null until start(): messages that arrived while the upstream was starting. */
   #early: Frame[] | null = [];
   #alive = true;
-  #openedAt = performance.now();
-  #lastSendAt = this.#openedAt;
+  /** performance.now() when its session started and its opening was reported (0 before). */
+  #openedAt = 0;
+  #lastSendAt = 0;
   #closed = false;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
+  onevent?: EventSink;
 
   /**
    * `raw` is the upgraded connection `socket` writes to. `clientBufferBytes`: past a quarter of it (at
    * most 1 MiB) unread, the upstream is paused until the socket drains; past all of it the client is cut
    * (1008) and the session ends.
    */
-  constructor(
-    socket: WebSocket,
-    raw: Duplex,
-    maxMessageBytes: number,
-    clientBufferBytes: number,
-    observer: StreamObserver | null,
-  ) {
+  constructor(socket: WebSocket, raw: Duplex, maxMessageBytes: number, clientBufferBytes: number) {
     this.#socket = socket;
     this.#raw = raw;
     this.#maxBytes = maxMessageBytes;
     this.#limit = clientBufferBytes;
-    this.#congestion = new ClientCongestion(clientBufferBytes, observer, (c) => this.onbackpressure?.(c));
-    this.#observer = observer;
-    observer?.opened('socket');
+    this.#congestion = new ClientCongestion(clientBufferBytes, this.#events, (c) => this.onbackpressure?.(c));
     socket.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
     socket.on('pong', () => (this.#alive = true));
     // Errors (a frame over maxPayload, a broken socket) are followed by 'close'.
     socket.on('error', () => undefined);
     socket.once('close', () => {
-      observer?.closed((performance.now() - this.#openedAt) / 1000);
+      // Reported only if its opening was (once its session started).
+      if (this.#openedAt > 0) this.#events.closed((performance.now() - this.#openedAt) / 1000);
       if (this.#closed) return;
       this.#closed = true;
       this.onclose?.();
@@ -88,6 +84,10 @@ export class WebSocketServerTransport implements Transport {
   }
 
   async start(): Promise<void> {
+    if (!this.#closed) {
+      this.#openedAt = this.#lastSendAt = performance.now();
+      this.#events.opened('socket');
+    }
     const early = this.#early ?? [];
     this.#early = null;
     for (const frame of early) this.onmessage?.(frame);
@@ -129,10 +129,10 @@ export class WebSocketServerTransport implements Transport {
   }
 
   send(frame: Frame): void {
-    const observer = this.#observer;
-    if (observer) {
+    const events = this.#events;
+    if (events.active) {
       const now = performance.now();
-      observer.sent((now - this.#lastSendAt) / 1000);
+      events.sent((now - this.#lastSendAt) / 1000);
       this.#lastSendAt = now;
     }
     this.#write(frame.raw);
@@ -143,8 +143,8 @@ export class WebSocketServerTransport implements Transport {
     if (this.#closed || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.#limit) {
       // Still behind although the upstream is paused: close it (the session ends).
-      this.#observer?.dropped('backlog_full');
-      this.#observer?.backpressure('closed');
+      this.#events.dropped('backlog_full');
+      this.#events.backpressure('closed');
       socket.close(CLOSE_POLICY, 'client is not reading its messages');
       return;
     }
@@ -216,13 +216,11 @@ function refuseUpgrade(socket: Duplex, err: McpscopeError): void {
  */
 export class WebSocketEndpoint {
   readonly #ctx: EndpointContext;
-  readonly #observer: StreamObserver | null;
   readonly #server: WebSocketServer;
   readonly #transports = new Set<WebSocketServerTransport>();
 
-  constructor(ctx: EndpointContext, observer: StreamObserver | null) {
+  constructor(ctx: EndpointContext) {
     this.#ctx = ctx;
-    this.#observer = observer;
     this.#server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -253,13 +251,7 @@ export class WebSocketEndpoint {
 
   async #connected(id: string, ws: WebSocket, raw: Duplex, req: IncomingMessage): Promise<void> {
     const ctx = this.#ctx;
-    const inbound = new WebSocketServerTransport(
-      ws,
-      raw,
-      ctx.maxMessageBytes,
-      ctx.clientBufferBytes,
-      this.#observer,
-    );
+    const inbound = new WebSocketServerTransport(ws, raw, ctx.maxMessageBytes, ctx.clientBufferBytes);
     const session = await openSession(this.#ctx, id, inbound, req, () => inbound.open);
     // A session whose upstream could not start was closed with its reason, which the client got.
     if (session instanceof McpscopeError) return;

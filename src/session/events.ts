@@ -1,0 +1,161 @@
+/**
+ * What happens to a session besides its messages, as one ordered stream of typed events. Transports and the
+ * process manager emit them to their Session (`Transport.onevent`), the Session hands them to every stage
+ * (`Stage.onEvent`), and the consumers (metrics, stats, the live feed, …) read them there: no emitter knows
+ * which consumers exist. Messages themselves reach stages through `observe`, with their verdict.
+ *
+ * Adding a kind of event: add it to the union below, emit it where it happens, and handle it in the
+ * consumers that care (a `switch` on `type`); nothing in between changes.
+ *
+ * Events marked transient are emitted for every message on the hot path from one reused object: read them
+ * during the call, never keep them.
+ */
+import type { TransportKind } from '../transport/transport.js';
+
+/** post: a POST's answer stream; get: a standalone or legacy SSE stream; resume: Last-Event-ID; socket: a WebSocket. */
+export type StreamKindLabel = 'post' | 'get' | 'resume' | 'socket';
+
+/**
+ * Why a message to a client was not delivered: `no_stream` (an answer whose client is gone for good),
+ * `backlog_full` (no stream open and the backlog full, or a client cut for not reading on a wire without
+ * resumption), `replay_evicted` (unsent when its stream was cut for backpressure, then evicted from the
+ * resumption buffer before the client came back).
+ */
+export type DropReason = 'no_stream' | 'backlog_full' | 'replay_evicted';
+
+/** Flow control toward a client: upstream `paused`, `resumed`, or a stream `closed` for being too far behind. */
+export type BackpressureAction = 'paused' | 'resumed' | 'closed';
+
+/** How one reconnection attempt to an upstream SSE stream ended (`exhausted`: the last one failed, gave up). */
+export type ReconnectResult = 'ok' | 'failed' | 'exhausted';
+
+export type ShutdownResult = 'graceful' | 'terminated' | 'killed';
+
+/** A client stream of the session's inbound wire opened (an SSE response, a WebSocket). */
+export interface StreamOpenedEvent {
+  readonly type: 'stream-opened';
+  readonly wire: TransportKind;
+  readonly kind: StreamKindLabel;
+}
+export interface StreamClosedEvent {
+  readonly type: 'stream-closed';
+  readonly wire: TransportKind;
+  readonly seconds: number;
+}
+/** Transient. One event written to a client stream; `idleSeconds`: the quiet time before it on a long-lived stream, else -1. */
+export interface StreamSentEvent {
+  readonly type: 'stream-sent';
+  readonly wire: TransportKind;
+  idleSeconds: number;
+}
+/** A client asked to resume a stream with Last-Event-ID; `ok`: the event was known. */
+export interface StreamResumedEvent {
+  readonly type: 'stream-resumed';
+  readonly wire: TransportKind;
+  readonly ok: boolean;
+}
+export interface UndeliveredEvent {
+  readonly type: 'undelivered';
+  readonly wire: TransportKind;
+  readonly reason: DropReason;
+}
+export interface BackpressureEvent {
+  readonly type: 'backpressure';
+  readonly wire: TransportKind;
+  readonly action: BackpressureAction;
+}
+/** An upstream SSE stream was reconnected (or an attempt failed). */
+export interface UpstreamReconnectEvent {
+  readonly type: 'upstream-reconnect';
+  readonly wire: TransportKind;
+  readonly result: ReconnectResult;
+}
+export interface UpstreamResumedEvent {
+  readonly type: 'upstream-resumed';
+  readonly wire: TransportKind;
+  readonly ok: boolean;
+}
+/** Transient. An upstream event already delivered came again and was dropped. */
+export interface UpstreamDeduplicatedEvent {
+  readonly type: 'upstream-deduplicated';
+  readonly wire: TransportKind;
+}
+/** Transient. The quiet time between two events of a long-lived upstream stream. */
+export interface UpstreamIdleEvent {
+  readonly type: 'upstream-idle';
+  readonly wire: TransportKind;
+  seconds: number;
+}
+export interface ProcessStartedEvent {
+  readonly type: 'process-started';
+  readonly pid: number | undefined;
+  readonly command: string;
+  readonly spawnSeconds: number;
+}
+export interface ProcessExitedEvent {
+  readonly type: 'process-exited';
+  readonly pid: number | undefined;
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly lifetimeSeconds: number;
+  /** It exited on its own, not because mcpscope stopped it. */
+  readonly crashed: boolean;
+}
+export interface ProcessStoppedEvent {
+  readonly type: 'process-stopped';
+  readonly pid: number | undefined;
+  readonly result: ShutdownResult;
+  readonly seconds: number;
+}
+export interface ProcessRestartedEvent {
+  readonly type: 'process-restarted';
+  readonly attempt: number;
+}
+/** One line the server wrote to its stderr (at most STDERR_LINE_CHARS characters of it). */
+export interface StderrEvent {
+  readonly type: 'stderr';
+  readonly line: string;
+}
+/** One HTTP request of the session, once answered: never its credentials, only the MCP headers. */
+export interface HttpExchangeEvent {
+  readonly type: 'http';
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+}
+/** An error mcpscope raised for this session (rejected input, upstream failure, timeout). */
+export interface ErrorEvent {
+  readonly type: 'error';
+  readonly code: string;
+  readonly message: string;
+}
+
+export type SessionEvent =
+  | StreamOpenedEvent
+  | StreamClosedEvent
+  | StreamSentEvent
+  | StreamResumedEvent
+  | UndeliveredEvent
+  | BackpressureEvent
+  | UpstreamReconnectEvent
+  | UpstreamResumedEvent
+  | UpstreamDeduplicatedEvent
+  | UpstreamIdleEvent
+  | ProcessStartedEvent
+  | ProcessExitedEvent
+  | ProcessStoppedEvent
+  | ProcessRestartedEvent
+  | StderrEvent
+  | HttpExchangeEvent
+  | ErrorEvent;
+
+/** Event types that are emitted for every message from a reused object (not kept by the feed). */
+export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([
+  'stream-sent',
+  'upstream-deduplicated',
+  'upstream-idle',
+]);
+
+/** Where a transport or a process sends its events: set by the Session. */
+export type EventSink = (event: SessionEvent) => void;
