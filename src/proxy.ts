@@ -10,7 +10,7 @@ import { Metrics, type MetricsOptions } from './observe/metrics.js';
 import { MetricsStage } from './observe/metricsStage.js';
 import { StatsCollector } from './observe/statsCollector.js';
 import { StatsApi } from './admin/statsApi.js';
-import type { FeedOptions } from './admin/feed.js';
+import { Feed, type FeedOptions } from './admin/feed.js';
 import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -129,6 +129,8 @@ export interface ProxyOptions {
    * with defaults (served only when there is an admin server).
    */
   feed?: FeedOptions | false;
+  /** Secrets removed from tapes and from the live feed. Default: the built-in rules (or `record.redaction`). */
+  redaction?: RedactionOptions;
   /** Record every session to a tape. Default: no recording. */
   record?: RecordOptions | null;
   /** Circuit breaker on the upstream: options, or false for none. Default on with defaults (not on replay). */
@@ -204,6 +206,7 @@ function buildStages(
   stats: StatsCollector | undefined,
   recorder: RecorderStage | undefined,
   breaker: BreakerStage | undefined,
+  feed: Feed | undefined,
   upstream: string,
 ): Stage[] {
   const stages: Stage[] = [];
@@ -218,6 +221,7 @@ function buildStages(
   if (stats) stages.push(stats);
   if (tracing) stages.push(tracing.observe);
   if (recorder) stages.push(recorder);
+  if (feed) stages.push(feed);
   if (options.logMessages) stages.push(new LogMessagesStage(logger));
   return stages;
 }
@@ -244,10 +248,16 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const stats = options.admin
     ? new StatsCollector(upstreamName, { bucketMs: options.admin.statsBucketMs })
     : undefined;
+  const redaction = options.redaction ?? options.record?.redaction;
+  // The live feed serves the admin API: kept only when there is an admin server.
+  const feed =
+    options.admin && options.feed !== false
+      ? new Feed(options.feed ?? {}, new Redactor(redaction))
+      : undefined;
   const recorder = options.record
     ? new RecorderStage({
         dir: options.record.dir,
-        redactor: new Redactor(options.record.redaction),
+        redactor: new Redactor(redaction),
         logger,
         metrics,
         maxQueueBytes: options.record.maxQueueBytes,
@@ -258,7 +268,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       ? undefined
       : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, upstreamName),
+    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName),
     logger,
   );
   const sessions = new SessionManager({
@@ -368,6 +378,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           metricsIntervalMs: options.admin.metricsIntervalMs,
           token: options.admin.token,
           stats: stats ? new StatsApi(stats, sessions) : undefined,
+          feed,
           version: VERSION,
           ready,
           logger,

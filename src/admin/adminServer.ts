@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.js';
 import { openApiDocument } from './openapi.js';
 import type { StatsApi } from './statsApi.js';
+import { MAX_FEED_PAGE, type Feed } from './feed.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
 
 /** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
@@ -15,6 +16,8 @@ export const ADMIN_BURST = 100;
 /** Default admin address: loopback only. */
 export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9090;
+/** Interval of keep-alive comments on live feed streams (25 s). */
+export const FEED_KEEPALIVE_MS = 25_000;
 
 export interface ReadyState {
   ready: boolean;
@@ -38,7 +41,12 @@ export interface AdminServerOptions {
   token?: string | undefined;
   /** The stats API (/stats…, /trends); absent when not wired. */
   stats?: StatsApi | undefined;
+  /** The live feed (/sessions, /sessions/{id}/events, /events); absent when off (--no-feed). */
+  feed?: Feed | undefined;
 }
+
+const SESSION_EVENTS = /^\/sessions\/([^/]{1,200})\/events$/;
+const NON_NEGATIVE = /^\d{1,15}$/;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -64,6 +72,7 @@ export class AdminServer {
   readonly #originPolicy: OriginPolicy;
   readonly #token: Buffer | undefined;
   #tokens = ADMIN_BURST;
+  #keepAlive: NodeJS.Timeout | undefined;
   #refilledAt = performance.now();
 
   constructor(options: AdminServerOptions) {
@@ -101,6 +110,11 @@ export class AdminServer {
     });
     if (!ok) return undefined;
     this.#listening = true;
+    const feed = this.#options.feed;
+    if (feed) {
+      this.#keepAlive = setInterval(() => feed.keepAlive(), FEED_KEEPALIVE_MS);
+      this.#keepAlive.unref();
+    }
     const addr = this.#server.address() as AddressInfo;
     logger.info({ url: this.url }, 'admin server listening');
     return addr;
@@ -154,6 +168,8 @@ export class AdminServer {
           status: state.ready ? 'ready' : 'not_ready',
           reason: state.reason,
         });
+      } else if (this.#feedRoute(path, url, q, req, res)) {
+        return;
       } else {
         const answer = this.#options.stats?.handle(
           path,
@@ -172,6 +188,9 @@ export class AdminServer {
               '/stats/tools',
               '/stats/sessions',
               '/trends',
+              '/sessions',
+              '/sessions/{id}/events',
+              '/events',
             ],
           });
         }
@@ -180,6 +199,62 @@ export class AdminServer {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });
     }
+  }
+
+  /** The live feed's routes; false when `path` is not one of them. */
+  #feedRoute(path: string, url: string, q: number, req: IncomingMessage, res: ServerResponse): boolean {
+    const feedOn = this.#options.feed;
+    if (path !== '/sessions' && path !== '/events' && !SESSION_EVENTS.test(path)) return false;
+    if (!feedOn) {
+      json(res, 404, { error: 'the live feed is off (--no-feed)' });
+      return true;
+    }
+    const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    if (path === '/sessions') {
+      json(res, 200, feedOn.sessions());
+      return true;
+    }
+    if (path === '/events') {
+      const last = req.headers['last-event-id'];
+      if (last !== undefined && (typeof last !== 'string' || !NON_NEGATIVE.test(last))) {
+        json(res, 400, {
+          error: 'Last-Event-ID must be an event id from this stream',
+          parameter: 'Last-Event-ID',
+          allowed: 'a whole number',
+        });
+        return true;
+      }
+      const session = params.get('session') ?? undefined;
+      if (!feedOn.subscribe(res, session, last === undefined ? undefined : Number(last))) {
+        res.setHeader('retry-after', '5');
+        json(res, 503, { error: 'too many live feed streams are open; close one or retry later' });
+      }
+      return true;
+    }
+    const id = decodeURIComponent((SESSION_EVENTS.exec(path) as RegExpExecArray)[1] as string);
+    const after = params.get('after') ?? '0';
+    const limit = params.get('limit') ?? '100';
+    if (!NON_NEGATIVE.test(after)) {
+      json(res, 400, {
+        error: 'after must be a whole number (an event seq)',
+        parameter: 'after',
+        allowed: '0 or more',
+      });
+      return true;
+    }
+    if (!NON_NEGATIVE.test(limit) || Number(limit) < 1 || Number(limit) > MAX_FEED_PAGE) {
+      json(res, 400, {
+        error: `limit must be 1 to ${MAX_FEED_PAGE}`,
+        parameter: 'limit',
+        allowed: `1 to ${MAX_FEED_PAGE}`,
+      });
+      return true;
+    }
+    const page = feedOn.page(id, Number(after), Number(limit));
+    if (page) json(res, 200, page);
+    else
+      json(res, 404, { error: `no session ${id} in the live feed (unknown, or closed and no longer kept)` });
+    return true;
   }
 
   /** Token bucket: scrapes and dashboards fit easily; a flood cannot starve the proxy's event loop. */
@@ -219,6 +294,8 @@ export class AdminServer {
 
   async close(): Promise<void> {
     this.#options.stats?.close();
+    this.#options.feed?.close();
+    clearInterval(this.#keepAlive);
     if (!this.#listening) return;
     this.#listening = false;
     await new Promise<void>((resolve) => {

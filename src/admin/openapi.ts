@@ -120,7 +120,8 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
     info: {
       title: 'mcpscope admin API',
       version: VERSION,
-      description: 'Metrics, health, readiness and statistics of a running mcpscope. Read-only.',
+      description:
+        'Metrics, health, readiness, statistics and the live feed of a running mcpscope. Read-only.',
     },
     paths: {
       [metricsPath]: {
@@ -149,6 +150,49 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
         get: {
           summary: 'What is rising or falling',
           responses: { '200': json('Trends', 'most significant first') },
+        },
+      },
+      '/sessions': {
+        get: {
+          summary: 'Live feed: every live session, and the recently closed ones',
+          responses: { '200': json('FeedSessions', 'sessions'), '404': json('Error', 'the feed is off') },
+        },
+      },
+      '/sessions/{id}/events': {
+        get: {
+          summary: "Live feed: one session's events in order (messages, streams, process, stderr, errors)",
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            },
+          ],
+          responses: {
+            '200': json('FeedPage', 'events after `after`, oldest first'),
+            '400': json('BadParameter', 'a query parameter is not allowed or out of range'),
+            '404': json('Error', 'no such session kept'),
+          },
+        },
+      },
+      '/events': {
+        get: {
+          summary:
+            "Live feed: every session's events as one SSE stream (event ids resume with Last-Event-ID)",
+          parameters: [
+            { name: 'session', in: 'query', schema: { type: 'string' } },
+            { name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^[0-9]+$' } },
+          ],
+          responses: {
+            '200': {
+              description: 'SSE: `id` (resumable), `event` (the event type), `data` (a FeedEvent)',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            '400': json('BadParameter', 'Last-Event-ID is not an id of this stream'),
+            '503': json('Error', 'too many streams open'),
+          },
         },
       },
       '/openapi.json': {
@@ -269,6 +313,111 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
           additionalProperties: false,
         },
         SessionList: listOf('SessionRow'),
+        FeedPeer: {
+          type: ['object', 'null'],
+          required: ['name', 'version'],
+          properties: { name: { type: 'string' }, version: { type: 'string' } },
+          additionalProperties: false,
+        },
+        FeedSession: {
+          type: 'object',
+          required: [
+            'id',
+            'transport',
+            'upstream',
+            'era',
+            'state',
+            'startedAt',
+            'closedAt',
+            'closeReason',
+            'client',
+            'server',
+            'requests',
+            'errors',
+            'lastActivity',
+            'lastSeq',
+          ],
+          properties: {
+            id: { type: 'string' },
+            transport: { enum: ['stdio', 'streamable-http', 'sse', 'websocket'] },
+            upstream: { type: 'string' },
+            era: { enum: ['legacy', 'modern'] },
+            state: { enum: ['open', 'closed'] },
+            startedAt: { type: 'string', format: 'date-time' },
+            closedAt: { type: ['string', 'null'], format: 'date-time' },
+            closeReason: { type: ['string', 'null'] },
+            client: { $ref: '#/components/schemas/FeedPeer' },
+            server: { $ref: '#/components/schemas/FeedPeer' },
+            requests: int,
+            errors: int,
+            lastActivity: { type: 'string', format: 'date-time' },
+            lastSeq: int,
+          },
+          additionalProperties: false,
+        },
+        FeedSessions: {
+          type: 'object',
+          required: ['sessions'],
+          properties: { sessions: { type: 'array', items: { $ref: '#/components/schemas/FeedSession' } } },
+          additionalProperties: false,
+        },
+        FeedEvent: {
+          type: 'object',
+          description:
+            'One event. Messages (type "message") carry direction, kind, method, id, verdict, the message (redacted; or `truncated` and a `preview` past --feed-body-bytes), and for answers durationMs and the requestSeq of their request. Other types carry their own fields.',
+          required: ['seq', 'time', 'session', 'type'],
+          properties: {
+            seq: { type: 'integer', minimum: 1 },
+            time: { type: 'string', format: 'date-time' },
+            session: { type: 'string' },
+            type: {
+              enum: [
+                'message',
+                'session-opened',
+                'session-closed',
+                'error',
+                'stream-opened',
+                'stream-closed',
+                'stream-resumed',
+                'undelivered',
+                'backpressure',
+                'upstream-reconnect',
+                'upstream-resumed',
+                'process-started',
+                'process-exited',
+                'process-stopped',
+                'process-restarted',
+                'stderr',
+                'http',
+              ],
+            },
+            direction: { enum: ['client-to-server', 'server-to-client'] },
+            kind: { enum: ['request', 'notification', 'response', 'error'] },
+            method: { type: 'string' },
+            id: { type: ['string', 'integer'] },
+            verdict: { enum: ['forward', 'rewrite', 'reply', 'drop'] },
+            dropReason: { type: 'string' },
+            synthetic: { const: true },
+            durationMs: { type: 'number', minimum: 0 },
+            requestSeq: { type: 'integer', minimum: 1 },
+            bytes: int,
+            message: { type: 'object' },
+            truncated: { const: true },
+            preview: { type: 'string' },
+          },
+        },
+        FeedPage: {
+          type: 'object',
+          required: ['session', 'events', 'oldestSeq', 'lastSeq', 'more'],
+          properties: {
+            session: { type: 'string' },
+            events: { type: 'array', items: { $ref: '#/components/schemas/FeedEvent' } },
+            oldestSeq: int,
+            lastSeq: int,
+            more: { type: 'boolean' },
+          },
+          additionalProperties: false,
+        },
         Trends: {
           type: 'object',
           required: ['items'],

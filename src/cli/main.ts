@@ -168,7 +168,7 @@ function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
     ),
     opt('traceSampleRatio', '--trace-sample-ratio <ratio>', 'share of new traces sampled, 0 to 1'),
     opt('record', '--record <dir>', 'record every session to a tape in this directory', false),
-    opt('redact', '--no-redact', 'write tapes without removing secrets (redaction is on by default)'),
+    opt('redact', '--no-redact', 'keep secrets in tapes and the live feed (redaction is on by default)'),
     opt(
       'redactPaths',
       '--redact-path <path>',
@@ -327,6 +327,7 @@ export async function run(
           }
         : null,
     logMessages: config.logMessages,
+    redaction: { enabled: config.redact, paths: config.redactPaths, patterns: config.redactPatterns },
     record: config.record
       ? {
           dir: config.record,

@@ -133,6 +133,11 @@ export class Session implements PipelineTarget {
     this.#pipeline.sessionOpened(this);
   }
 
+  /** Report an event of this session that no transport sees by itself (e.g. an HTTP exchange's summary). */
+  event(event: SessionEvent): void {
+    if (!this.#closed) this.#pipeline.event(this, event);
+  }
+
   onClose(listener: (reason: McpscopeError | undefined) => void): void {
     this.#closeListeners.push(listener);
   }

@@ -350,6 +350,7 @@ export class HttpListener {
       }
       const session = this.#sessionFor(req, res);
       if (!session) return;
+      this.#exchange(session, req, res);
       const transport = session.inbound as StreamableHttpServerTransport;
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') frame.traceparent = traceparent;
@@ -380,6 +381,7 @@ export class HttpListener {
     }
     this.#transports.set(id, inbound);
     session.onClose(() => this.#transports.delete(id));
+    this.#exchange(session, req, res);
     inbound.acceptRequest(frame, res);
   }
 
@@ -419,6 +421,7 @@ export class HttpListener {
       return;
     }
     const transport = session.inbound as StatelessHttpServerTransport;
+    this.#exchange(session, req, res);
     if (frame.kind === 'request') transport.acceptRequest(frame, res);
     else transport.acceptMessage(frame, res);
   }
@@ -445,6 +448,22 @@ export class HttpListener {
     return session;
   }
 
+  /** Once `res` is answered, its summary joins the session's events (method, path, status, MCP headers). */
+  #exchange(session: Session, req: IncomingMessage, res: ServerResponse): void {
+    res.once('finish', () => {
+      const headers = mcpHeadersOf(req.headers);
+      const last = req.headers[HEADER_LAST_EVENT_ID];
+      if (typeof last === 'string') headers[HEADER_LAST_EVENT_ID] = last;
+      session.event({
+        type: 'http',
+        method: req.method ?? 'GET',
+        path: this.#path,
+        status: res.statusCode,
+        headers,
+      });
+    });
+  }
+
   /**
    * Who a 2026-07-28 client is, with no session to say it: its address, the name and version it gives in
    * the envelope, and (a digest of) its credentials. Requests of one identity share one session (one server
@@ -465,6 +484,7 @@ export class HttpListener {
     }
     const session = this.#sessionFor(req, res);
     if (!session) return;
+    this.#exchange(session, req, res);
     const transport = session.inbound as StreamableHttpServerTransport;
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     if (typeof lastEventId === 'string') {
