@@ -393,6 +393,8 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             },
             direction: { enum: ['client-to-server', 'server-to-client'] },
             kind: { enum: ['request', 'notification', 'response', 'error'] },
+            stream: { enum: ['post', 'get', 'resume', 'socket'] },
+            wire: { enum: ['stdio', 'streamable-http', 'sse', 'websocket'] },
             method: { type: 'string' },
             id: { type: ['string', 'integer'] },
             verdict: { enum: ['forward', 'rewrite', 'reply', 'drop'] },

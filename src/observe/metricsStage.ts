@@ -177,7 +177,7 @@ export class MetricsStage implements ObserverStage {
     switch (event.type) {
       case 'stream-opened': {
         this.#wire(event.wire).active.inc();
-        m.streamConnections.labels(transportLabel(event.wire), event.kind).inc();
+        m.streamConnections.labels(transportLabel(event.wire), event.stream).inc();
         return;
       }
       case 'stream-closed': {

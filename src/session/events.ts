@@ -35,7 +35,7 @@ export type ShutdownResult = 'graceful' | 'terminated' | 'killed';
 export interface StreamOpenedEvent {
   readonly type: 'stream-opened';
   readonly wire: TransportKind;
-  readonly kind: StreamKindLabel;
+  readonly stream: StreamKindLabel;
 }
 export interface StreamClosedEvent {
   readonly type: 'stream-closed';

@@ -35,8 +35,8 @@ export class ClientWireEvents {
     return this.#owner.onevent !== undefined;
   }
 
-  opened(kind: StreamKindLabel): void {
-    this.#owner.onevent?.({ type: 'stream-opened', wire: this.#wire, kind });
+  opened(stream: StreamKindLabel): void {
+    this.#owner.onevent?.({ type: 'stream-opened', wire: this.#wire, stream });
   }
 
   closed(seconds: number): void {

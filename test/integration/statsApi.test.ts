@@ -155,6 +155,10 @@ describe('the admin API is described by /openapi.json', () => {
       await check('/trends', 'Trends');
       await check('/stats/tools?limit=0', 'BadParameter', 400);
       await check('/stats/tools/nope', 'Error', 404);
+      await check('/sessions', 'FeedSessions');
+      await check(`/sessions/${c.transport.sessionId}/events?limit=500`, 'FeedPage');
+      await check(`/sessions/${c.transport.sessionId}/events?limit=0`, 'BadParameter', 400);
+      await check('/sessions/nope/events', 'Error', 404);
       await c.client.close();
     } finally {
       await proxy.stop();
