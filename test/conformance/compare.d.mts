@@ -1,0 +1,53 @@
+// Types for compare.mjs (plain JavaScript so run.mjs needs no build step), for the unit tests.
+export const SUCCESS: 'SUCCESS';
+export const MISSING: 'MISSING';
+
+export interface SuiteCheck {
+  id: string;
+  name: string;
+  status: string;
+  errorMessage?: string;
+}
+export interface CheckResult {
+  status: string;
+  name: string;
+  errorMessage?: string;
+}
+/** scenario → check key → result */
+export type RunChecks = Map<string, Map<string, CheckResult>>;
+export interface Tally {
+  success: number;
+  failure: number;
+}
+export interface Regression {
+  scenario: string;
+  check: string;
+  through: string;
+  errorMessage?: string;
+}
+export interface Comparison {
+  compared: number;
+  scenarios: Array<{ scenario: string; direct: Tally; through: Tally; regressions: number }>;
+  regressions: Regression[];
+}
+export interface KnownGap {
+  comparison: string;
+  scenario: string;
+  check: string;
+  reason: string;
+}
+
+export function readChecks(dir: string): RunChecks;
+export function keyChecks(list: SuiteCheck[]): Map<string, CheckResult>;
+export function tally(checks: Map<string, CheckResult> | undefined): Tally;
+export function compareRuns(direct: RunChecks, through: RunChecks): Comparison;
+export function parseKnownGaps(text: string, file?: string): KnownGap[];
+export function applyKnownGaps(
+  results: Map<string, Comparison & { direct: RunChecks; through: RunChecks }>,
+  gaps: KnownGap[],
+): {
+  known: Array<Regression & { comparison: string; reason: string }>;
+  unexpected: Array<Regression & { comparison: string }>;
+  fixed: KnownGap[];
+  unevaluated: KnownGap[];
+};
