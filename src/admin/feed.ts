@@ -5,6 +5,7 @@ import type { Frame, PendingRequest } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import { TRANSIENT_EVENTS, type SessionEvent } from '../session/events.js';
 import type { Session } from '../session/session.js';
+import { outcomeOf } from '../session/outcome.js';
 import type { Redactor } from '../tape/redact.js';
 
 /** Events kept per session (a ring): `--feed-events`. */
@@ -165,6 +166,13 @@ export class Feed implements ObserverStage {
     const related = frame.related;
     const answer = frame.kind === 'response' || frame.kind === 'error';
     if (frame.kind === 'request' && direction === 'client-to-server') s.requests++;
+    if (answer) {
+      const o = outcomeOf(frame);
+      fields.outcome =
+        o.by === undefined
+          ? { status: o.status, failed: o.failed, side: o.side }
+          : { status: o.status, failed: o.failed, side: o.side, by: o.by };
+    }
     if (answer && related) {
       fields.durationMs = Math.round((frame.receivedAt - related.startedAt) * 1000) / 1000;
       const requestSeq = this.#requestSeq.get(related);

@@ -403,6 +403,17 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             durationMs: { type: 'number', minimum: 0 },
             requestSeq: { type: 'integer', minimum: 1 },
             bytes: int,
+            outcome: {
+              type: 'object',
+              required: ['status', 'failed', 'side'],
+              properties: {
+                status: { type: 'string' },
+                failed: { type: 'boolean' },
+                side: { enum: ['upstream', 'client', 'local'] },
+                by: { type: 'string' },
+              },
+              additionalProperties: false,
+            },
             message: { type: 'object' },
             truncated: { const: true },
             preview: { type: 'string' },

@@ -80,12 +80,15 @@ export function eraOf(frame: Frame, headerVersion?: string): Era {
   return headerVersion !== undefined && isModernVersion(headerVersion) ? 'modern' : 'legacy';
 }
 
-/** The -32022 answer: the revision asked for is not one mcpscope carries. */
-export function unsupportedVersion(requested: string): McpscopeError {
+/** The -32022 answer: the revision asked for is not one of `supported`. */
+export function unsupportedVersion(
+  requested: string,
+  supported: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS,
+): McpscopeError {
   return new McpscopeError(
     'UNSUPPORTED_PROTOCOL_VERSION',
-    `protocol version ${requested} is not supported; supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
-    { details: { supported: SUPPORTED_PROTOCOL_VERSIONS, requested } },
+    `protocol version ${requested} is not supported; supported versions: ${supported.join(', ')}`,
+    { details: { supported, requested } },
   );
 }
 
@@ -98,15 +101,16 @@ function invalidEnvelope(key: string, problem: string): McpscopeError {
 }
 
 /**
- * Check a modern request's envelope: the keys the spec requires are there and well-formed (-32602). The
- * version it claims is the upstream's to accept or refuse (-32022 with the versions it serves): mcpscope
- * carries any revision of the modern era's shape.
+ * Check a modern request's envelope: the keys the spec requires are there and well-formed (-32602). With
+ * `checkVersion` (mcpscope is the HTTP server: its upstream is not HTTP), the version it claims must be a
+ * modern revision (-32022, listing them); in front of an HTTP server, that server accepts or refuses it.
  */
-export function checkEnvelope(frame: Frame): McpscopeError | undefined {
+export function checkEnvelope(frame: Frame, checkVersion: boolean): McpscopeError | undefined {
   const meta = metaOf(frame.msg);
   if (meta === undefined) return invalidEnvelope('_meta', 'is missing');
   const version = meta[META_PROTOCOL_VERSION];
   if (typeof version !== 'string') return invalidEnvelope(META_PROTOCOL_VERSION, 'must be a string');
+  if (checkVersion && !isModernVersion(version)) return unsupportedVersion(version, MODERN_PROTOCOL_VERSIONS);
   if (frame.kind !== 'request') return undefined;
   const caps = meta[META_CLIENT_CAPABILITIES];
   if (caps === null || typeof caps !== 'object' || Array.isArray(caps)) {

@@ -57,9 +57,16 @@ export const JsonRpcCode = {
   RateLimited: -32029,
 } as const;
 
+/**
+ * Who an error is down to: the client (its input, its limits, its slowness), the upstream (a fault of the
+ * server or the way to it), or mcpscope itself (its state: shutting down, breaker open, no such tape).
+ */
+export type ErrorSide = 'client' | 'upstream' | 'local';
+
 interface Mapping {
   readonly rpc: number;
   readonly http: number;
+  readonly side: ErrorSide;
   /**
    * Set when the error is a fault of the upstream (the server, or the way to it): its `error_type` label in
    * `upstream_errors_total`. The circuit breaker counts exactly these; errors a client causes (its own
@@ -69,36 +76,71 @@ interface Mapping {
 }
 
 const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
-  PARSE_ERROR: { rpc: JsonRpcCode.ParseError, http: 400 },
-  INVALID_REQUEST: { rpc: JsonRpcCode.InvalidRequest, http: 400 },
-  BATCH_NOT_SUPPORTED: { rpc: JsonRpcCode.InvalidRequest, http: 400 },
-  MESSAGE_TOO_LARGE: { rpc: JsonRpcCode.InvalidRequest, http: 413 },
-  SESSION_REQUIRED: { rpc: JsonRpcCode.ConnectionClosed, http: 400 },
-  SESSION_NOT_FOUND: { rpc: JsonRpcCode.RequestTimeout, http: 404 },
-  TOO_MANY_SESSIONS: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
-  UNSUPPORTED_PROTOCOL_VERSION: { rpc: JsonRpcCode.UnsupportedProtocolVersion, http: 400 },
-  HEADER_MISMATCH: { rpc: JsonRpcCode.HeaderMismatch, http: 400 },
-  INVALID_ENVELOPE: { rpc: JsonRpcCode.InvalidParams, http: 400 },
-  ORIGIN_FORBIDDEN: { rpc: JsonRpcCode.ConnectionClosed, http: 403 },
-  NOT_ACCEPTABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 406 },
-  UNSUPPORTED_MEDIA_TYPE: { rpc: JsonRpcCode.ConnectionClosed, http: 415 },
-  METHOD_NOT_ALLOWED: { rpc: JsonRpcCode.ConnectionClosed, http: 405 },
-  STREAM_CONFLICT: { rpc: JsonRpcCode.ConnectionClosed, http: 409 },
-  UPSTREAM_EXITED: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'exited' },
-  UPSTREAM_UNREACHABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'refused' },
-  UPSTREAM_HTTP_ERROR: { rpc: JsonRpcCode.ConnectionClosed, http: 502 },
-  UPSTREAM_PROTOCOL_ERROR: { rpc: JsonRpcCode.InternalError, http: 502, upstreamFailure: 'protocol' },
-  UPSTREAM_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, upstreamFailure: 'timeout' },
-  UPSTREAM_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503, upstreamFailure: 'backpressure' },
-  CLIENT_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
-  UPSTREAM_STREAM_LOST: { rpc: JsonRpcCode.ConnectionClosed, http: 502, upstreamFailure: 'stream_lost' },
-  SESSION_CLOSED: { rpc: JsonRpcCode.ConnectionClosed, http: 404, upstreamFailure: 'closed' },
-  CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500 },
-  TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404 },
-  TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500 },
-  RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429 },
-  CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503 },
-  SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
+  PARSE_ERROR: { rpc: JsonRpcCode.ParseError, http: 400, side: 'client' },
+  INVALID_REQUEST: { rpc: JsonRpcCode.InvalidRequest, http: 400, side: 'client' },
+  BATCH_NOT_SUPPORTED: { rpc: JsonRpcCode.InvalidRequest, http: 400, side: 'client' },
+  MESSAGE_TOO_LARGE: { rpc: JsonRpcCode.InvalidRequest, http: 413, side: 'client' },
+  SESSION_REQUIRED: { rpc: JsonRpcCode.ConnectionClosed, http: 400, side: 'client' },
+  SESSION_NOT_FOUND: { rpc: JsonRpcCode.RequestTimeout, http: 404, side: 'client' },
+  TOO_MANY_SESSIONS: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
+  UNSUPPORTED_PROTOCOL_VERSION: { rpc: JsonRpcCode.UnsupportedProtocolVersion, http: 400, side: 'client' },
+  HEADER_MISMATCH: { rpc: JsonRpcCode.HeaderMismatch, http: 400, side: 'client' },
+  INVALID_ENVELOPE: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  ORIGIN_FORBIDDEN: { rpc: JsonRpcCode.ConnectionClosed, http: 403, side: 'client' },
+  NOT_ACCEPTABLE: { rpc: JsonRpcCode.ConnectionClosed, http: 406, side: 'client' },
+  UNSUPPORTED_MEDIA_TYPE: { rpc: JsonRpcCode.ConnectionClosed, http: 415, side: 'client' },
+  METHOD_NOT_ALLOWED: { rpc: JsonRpcCode.ConnectionClosed, http: 405, side: 'client' },
+  STREAM_CONFLICT: { rpc: JsonRpcCode.ConnectionClosed, http: 409, side: 'client' },
+  UPSTREAM_EXITED: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 502,
+    upstreamFailure: 'exited',
+    side: 'upstream',
+  },
+  UPSTREAM_UNREACHABLE: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 502,
+    upstreamFailure: 'refused',
+    side: 'upstream',
+  },
+  UPSTREAM_HTTP_ERROR: { rpc: JsonRpcCode.ConnectionClosed, http: 502, side: 'upstream' },
+  UPSTREAM_PROTOCOL_ERROR: {
+    rpc: JsonRpcCode.InternalError,
+    http: 502,
+    upstreamFailure: 'protocol',
+    side: 'upstream',
+  },
+  UPSTREAM_TIMEOUT: {
+    rpc: JsonRpcCode.RequestTimeout,
+    http: 504,
+    upstreamFailure: 'timeout',
+    side: 'upstream',
+  },
+  UPSTREAM_BACKPRESSURE: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 503,
+    upstreamFailure: 'backpressure',
+    side: 'upstream',
+  },
+  CLIENT_BACKPRESSURE: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'client' },
+  UPSTREAM_STREAM_LOST: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 502,
+    upstreamFailure: 'stream_lost',
+    side: 'upstream',
+  },
+  SESSION_CLOSED: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 404,
+    upstreamFailure: 'closed',
+    side: 'upstream',
+  },
+  CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500, side: 'local' },
+  TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404, side: 'local' },
+  TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500, side: 'local' },
+  RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429, side: 'client' },
+  CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
+  SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
 };
 
 export class McpscopeError extends Error {
@@ -124,6 +166,12 @@ export class McpscopeError extends Error {
   get rpcCode(): number {
     return MAPPING[this.code].rpc;
   }
+}
+
+/** Who `err` is down to; an upstream's HTTP 4xx answers the client's request, so it is the client's. */
+export function errorSide(err: McpscopeError): ErrorSide {
+  if (err.code === 'UPSTREAM_HTTP_ERROR') return upstreamFailure(err) === undefined ? 'client' : 'upstream';
+  return MAPPING[err.code].side;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Outcome } from '../session/outcome.js';
 import { McpscopeError, errorResponse, type JsonRpcId } from './errors.js';
 
 /** Default cap on one JSON-RPC message, in bytes (4 MiB). */
@@ -55,6 +56,8 @@ export interface Frame {
   mcpHeaders: Record<string, string> | undefined;
   /** An answer an HTTP upstream sent with a non-2xx status: the status, relayed to an HTTP client as is. */
   httpStatus: number | undefined;
+  /** On an answer: how its request ended, computed once (see session/outcome.ts `outcomeOf`). */
+  outcome: Outcome | undefined;
 }
 
 /**
@@ -248,6 +251,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     error: undefined,
     mcpHeaders: undefined,
     httpStatus: undefined,
+    outcome: undefined,
   };
 }
 

@@ -5,29 +5,13 @@ import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
 import type { SessionEvent } from '../session/events.js';
+import { outcomeOf } from '../session/outcome.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { Metrics } from './metrics.js';
 
 /** Prometheus label for a transport kind. */
 export function transportLabel(kind: TransportKind): string {
   return kind === 'streamable-http' ? 'streamable_http' : kind;
-}
-
-const ERROR_CLASSES: Readonly<Record<number, string>> = {
-  [-32700]: 'parse_error',
-  [-32600]: 'invalid_request',
-  [-32601]: 'method_not_found',
-  [-32602]: 'invalid_params',
-  [-32603]: 'internal_error',
-  [-32000]: 'connection_closed',
-  [-32001]: 'timeout',
-  [-32002]: 'resource_not_found',
-};
-
-/** A bounded status label for an answer: ok, or the class of its JSON-RPC error code. */
-export function errorClass(frame: Frame): string {
-  const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
-  return (typeof code === 'number' && ERROR_CLASSES[code]) || 'error';
 }
 
 type KindCounters = Record<Frame['kind'], Counter.Internal>;
@@ -115,7 +99,8 @@ export class MetricsStage implements ObserverStage {
     if (!related) return;
     const m = this.#m;
     const seconds = (frame.receivedAt - related.startedAt) / 1000;
-    const status = frame.kind === 'response' ? 'ok' : errorClass(frame);
+    const outcome = outcomeOf(frame);
+    const status = outcome.status;
     const method = m.methods.value(related.method);
     const children = this.#method(transport, method);
     // Label children are made once and kept: prom-client's labels() hashes the values on every call.
@@ -141,9 +126,8 @@ export class MetricsStage implements ObserverStage {
       t = { duration: m.toolCallDuration.labels(tool), byStatus: new Map() };
       this.#tools.set(tool, t);
     }
-    const isError =
-      frame.kind === 'response' && (frame.msg as { result?: { isError?: unknown } }).result?.isError === true;
-    const toolStatus = isError ? 'error' : status;
+    // A tool that reported isError answered 'ok' on the wire, but failed.
+    const toolStatus = outcomeOf(frame).failed && frame.kind === 'response' ? 'error' : status;
     let counter = t.byStatus.get(toolStatus);
     if (!counter) {
       counter = m.toolCalls.labels(tool, toolStatus);

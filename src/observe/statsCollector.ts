@@ -3,6 +3,7 @@ import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
 import type { SessionEvent } from '../session/events.js';
+import { outcomeOf } from '../session/outcome.js';
 import { BUCKET_MS, StatsSeries } from './stats.js';
 
 /** Distinct tools tracked; later ones are counted under "other" (tool names come from clients). */
@@ -80,10 +81,7 @@ export class StatsCollector implements ObserverStage {
     if (!related) return;
     const now = this.#now();
     const latencyMs = frame.receivedAt - related.startedAt;
-    const failed =
-      frame.kind === 'error' ||
-      (related.method === 'tools/call' &&
-        (frame.msg as { result?: { isError?: unknown } }).result?.isError === true);
+    const failed = outcomeOf(frame).failed;
     this.system.record(now, latencyMs, failed);
     this.upstreamSeries.record(now, latencyMs, failed);
     if (related.method !== 'tools/call') return;

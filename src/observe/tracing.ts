@@ -19,6 +19,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { McpscopeError } from '../jsonrpc/errors.js';
+import { outcomeOf } from '../session/outcome.js';
 import { parseFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import {
   FORWARD,
@@ -216,8 +217,9 @@ export class Tracing {
     } else if (answer.kind === 'error') {
       const error = (answer.msg as { error?: { code?: unknown; message?: unknown } }).error;
       if (typeof error?.code === 'number') span.setAttribute('rpc.jsonrpc.error_code', error.code);
+      span.setAttribute('mcp.outcome.side', outcomeOf(answer).side);
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(error?.message ?? 'error') });
-    } else if ((answer.msg as { result?: { isError?: unknown } }).result?.isError === true) {
+    } else if (outcomeOf(answer).failed) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'the tool reported an error (isError)' });
     }
     span.end(epochMs(performance.now()));

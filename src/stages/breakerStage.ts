@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { JsonRpcCode, McpscopeError, upstreamFailure, type JsonRpcId } from '../jsonrpc/errors.js';
+import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
+import { outcomeOf } from '../session/outcome.js';
 import { errorFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Metrics } from '../observe/metrics.js';
 import { FORWARD, type Direction, type TransformerStage, type Verdict } from '../pipeline/stage.js';
@@ -105,17 +106,17 @@ export class BreakerStage implements TransformerStage {
    * the upstream's fault, or a fault already counted, unless this is the probe: the probe's fate decides).
    */
   #failure(frame: Frame, probe: boolean): string | null | undefined {
-    if (frame.kind === 'response') return null;
+    const outcome = outcomeOf(frame);
     const own = frame.error;
-    if (own) {
-      if (upstreamFailure(own) === undefined) return undefined;
+    if (outcome.upstreamFailure !== undefined) {
+      if (!own) return outcome.upstreamFailure;
       if (this.#counted.has(own) && !probe) return undefined;
       this.#counted.add(own);
       return own.code;
     }
-    if (frame.synthetic) return undefined;
-    const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
-    return code === JsonRpcCode.InternalError ? 'internal error (-32603) from the server' : null;
+    // The upstream answered (an error included, unless it is its own internal error, above); what
+    // mcpscope answered without asking it says nothing of it.
+    return outcome.side === 'upstream' && !own ? null : undefined;
   }
 
   close(): void {

@@ -391,10 +391,9 @@ export class HttpListener {
    * headers) are checked first, and errors name the request.
    */
   async #modernPost(frame: Frame, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // The spec's order: headers against the body (-32020), then the envelope (-32602).
-    const invalid =
-      (this.#options.checkModernHeaders === false ? undefined : checkHeaders(frame, req.headers)) ??
-      checkEnvelope(frame);
+    // The spec's order: headers against the body (-32020), then the envelope (-32602) and version (-32022).
+    const serving = this.#options.checkModernHeaders !== false;
+    const invalid = (serving ? checkHeaders(frame, req.headers) : undefined) ?? checkEnvelope(frame, serving);
     if (invalid) {
       this.#refuse(res, invalid, frame.id ?? null);
       return;
