@@ -146,6 +146,13 @@ export async function run(
     upstreamName: config.upstreamName,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
+    feed: config.feed
+      ? {
+          events: config.feedEvents,
+          closedSessions: config.feedClosedSessions,
+          bodyBytes: config.feedBodyBytes,
+        }
+      : false,
     metrics: config.metrics
       ? {
           prefix: config.metricsPrefix,

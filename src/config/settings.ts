@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminServer.js';
+import { DEFAULT_FEED_BODY_BYTES, DEFAULT_FEED_CLOSED_SESSIONS, DEFAULT_FEED_EVENTS } from '../admin/feed.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import {
@@ -368,6 +369,30 @@ export const SETTINGS = table({
     help: 'admin server port (0 picks a free one; a taken port only warns)',
     type: int(0, 65_535).default(DEFAULT_ADMIN_PORT),
     commands: ALL,
+  },
+  feed: {
+    flag: '--no-feed',
+    help: 'no live feed of session events on the admin server (/sessions, /events)',
+    type: bool.default(true),
+    commands: FORWARD,
+  },
+  feedEvents: {
+    flag: '--feed-events <n>',
+    help: 'events kept per session in the live feed',
+    type: int(1).default(DEFAULT_FEED_EVENTS),
+    commands: FORWARD,
+  },
+  feedClosedSessions: {
+    flag: '--feed-closed-sessions <n>',
+    help: 'closed sessions the live feed keeps',
+    type: int(0).default(DEFAULT_FEED_CLOSED_SESSIONS),
+    commands: FORWARD,
+  },
+  feedBodyBytes: {
+    flag: '--feed-body-bytes <bytes>',
+    help: 'bytes of one message the live feed keeps; longer ones are truncated and marked',
+    type: int(256).default(DEFAULT_FEED_BODY_BYTES),
+    commands: FORWARD,
   },
   metrics: {
     flag: '--no-metrics',
