@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { readConfigFile, resolveConfig, envName, type GivenValue } from '../config/load.js';
 import { configSchema, type Config, type ConfigKey } from '../config/schema.js';
+import { SETTING_ENTRIES, list, type SettingCommand } from '../config/settings.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { createLogger } from '../log.js';
 import { createProxy, type ProxyOptions, type UpstreamOptions } from '../proxy.js';
@@ -17,212 +18,20 @@ import { safeText } from './terminal.js';
 
 const defaults = configSchema.parse({});
 
-const list = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  ...value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean),
-];
-
-function header(value: string, previous: Record<string, string> | undefined): Record<string, string> {
-  const colon = value.indexOf(':');
-  if (colon <= 0)
-    throw new McpscopeError('CONFIG_INVALID', `--upstream-header needs "Name: value", got "${value}"`);
-  return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() };
-}
-
-/** One flag per setting; each also reads its MCPSCOPE_* variable, and --help shows both and the default. */
-function settingOptions(http: boolean): Array<[ConfigKey, Option]> {
-  const opt = (
-    key: ConfigKey,
-    flags: string,
-    description: string,
-    /** false: no default shown; a function: parses (and accumulates) the values, no default. */
-    how: boolean | ((value: string, previous: never) => unknown) = true,
-  ): [ConfigKey, Option] => {
-    const o = new Option(flags, description).env(envName(key));
-    if (typeof how === 'function') o.argParser(how as (value: string, previous: unknown) => unknown);
-    else if (how && defaults[key] !== undefined) o.default(defaults[key]);
-    return [key, o];
-  };
-  const common: Array<[ConfigKey, Option]> = [
-    opt(
-      'upstream',
-      '--upstream <url>',
-      'a remote server instead of a command: http(s):// (Streamable HTTP or legacy SSE) or ws(s)://',
-      false,
-    ),
-    opt(
-      'upstreamTransport',
-      '--upstream-transport <kind>',
-      'auto (detect Streamable HTTP, fall back to legacy SSE), streamable-http, sse or websocket',
-    ),
-    opt(
-      'upstreamHeaders',
-      '--upstream-header <header>',
-      'header sent to the upstream, "Name: value" (repeatable)',
-      header,
-    ),
-    opt('maxMessageBytes', '--max-message-bytes <bytes>', 'largest JSON-RPC message accepted'),
-    opt(
-      'clientBufferBytes',
-      '--client-buffer-bytes <bytes>',
-      'bytes a client may leave unread per session: the server is paused past a quarter, a stream cut past all',
-    ),
-    opt('requestTimeoutMs', '--request-timeout-ms <ms>', 'time a request may wait for its answer'),
-    opt('graceMs', '--grace-ms <ms>', 'SIGTERM to SIGKILL grace when stopping a server process'),
-    opt(
-      'shutdownGraceMs',
-      '--shutdown-grace-ms <ms>',
-      'on SIGTERM, time requests in flight get to finish before they are failed',
-    ),
-    opt('breaker', '--no-breaker', 'no circuit breaker on the upstream (on by default)'),
-    opt('breakerFailures', '--breaker-failures <n>', 'consecutive upstream failures that open the breaker'),
-    opt(
-      'breakerErrorRate',
-      '--breaker-error-rate <ratio>',
-      'share of failed requests over the window that opens the breaker (0 = off)',
-    ),
-    opt('breakerWindowMs', '--breaker-window-ms <ms>', 'window of the error-rate rule'),
-    opt(
-      'breakerMinRequests',
-      '--breaker-min-requests <n>',
-      'requests the window must hold before the error-rate rule applies',
-    ),
-    opt('breakerResetMs', '--breaker-reset-ms <ms>', 'time open before one probe request is let through'),
-    opt(
-      'rateLimitGlobal',
-      '--rate-limit-global <rate>',
-      'limit on all requests together, e.g. 100/s or 100/s:200 (burst)',
-      false,
-    ),
-    opt('rateLimitClient', '--rate-limit-client <rate>', 'limit per client, e.g. 10/s:20', false),
-    opt(
-      'rateLimitClientKey',
-      '--rate-limit-client-key <key>',
-      'what a client is: session, address (remote IP) or subject (bearer credential)',
-    ),
-    opt(
-      'rateLimitTool',
-      '--rate-limit-tool <rate>',
-      'limit per tool (tools/call), all clients together, e.g. 600/m',
-      false,
-    ),
-    opt(
-      'restart',
-      '--restart <policy>',
-      'never, or on-failure: restart a crashed server and replay its handshake',
-    ),
-    opt(
-      'maxRestarts',
-      '--max-restarts <n>',
-      'most restarts of one server process (with --restart on-failure)',
-    ),
-    opt('logLevel', '--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'),
-    opt('logFile', '--log-file <path>', 'write logs to this file (default: stderr; never stdout)', false),
-    opt('logMessages', '--log-messages', 'log each message: direction, method, id, size, latency'),
-    opt(
-      'upstreamName',
-      '--upstream-name <name>',
-      'the upstream metric label (default: URL host or command)',
-      false,
-    ),
-    opt('admin', '--no-admin', 'do not start the admin server (/metrics, /health, /ready)'),
-    opt('adminHost', '--admin-host <host>', 'admin server address'),
-    opt(
-      'adminToken',
-      '--admin-token <token>',
-      'bearer token for the admin API (required beyond loopback)',
-      false,
-    ),
-    opt(
-      'adminPort',
-      '--admin-port <port>',
-      'admin server port (0 picks a free one; a taken port only warns)',
-    ),
-    opt('metrics', '--no-metrics', 'do not collect Prometheus metrics'),
-    opt('metricsPath', '--metrics-path <path>', 'path of the Prometheus endpoint on the admin server'),
-    opt('metricsPrefix', '--metrics-prefix <prefix>', 'prefix of every metric name'),
-    opt(
-      'metricsBuckets',
-      '--metrics-buckets <seconds>',
-      'latency histogram buckets, comma-separated seconds',
-      list,
-    ),
-    opt(
-      'metricsCardinalityLimit',
-      '--metrics-cardinality-limit <n>',
-      'distinct methods or tools per label before the rest fold into "other"',
-    ),
-    opt(
-      'metricsIntervalMs',
-      '--metrics-interval-ms <ms>',
-      'reuse one collection for scrapes within this time',
-    ),
-    opt(
-      'otlpEndpoint',
-      '--otlp-endpoint <url>',
-      'send OpenTelemetry traces (OTLP/HTTP) here; OTEL_EXPORTER_OTLP_ENDPOINT works too',
-      false,
-    ),
-    opt('traceSampleRatio', '--trace-sample-ratio <ratio>', 'share of new traces sampled, 0 to 1'),
-    opt('record', '--record <dir>', 'record every session to a tape in this directory', false),
-    opt('redact', '--no-redact', 'keep secrets in tapes and the live feed (redaction is on by default)'),
-    opt(
-      'redactPaths',
-      '--redact-path <path>',
-      'also redact this JSON path in every message, e.g. params.arguments.password (repeatable)',
-      list,
-    ),
-    opt(
-      'redactPatterns',
-      '--redact-pattern <regex>',
-      'also redact matches of this regular expression in any string (repeatable)',
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-    ),
-    opt('tapeQueueBytes', '--tape-queue-bytes <bytes>', 'memory one tape may use waiting for the disk'),
-    opt(
-      'statsBucketMs',
-      '--stats-bucket-ms <ms>',
-      'width of one stats window bucket (the stats API keeps 360)',
-    ),
-  ];
-  if (!http) return common;
-  return [
-    opt('host', '--host <host>', 'address to listen on (0.0.0.0 exposes the proxy to the network)'),
-    opt('port', '--port <port>', 'port to listen on (0 picks a free one)'),
-    opt('path', '--path <path>', 'endpoint path'),
-    opt(
-      'allowedOrigins',
-      '--allowed-origin <origin>',
-      'Origin allowed besides localhost (repeatable, * for any)',
-      list,
-    ),
-    opt(
-      'allowedHosts',
-      '--allowed-host <name>',
-      'Host name allowed besides loopback ones (repeatable)',
-      list,
-    ),
-    opt(
-      'httpHeadersTimeoutMs',
-      '--http-headers-timeout-ms <ms>',
-      'time a client may take to send request headers',
-    ),
-    opt('httpBodyTimeoutMs', '--http-body-timeout-ms <ms>', 'time a client may take to send a whole request'),
-    opt('sseKeepaliveMs', '--sse-keepalive-ms <ms>', 'interval of keep-alive comments on idle GET streams'),
-    opt('jsonResponse', '--json-response', 'answer requests with JSON instead of SSE'),
-    opt('legacySse', '--no-legacy-sse', 'do not serve legacy HTTP+SSE clients (GET /sse, POST /messages)'),
-    opt('websocket', '--no-websocket', 'do not accept WebSocket upgrades on the endpoint path'),
-    opt(
-      'sessionIdleMs',
-      '--session-idle-ms <ms>',
-      'close a session after this long without traffic (0 = never)',
-    ),
-    opt('maxSessions', '--max-sessions <n>', 'most concurrent sessions'),
-    ...common,
-  ];
+/**
+ * The flags of one command, from the settings table; each also reads its MCPSCOPE_* variable, and --help
+ * shows both and the default.
+ */
+function settingOptions(command: SettingCommand): Array<[ConfigKey, Option]> {
+  const entries: Array<[ConfigKey, Option]> = [];
+  for (const [key, setting] of SETTING_ENTRIES) {
+    if (setting.flag === undefined || !setting.commands.includes(command)) continue;
+    const o = new Option(setting.flag, setting.help).env(envName(key));
+    if (setting.parse) o.argParser(setting.parse as (value: string, previous: unknown) => unknown);
+    else if (defaults[key] !== undefined) o.default(defaults[key]);
+    entries.push([key, o]);
+  }
+  return entries;
 }
 
 function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
@@ -338,6 +147,13 @@ export async function run(
     upstreamName: config.upstreamName,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
+    feed: config.feed
+      ? {
+          events: config.feedEvents,
+          closedSessions: config.feedClosedSessions,
+          bodyBytes: config.feedBodyBytes,
+        }
+      : false,
     metrics: config.metrics
       ? {
           prefix: config.metricsPrefix,
@@ -415,7 +231,7 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
         ? '\nExamples (in an MCP client config):\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--", "node", "server.js"]\n  "command": "npx", "args": ["mcpscope", "forward", "stdio", "--upstream", "https://host/mcp"]'
         : '\nExamples:\n  mcpscope forward http --port 8080 -- node server.js\n  mcpscope forward http --port 8080 --upstream https://host/mcp\n  mcpscope forward http --port 8080 --upstream ws://host/ws',
     );
-  const entries = settingOptions(inbound === 'http');
+  const entries = settingOptions(inbound === 'http' ? 'forward http' : 'forward stdio');
   for (const [, o] of entries) cmd.addOption(o);
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {
     const config = settings(self, entries, self.opts<{ config?: string }>().config);
@@ -453,7 +269,7 @@ function replayCommand(): Command {
         '  mcpscope replay latest --port 8080 --speed 1\n' +
         '  mcpscope replay latest --against -- node server.js',
     );
-  const entries = settingOptions(true).filter(([key]) => key !== 'upstream' && key !== 'record');
+  const entries = settingOptions('replay');
   for (const [, o] of entries) cmd.addOption(o);
   cmd.action(async (arg: string, command: string[], _opts: unknown, self: Command) => {
     const opts = self.opts<{

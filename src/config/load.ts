@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { CONFIG_KEYS, configSchema, type Config, type ConfigKey } from './schema.js';
 
+export { envName } from './settings.js';
+
 export type ValueSource = 'cli' | 'env' | 'file' | 'default';
 
 /** One setting as given, and where it came from (for error messages). */
@@ -11,10 +13,6 @@ export interface GivenValue {
   source: ValueSource;
   /** The flag or variable a person would change, e.g. `--port` or `MCPSCOPE_PORT`. */
   origin: string;
-}
-
-export function envName(key: ConfigKey): string {
-  return `MCPSCOPE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
 /** Read a JSON config file; its keys are the camelCase setting names. */
