@@ -184,6 +184,12 @@ const TARGETS = [
     http: () => mcpscopeHttp([], ['--', ...echoStdio]),
   },
   {
+    name: 'mcpscope http→stdio, no feed',
+    floor: 'direct http (SDK server)',
+    // The live feed's cost: the row above has it on (the default with an admin server), this one off.
+    http: () => mcpscopeHttp(['--no-feed'], ['--', ...echoStdio]),
+  },
+  {
     name: 'mcpscope http→stdio, no metrics',
     floor: 'direct http (SDK server)',
     http: () => mcpscopeHttp(['--no-metrics', '--no-admin'], ['--', ...echoStdio]),

@@ -216,3 +216,72 @@ describe('the live feed, forward stdio', () => {
     }
   });
 });
+
+describe('the live feed keeps to its bounds', () => {
+  it('--feed-events, --feed-body-bytes and --feed-closed-sessions bound what is kept; --no-feed turns it off', async () => {
+    const proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--feed-events',
+      '6',
+      '--feed-body-bytes',
+      '300',
+      '--feed-closed-sessions',
+      '1',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const sessionIds: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const tc = makeClient(`bounded-${i}`);
+        const transport = new StreamableHTTPClientTransport(new URL(proxy.url));
+        await tc.client.connect(transport);
+        sessionIds.push(transport.sessionId as string);
+        const big = 'x'.repeat(2_000);
+        await tc.client.callTool({ name: 'echo', arguments: { message: big } });
+        if (i === 2) {
+          const page = await getJson<{
+            events: Array<FeedEvent & { truncated?: boolean; preview?: string; bytes?: number }>;
+            oldestSeq: number;
+            lastSeq: number;
+          }>(`${admin}/sessions/${sessionIds[2] as string}/events?limit=1000`);
+          expect(page.body.events.length).toBeLessThanOrEqual(6);
+          expect(page.body.oldestSeq).toBeGreaterThan(1);
+          expect(page.body.events[0]?.seq).toBe(page.body.oldestSeq);
+          expect(page.body.events.at(-1)?.seq).toBe(page.body.lastSeq);
+          const answer = page.body.events.find((e) => e.type === 'message' && e.kind === 'response');
+          expect(answer).toMatchObject({ truncated: true });
+          expect(answer?.preview?.length).toBeLessThanOrEqual(300);
+          expect(answer?.bytes).toBeGreaterThan(2_000);
+          expect(answer?.message).toBeUndefined();
+        }
+        await transport.terminateSession();
+        await tc.client.close();
+      }
+      await expect
+        .poll(async () =>
+          (
+            await getJson<{ sessions: Array<{ id: string; state: string }> }>(`${admin}/sessions`)
+          ).body.sessions
+            .filter((s) => s.state === 'closed')
+            .map((s) => s.id),
+        )
+        .toEqual([sessionIds[2]]);
+    } finally {
+      await proxy.stop();
+    }
+
+    const off = await startHttpProxy(['--admin-port', '0', '--no-feed', '--', process.execPath, EXAMPLE]);
+    try {
+      const admin = await adminUrlFrom(off.stderr);
+      const res = await fetch(`${admin}/sessions`);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: expect.stringContaining('--no-feed') as unknown });
+    } finally {
+      await off.stop();
+    }
+  });
+});
