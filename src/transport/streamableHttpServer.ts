@@ -6,6 +6,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../jsonrpc/framing.js';
 import type { EventSink, StreamKindLabel } from '../session/events.js';
 import { ClientWireEvents } from './wireEvents.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
+import { EventStore } from './eventStore.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
 
 /**
@@ -17,8 +18,6 @@ import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './tr
 export const MAX_REPLAY_BYTES = 4 * 1024 * 1024;
 /** What arrives after a pause (a read chunk, answers mcpscope makes itself) is covered by this (1 MiB). */
 export const REPLAY_SLACK_BYTES = 1024 * 1024;
-/** Each kept event counts this many bytes besides its message, so the byte bound bounds the event count too. */
-export const REPLAY_EVENT_OVERHEAD_BYTES = 64;
 /** Server → client messages kept while no stream is open to carry them. */
 export const MAX_BACKLOG_MESSAGES = 1_000;
 
@@ -85,12 +84,6 @@ export interface StreamableHttpServerTransportOptions {
   logger?: Logger;
 }
 
-interface ReplayEvent {
-  readonly eventId: number;
-  readonly streamId: number;
-  readonly raw: Buffer;
-}
-
 function sseHeaders(sessionId: string): Record<string, string> {
   return {
     'content-type': 'text/event-stream',
@@ -113,7 +106,6 @@ export class StreamableHttpServerTransport implements Transport {
   readonly #logger: Logger | undefined;
   readonly #limit: number;
   readonly #highWater: number;
-  readonly #maxReplayBytes: number;
   /** Responses past the high-water mark, waiting for 'drain'. */
   #congested = 0;
   /** Streams closed for backpressure and not resumed yet → the first event they left unsent. */
@@ -121,12 +113,11 @@ export class StreamableHttpServerTransport implements Transport {
   /** What the Session was last told: the upstream is paused. */
   #paused = false;
   #nextStreamId = 1;
-  #nextEventId = 1;
   #getStream: Stream | null = null;
   readonly #open = new Set<Stream>();
   readonly #detached = new Map<number, Stream>();
-  #replay: ReplayEvent[] = [];
-  #replayBytes = 0;
+  /** What was sent, for Last-Event-ID. */
+  readonly #replay: EventStore;
   #backlog: Frame[] = [];
   #closed = false;
   onmessage?: (frame: Frame) => void;
@@ -141,17 +132,22 @@ export class StreamableHttpServerTransport implements Transport {
     this.#logger = options.logger;
     this.#limit = options.clientBufferBytes ?? DEFAULT_CLIENT_BUFFER_BYTES;
     this.#highWater = highWaterMark(this.#limit);
-    this.#maxReplayBytes = Math.max(
+    const maxReplayBytes = Math.max(
       MAX_REPLAY_BYTES,
       // What a cut stream left unsent (the limit, the replay it was given, one message) and the last
       // event the client got in full, which a resumption names.
       this.#limit + 2 * (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) + REPLAY_SLACK_BYTES,
     );
+    this.#replay = new EventStore(maxReplayBytes, (old) => {
+      // Unsent on a cut stream and now gone: the client can no longer get it.
+      if (this.#cut.size > 0 && old.eventId >= (this.#cut.get(old.streamId) ?? Infinity))
+        this.#events.dropped('replay_evicted');
+    });
   }
 
   /** Bytes held for replay, in the backlog, and written to open streams but not yet sent. */
   get bufferedBytes(): number {
-    let bytes = this.#replayBytes;
+    let bytes = this.#replay.bytes;
     for (const f of this.#backlog) bytes += f.raw.length;
     for (const s of this.#open) bytes += s.res?.writableLength ?? 0;
     return bytes;
@@ -214,10 +210,9 @@ export class StreamableHttpServerTransport implements Transport {
    */
   resumeStream(lastEventId: string, res: ServerResponse): boolean {
     const after = Number(lastEventId);
-    const from = this.#replay.find((e) => e.eventId === after);
-    this.#events.resumed(from !== undefined);
-    if (!Number.isSafeInteger(after) || !from) return false;
-    const streamId = from.streamId;
+    const streamId = Number.isSafeInteger(after) ? this.#replay.streamOf(after) : undefined;
+    this.#events.resumed(streamId !== undefined);
+    if (streamId === undefined) return false;
     const stream =
       this.#detached.get(streamId) ??
       (this.#getStream?.id === streamId ? this.#getStream : undefined) ??
@@ -232,9 +227,7 @@ export class StreamableHttpServerTransport implements Transport {
       } satisfies Stream);
     if (stream.res) stream.res.end();
     res.writeHead(200, sseHeaders(this.sessionId));
-    for (const event of this.#replay) {
-      if (event.streamId === streamId && event.eventId > after) this.#writeSse(res, event.eventId, event.raw);
-    }
+    for (const event of this.#replay.after(streamId, after)) this.#writeSse(res, event.eventId, event.raw);
     const wasCut = this.#cut.delete(streamId);
     if (stream.done) {
       res.end();
@@ -390,14 +383,7 @@ export class StreamableHttpServerTransport implements Transport {
    * false, leaving the stream open, when the client has not received one whole event on it yet.
    */
   #cutStream(stream: Stream, res: TaggedResponse, unsent: number): boolean {
-    let bytes = 0;
-    let from = this.#nextEventId;
-    for (let i = this.#replay.length - 1; i >= 0 && bytes < unsent; i--) {
-      const e = this.#replay[i] as ReplayEvent;
-      if (e.streamId !== stream.id) continue;
-      bytes += sseEventBytes(e.eventId, e.raw.length);
-      from = e.eventId;
-    }
+    const from = this.#replay.unsentFrom(stream.id, unsent, (e) => sseEventBytes(e.eventId, e.raw.length));
     // A client without one complete event on the stream could not name where to resume: it waits instead.
     if (from <= stream.firstEventId) return false;
     this.#cut.set(stream.id, from);
@@ -426,7 +412,7 @@ export class StreamableHttpServerTransport implements Transport {
 
   /** The SSE event id of the last message sent on any stream of this session (0: none yet). */
   get lastEventId(): number {
-    return this.#nextEventId - 1;
+    return this.#replay.nextId - 1;
   }
 
   #writeEvent(stream: Stream, raw: Buffer, final: boolean): void {
@@ -444,9 +430,8 @@ export class StreamableHttpServerTransport implements Transport {
       }
       return;
     }
-    const eventId = this.#nextEventId++;
+    const eventId = this.#replay.store(stream.id, raw);
     if (stream.firstEventId === 0) stream.firstEventId = eventId;
-    this.#remember(eventId, stream.id, raw);
     if (final) {
       stream.done = true;
       this.#detached.delete(stream.id);
@@ -491,19 +476,6 @@ export class StreamableHttpServerTransport implements Transport {
     res.uncork();
   }
 
-  #remember(eventId: number, streamId: number, raw: Buffer): void {
-    this.#replay.push({ eventId, streamId, raw });
-    this.#replayBytes += raw.length + REPLAY_EVENT_OVERHEAD_BYTES;
-    while (this.#replayBytes > this.#maxReplayBytes) {
-      const old = this.#replay.shift();
-      if (!old) break;
-      this.#replayBytes -= old.raw.length + REPLAY_EVENT_OVERHEAD_BYTES;
-      // Unsent on a cut stream and now gone: the client can no longer get it.
-      if (this.#cut.size > 0 && old.eventId >= (this.#cut.get(old.streamId) ?? Infinity))
-        this.#events.dropped('replay_evicted');
-    }
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -516,7 +488,7 @@ export class StreamableHttpServerTransport implements Transport {
     this.#open.clear();
     this.#detached.clear();
     this.#cut.clear();
-    this.#replay = [];
+    this.#replay.clear();
     this.#backlog = [];
     this.onclose?.();
   }
