@@ -5,22 +5,21 @@ import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { readBody } from './httpBody.js';
 import { LegacySseServerTransport } from './legacySseServer.js';
+import type { HttpEndpoint } from './httpEndpoint.js';
 import { checkOrigin } from './originCheck.js';
+import { MAX_SESSION_ID_CHARS } from './streamableHttpEndpoint.js';
 
 /** Where legacy HTTP+SSE clients open their stream… */
 export const LEGACY_SSE_PATH = '/sse';
 /** …and where they POST their messages (`?sessionId=`). */
 export const LEGACY_MESSAGES_PATH = '/messages';
-/** Longest session id accepted in the query; ours are 36-character UUIDs. */
-const MAX_SESSION_ID_CHARS = 128;
-
 /**
  * The legacy HTTP+SSE endpoints (protocol revision 2024-11-05) beside the Streamable HTTP one, as the spec's
  * backwards-compatibility section asks of servers: `GET /sse` opens a session and its stream, whose first
  * event names `/messages?sessionId=…`; `POST` there carries client messages (202), answers go down the
  * stream. Same Origin/Host checks, session cap and size limit as the Streamable HTTP endpoint.
  */
-export class LegacySseRoutes {
+export class LegacySseRoutes implements HttpEndpoint {
   readonly #ctx: EndpointContext;
   readonly #transports = new Set<LegacySseServerTransport>();
 
@@ -123,6 +122,15 @@ export class LegacySseRoutes {
       inbound.accept(frame);
     });
   }
+
+  /** Bytes written to legacy SSE clients and not yet taken by them. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const t of this.#transports) total += t.bufferedBytes;
+    return total;
+  }
+
+  close(): void {}
 
   keepAlive(): void {
     for (const t of this.#transports) t.keepAlive();

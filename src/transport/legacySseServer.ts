@@ -66,6 +66,11 @@ export class LegacySseServerTransport implements Transport {
     });
   }
 
+  /** Bytes written to the client and not yet taken by it. */
+  get bufferedBytes(): number {
+    return this.#res.writableLength;
+  }
+
   /** A client message POSTed to the endpoint. */
   accept(frame: Frame): void {
     if (!this.#closed) this.onmessage?.(frame);

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { McpscopeError, errorResponseJson } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { ClientWireEvents } from './wireEvents.js';
+import type { HttpEndpoint } from './httpEndpoint.js';
 import type { EventSink } from '../session/events.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { checkOrigin } from './originCheck.js';
@@ -81,6 +82,11 @@ export class WebSocketServerTransport implements Transport {
 
   get open(): boolean {
     return !this.#closed;
+  }
+
+  /** Bytes written to the client and not yet taken by it. */
+  get bufferedBytes(): number {
+    return this.#socket.bufferedAmount;
   }
 
   async start(): Promise<void> {
@@ -214,13 +220,15 @@ function refuseUpgrade(socket: Duplex, err: McpscopeError): void {
  * upgrade (refused with 403/503 and a JSON-RPC error body), subprotocol `mcp` chosen when offered, messages
  * capped at the message size limit, one session per connection.
  */
-export class WebSocketEndpoint {
+export class WebSocketEndpoint implements HttpEndpoint {
   readonly #ctx: EndpointContext;
+  readonly #path: string;
   readonly #server: WebSocketServer;
   readonly #transports = new Set<WebSocketServerTransport>();
 
-  constructor(ctx: EndpointContext) {
+  constructor(ctx: EndpointContext, path: string) {
     this.#ctx = ctx;
+    this.#path = path;
     this.#server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -230,7 +238,25 @@ export class WebSocketEndpoint {
     });
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** Requests other than upgrades are not WebSocket's. */
+  handle(): boolean {
+    return false;
+  }
+
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const t of this.#transports) total += t.bufferedBytes;
+    return total;
+  }
+
+  /** Take an upgrade on the endpoint path. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): boolean {
+    if (path !== this.#path) return false;
+    this.#accept(req, socket, head);
+    return true;
+  }
+
+  #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const ctx = this.#ctx;
     const forbidden = checkOrigin(req.headers.origin, req.headers.host, ctx.originPolicy);
     if (forbidden) {
