@@ -5,6 +5,7 @@ export type { ErrorCode, JsonRpcErrorObject, JsonRpcId } from './jsonrpc/errors.
 export { errorFrame, parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
 export { Pipeline } from './pipeline/pipeline.js';
+export type { PipelineHooks, PipelineOptions } from './pipeline/pipeline.js';
 export { FORWARD } from './pipeline/stage.js';
 export type { Direction, ObserverStage, Stage, TransformerStage, Verdict } from './pipeline/stage.js';
 export { Session } from './session/session.js';

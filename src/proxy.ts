@@ -276,6 +276,11 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const pipeline = new Pipeline(
     buildStages(options, logger, metrics, tracing, stats, recorder, breaker, upstreamName),
     logger,
+    {
+      hooks: metrics && {
+        stageFailed: (stage, hook) => metrics.stageErrors.labels(stage, hook).inc(),
+      },
+    },
   );
   const sessions = new SessionManager({
     pipeline,

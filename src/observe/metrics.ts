@@ -71,6 +71,8 @@ export class Metrics {
   readonly messages: Counter<'direction' | 'kind'>;
   readonly messagesDropped: Counter<'direction' | 'reason'>;
   readonly labelsFolded: Counter<'label'>;
+  // pipeline
+  readonly stageErrors: Counter<'stage' | 'hook'>;
   // sessions
   readonly activeSessions: Gauge<'transport'>;
   readonly sessionsTotal: Counter<'transport'>;
@@ -198,6 +200,12 @@ export class Metrics {
       name: `${p}messages_dropped_total`,
       help: 'Messages mcpscope did not pass on, by direction and reason (a stage dropped it, or it matched nothing)',
       labelNames: ['direction', 'reason'],
+      registers,
+    });
+    this.stageErrors = new Counter({
+      name: `${p}stage_errors_total`,
+      help: 'Pipeline stages that threw (the message went on), by stage name and hook (transform, observe, onSessionOpen, …)',
+      labelNames: ['stage', 'hook'],
       registers,
     });
     this.activeSessions = new Gauge({

@@ -18,6 +18,20 @@ export interface PipelineTarget {
 
 type Held = Record<Direction, Frame[] | undefined>;
 
+/**
+ * What the pipeline reports besides its log (src/proxy.ts wires it to the metrics). Stage names come from
+ * code (the built-in stages and the `stages` option), never from traffic, so they make bounded labels.
+ */
+export interface PipelineHooks {
+  /** A stage threw in `hook` (`transform`, `observe`, `onSessionOpen`, …), or its held Promise rejected. */
+  stageFailed(stage: string, hook: string): void;
+}
+
+export interface PipelineOptions {
+  /** Told of what the pipeline survives (a stage that throws). Default none. */
+  hooks?: PipelineHooks | null;
+}
+
 function isPromise(v: Verdict | Promise<Verdict>): v is Promise<Verdict> {
   return typeof (v as Promise<Verdict>).then === 'function';
 }
@@ -35,16 +49,18 @@ export class Pipeline {
   readonly #transformers: readonly TransformerStage[] | null;
   readonly #observers: readonly ObserverStage[] | null;
   readonly #logger: Logger;
+  readonly #hooks: PipelineHooks | null;
   /** Sessions with a message on hold, and what queued behind it per direction. */
   readonly #held = new WeakMap<Session, Held>();
 
-  constructor(stages: readonly Stage[], logger: Logger) {
+  constructor(stages: readonly Stage[], logger: Logger, options: PipelineOptions = {}) {
     this.stages = stages;
     const transformers = stages.filter((s): s is TransformerStage => s.kind === 'transformer');
     const observers = stages.filter((s): s is ObserverStage => s.kind === 'observer');
     this.#transformers = transformers.length > 0 ? transformers : null;
     this.#observers = observers.length > 0 ? observers : null;
     this.#logger = logger;
+    this.#hooks = options.hooks ?? null;
   }
 
   /** Run one message through the stages and deliver it (or its replacement) to `target`. */
@@ -199,6 +215,7 @@ export class Pipeline {
   }
 
   #stageFailed(stage: Stage, hook: string, err: unknown): void {
+    this.#hooks?.stageFailed(stage.name, hook);
     this.#logger.error(
       { stage: stage.name, hook, err: errorMessage(err) },
       'pipeline stage failed; message continues',

@@ -97,6 +97,41 @@ describe('pipeline stages in a live proxy (library API)', () => {
     await c.client.close();
   });
 
+  it('counts a stage that throws in stage_errors_total{stage,hook}, and the message still flows', async () => {
+    const failing: Stage = {
+      kind: 'transformer',
+      name: 'broken-transformer',
+      transform(frame) {
+        const message = (frame.msg as { params?: { arguments?: { message?: string } } }).params?.arguments
+          ?.message;
+        if (message === 'throw') throw new Error('transformer bug');
+        if (message === 'reject') return Promise.reject(new Error('held, then failed'));
+        return FORWARD;
+      },
+      onSessionOpen() {
+        throw new Error('hook bug');
+      },
+    };
+    proxy = await createProxy({
+      inbound: 'http',
+      port: 0,
+      upstream: { command: process.execPath, args: [EXAMPLE] },
+      stages: [failing],
+    });
+    const c = await connectHttp(proxy.url ?? '');
+    for (const message of ['throw', 'reject', 'throw']) {
+      expect((await c.client.callTool({ name: 'echo', arguments: { message } })).content).toEqual([
+        { type: 'text', text: message },
+      ]);
+    }
+    await c.client.close();
+    const counted = (await proxy.metrics?.stageErrors.get())?.values ?? [];
+    expect(counted.map((v) => [v.labels.stage, v.labels.hook, v.value])).toEqual([
+      ['broken-transformer', 'onSessionOpen', 1],
+      ['broken-transformer', 'transform', 3],
+    ]);
+  });
+
   it('logs each message with --log-messages semantics (LogMessagesStage) without breaking the flow', async () => {
     proxy = await createProxy({
       inbound: 'http',
