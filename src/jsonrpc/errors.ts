@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'TAPE_INVALID'
   | 'RATE_LIMITED'
   | 'CIRCUIT_OPEN'
+  | 'STAGE_TIMEOUT'
+  | 'PIPELINE_FULL'
   | 'SHUTTING_DOWN';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
@@ -98,6 +100,8 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500 },
   RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429 },
   CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503 },
+  STAGE_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504 },
+  PIPELINE_FULL: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
   SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503 },
 };
 

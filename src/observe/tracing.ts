@@ -183,7 +183,9 @@ export class Tracing {
       else if (verdict.action === 'drop' && frame.related) this.#endRequest(frame, verdict.reason);
       return;
     }
-    if (frame.kind === 'response' || frame.kind === 'error') this.#endRequest(frame);
+    // A dropped answer never reached the client: the request is not answered (yet).
+    if ((frame.kind === 'response' || frame.kind === 'error') && verdict.action !== 'drop')
+      this.#endRequest(frame);
   }
 
   #endRequest(answer: Frame, dropped?: string): void {

@@ -28,7 +28,8 @@ interface StageHooks {
 
 /**
  * May change the outcome of a message. Returning a Promise holds the message (and every later message of
- * the same session and direction, to keep order) until it settles.
+ * the same session and direction, to keep order) until it settles, for at most the pipeline's hold timeout;
+ * past it, or past the bound on what waits behind, a message is refused (see Pipeline).
  */
 export interface TransformerStage extends StageHooks {
   readonly kind: 'transformer';
