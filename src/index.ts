@@ -2,7 +2,13 @@ export { createProxy } from './proxy.js';
 export type { ProxyHandle, ProxyOptions, RecordOptions, ShutdownReport, UpstreamOptions } from './proxy.js';
 export { McpscopeError, JsonRpcCode, toJsonRpcError } from './jsonrpc/errors.js';
 export type { ErrorCode, JsonRpcErrorObject, JsonRpcId } from './jsonrpc/errors.js';
-export { errorFrame, parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
+export {
+  errorFrame,
+  parseFrame,
+  withMessage,
+  LineSplitter,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from './jsonrpc/framing.js';
 export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
 export { Pipeline, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD } from './pipeline/pipeline.js';
 export type { PipelineHooks, PipelineOptions } from './pipeline/pipeline.js';

@@ -19,7 +19,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { McpscopeError } from '../jsonrpc/errors.js';
-import { parseFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
+import { withMessage, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import {
   FORWARD,
   type Direction,
@@ -166,15 +166,7 @@ export class Tracing {
     const carrier: Record<string, string> = {};
     this.#propagator.inject(ctx, carrier, { set: (c, k, v) => (c[k] = v) });
     const rewritten = { ...msg, params: { ...msg.params, _meta: { ...meta, ...carrier } } };
-    const next = parseFrame(
-      Buffer.from(JSON.stringify(rewritten)),
-      Number.MAX_SAFE_INTEGER,
-      frame.receivedAt,
-    );
-    next.related = frame.related;
-    next.route = frame.route;
-    next.codecMs = frame.codecMs; // the parse the client's bytes cost, not this rewrite
-    return { action: 'rewrite', frame: next };
+    return { action: 'rewrite', frame: withMessage(frame, rewritten) };
   }
 
   #observe(frame: Frame, _session: Session, direction: Direction, verdict: Verdict): void {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorFrame, type Frame } from '../jsonrpc/framing.js';
+import { errorFrame, withMessageOf, type Frame } from '../jsonrpc/framing.js';
 import { McpscopeError, errorMessage, type JsonRpcId } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
 import {
@@ -176,7 +176,7 @@ export class Pipeline {
       }
       if (verdict.action === 'forward') continue;
       if (verdict.action === 'rewrite') {
-        current = verdict.frame;
+        current = withMessageOf(current, verdict.frame);
         continue;
       }
       this.#finish(session, current, direction, verdict);
@@ -221,7 +221,8 @@ export class Pipeline {
       settled = true;
       clearTimeout(timer);
       if (verdict.action === 'forward') this.#run(session, frame, direction, index + 1);
-      else if (verdict.action === 'rewrite') this.#run(session, verdict.frame, direction, index + 1);
+      else if (verdict.action === 'rewrite')
+        this.#run(session, withMessageOf(frame, verdict.frame), direction, index + 1);
       else this.#finish(session, frame, direction, verdict);
       this.#release(session, direction, hold);
     };

@@ -7,7 +7,11 @@ export type Direction = 'client-to-server' | 'server-to-client';
 /** What a transformer decides for one message. */
 export type Verdict =
   | { readonly action: 'forward' }
-  /** Forward this message instead. */
+  /**
+   * Forward this message instead. Only the message is taken from `frame` (raw, msg, kind, id, method,
+   * error); its context (related request, route, trace context, arrival time, headers…) stays the original
+   * frame's. Build it with `withMessage(frame, msg)`.
+   */
   | { readonly action: 'rewrite'; readonly frame: Frame }
   /** Answer the sender on the other side's behalf; the original message goes no further. */
   | { readonly action: 'reply'; readonly frame: Frame }
