@@ -404,7 +404,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           metricsPath: options.admin.metricsPath,
           metricsIntervalMs: options.admin.metricsIntervalMs,
           token: options.admin.token,
-          stats: stats ? new StatsApi(stats, sessions) : undefined,
+          stats: stats
+            ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
+            : undefined,
           version: VERSION,
           ready,
           logger,
