@@ -10,7 +10,8 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
 } from './jsonrpc/framing.js';
 export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
-export { Pipeline, DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD } from './pipeline/pipeline.js';
+export { Pipeline } from './pipeline/pipeline.js';
+export { DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD } from './pipeline/refusal.js';
 export type { PipelineHooks, PipelineOptions } from './pipeline/pipeline.js';
 export { FORWARD } from './pipeline/stage.js';
 export type { Direction, ObserverStage, Stage, TransformerStage, Verdict } from './pipeline/stage.js';

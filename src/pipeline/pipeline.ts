@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { errorFrame, withMessageOf, type Frame } from '../jsonrpc/framing.js';
-import { McpscopeError, errorMessage, type JsonRpcId } from '../jsonrpc/errors.js';
+import { withMessageOf, type Frame } from '../jsonrpc/framing.js';
+import { errorMessage, type McpscopeError } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
 import {
   FORWARD,
@@ -10,16 +10,20 @@ import {
   type TransformerStage,
   type Verdict,
 } from './stage.js';
+import {
+  DEFAULT_HOLD_TIMEOUT_MS,
+  DEFAULT_MAX_HELD,
+  describeMessage,
+  pipelineFull,
+  refusal,
+  stageTimeout,
+  type RefusalReason,
+} from './refusal.js';
 
 /** Where the runner hands a message once its verdict is known. Implemented by Session. */
 export interface PipelineTarget {
   deliver(frame: Frame, direction: Direction): void;
 }
-
-/** Longest a transformer may hold one message before it is refused: 30 s. */
-export const DEFAULT_HOLD_TIMEOUT_MS = 30_000;
-/** Messages that may wait behind a held one, per session and direction, before new ones are refused. */
-export const DEFAULT_MAX_HELD = 1_000;
 
 /** A message on hold: the stage that holds it, and what queued behind it (same session and direction). */
 interface Hold {
@@ -59,13 +63,6 @@ function isPromise(v: Verdict | Promise<Verdict>): v is Promise<Verdict> {
 
 export function opposite(direction: Direction): Direction {
   return direction === 'client-to-server' ? 'server-to-client' : 'client-to-server';
-}
-
-/** What a refused message was, for error messages: `tools/call request`, `answer to tools/call`, … */
-function describe(frame: Frame): string {
-  const method = frame.method ?? frame.related?.method;
-  if (frame.kind === 'response' || frame.kind === 'error') return method ? `answer to ${method}` : 'answer';
-  return method ? `${method} ${frame.kind}` : frame.kind;
 }
 
 /**
@@ -214,7 +211,7 @@ export class Pipeline {
       if (settled) {
         this.#logger.warn(
           { stage: stage.name, session: session.id, verdict: verdict.action },
-          `pipeline stage decided on a ${describe(frame)} after its hold had timed out; the decision is ignored`,
+          `pipeline stage decided on a ${describeMessage(frame)} after its hold had timed out; the decision is ignored`,
         );
         return;
       }
@@ -255,14 +252,9 @@ export class Pipeline {
     const ms = this.#holdTimeoutMs;
     this.#logger.warn(
       { stage: stage.name, session: session.id, direction, id: frame.id, holdTimeoutMs: ms },
-      `pipeline stage held a ${describe(frame)} for ${ms} ms without deciding; refused`,
+      `pipeline stage held a ${describeMessage(frame)} for ${ms} ms without deciding; refused`,
     );
-    const err = new McpscopeError(
-      'STAGE_TIMEOUT',
-      `pipeline stage "${stage.name}" held this ${describe(frame)} for ${ms} ms without deciding, so mcpscope ` +
-        `did not pass it on; retry, and if it repeats fix or remove the stage (or raise holdTimeoutMs)`,
-      { details: { stage: stage.name, holdTimeoutMs: ms } },
-    );
+    const err = stageTimeout(stage.name, frame, ms);
     this.#refuse(session, frame, direction, err, 'hold_timeout');
   }
 
@@ -277,44 +269,22 @@ export class Pipeline {
         `${max} messages wait behind one that pipeline stage "${stage}" holds; later ones are refused until it lets go`,
       );
     }
-    const err = new McpscopeError(
-      'PIPELINE_FULL',
-      `pipeline stage "${stage}" holds a message of this session and ${max} more wait behind it (the limit, ` +
-        `per session and direction), so mcpscope did not pass this ${describe(frame)} on; retry once the ` +
-        `stage lets messages go, or raise maxHeld`,
-      { details: { stage, maxHeld: max } },
-    );
+    const err = pipelineFull(stage, frame, max);
     this.#refuse(session, frame, direction, err, 'held_overflow');
   }
 
-  /** A message the pipeline will not pass on: whoever waits for an answer gets `err` instead. */
+  /** A message the pipeline will not pass on: whoever waits for an answer gets `err` instead (see refusal()). */
   #refuse(
     session: Session & PipelineTarget,
     frame: Frame,
     direction: Direction,
     err: McpscopeError,
-    reason: string,
+    reason: RefusalReason,
   ): void {
-    if (direction === 'client-to-server' && frame.kind === 'request') {
-      this.#finish(session, frame, direction, {
-        action: 'reply',
-        frame: errorFrame(frame.id as JsonRpcId, err),
-      });
-      this.error(session, err);
-      return;
-    }
-    this.#finish(session, frame, direction, { action: 'drop', reason });
-    const related = frame.related;
-    if (
-      direction === 'server-to-client' &&
-      (frame.kind === 'response' || frame.kind === 'error') &&
-      related
-    ) {
-      const answer = errorFrame(related.id, err);
-      answer.related = related;
-      this.#finish(session, answer, direction, FORWARD);
-      this.error(session, err);
-    }
+    const { verdict, answer } = refusal(frame, direction, err, reason);
+    this.#finish(session, frame, direction, verdict);
+    if (answer) this.#finish(session, answer, direction, FORWARD);
+    if (answer || verdict.action === 'reply') this.error(session, err);
   }
 
   #finish(session: Session & PipelineTarget, frame: Frame, direction: Direction, verdict: Verdict): void {
