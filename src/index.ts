@@ -2,9 +2,17 @@ export { createProxy } from './proxy.js';
 export type { ProxyHandle, ProxyOptions, RecordOptions, ShutdownReport, UpstreamOptions } from './proxy.js';
 export { McpscopeError, JsonRpcCode, toJsonRpcError } from './jsonrpc/errors.js';
 export type { ErrorCode, JsonRpcErrorObject, JsonRpcId } from './jsonrpc/errors.js';
-export { errorFrame, parseFrame, LineSplitter, DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
+export {
+  errorFrame,
+  parseFrame,
+  withMessage,
+  LineSplitter,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from './jsonrpc/framing.js';
 export type { Frame, MessageKind, PendingRequest } from './jsonrpc/framing.js';
 export { Pipeline } from './pipeline/pipeline.js';
+export { DEFAULT_HOLD_TIMEOUT_MS, DEFAULT_MAX_HELD } from './pipeline/refusal.js';
+export type { PipelineHooks, PipelineOptions } from './pipeline/pipeline.js';
 export { FORWARD } from './pipeline/stage.js';
 export type { Direction, ObserverStage, Stage, TransformerStage, Verdict } from './pipeline/stage.js';
 export { Session } from './session/session.js';

@@ -141,6 +141,10 @@ export interface ProxyOptions {
   shutdownGraceMs?: number;
   /** Extra pipeline stages, run after the built-in ones, in order. */
   stages?: readonly Stage[];
+  /** Longest a stage may hold one message, ms. Default 30,000 (DEFAULT_HOLD_TIMEOUT_MS). */
+  holdTimeoutMs?: number;
+  /** Messages that may wait behind a held one, per session and direction. Default 1,000 (DEFAULT_MAX_HELD). */
+  maxHeld?: number;
   /** Default: a silent logger. */
   logger?: Logger;
   /** For 'stdio': the client's streams. Default process.stdin / fd 1. */
@@ -270,6 +274,15 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const pipeline = new Pipeline(
     buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName),
     logger,
+    {
+      holdTimeoutMs: options.holdTimeoutMs,
+      maxHeld: options.maxHeld,
+      hooks: metrics && {
+        holdTimedOut: (stage) => metrics.holdTimeouts.labels(stage).inc(),
+        heldOverflow: (stage) => metrics.heldOverflow.labels(stage).inc(),
+        stageFailed: (stage, hook) => metrics.stageErrors.labels(stage, hook).inc(),
+      },
+    },
   );
   const sessions = new SessionManager({
     pipeline,
@@ -377,7 +390,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
           metricsPath: options.admin.metricsPath,
           metricsIntervalMs: options.admin.metricsIntervalMs,
           token: options.admin.token,
-          stats: stats ? new StatsApi(stats, sessions) : undefined,
+          stats: stats
+            ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
+            : undefined,
           feed,
           version: VERSION,
           ready,

@@ -36,8 +36,13 @@ export interface Sample {
 export interface RunningPrometheus {
   /** Run an instant PromQL query. */
   query(promql: string): Promise<Sample[]>;
-  /** The single value of a query (0 when it has no result). */
+  /** The single value of a query; throws when it has no result (0 and absent are not the same). */
   value(promql: string): Promise<number>;
+  /**
+   * The single value of a query, or 0 when it has no result: only where "never happened" may read either
+   * way (a labelled counter has no series until its first increment).
+   */
+  valueOr0(promql: string): Promise<number>;
   /** Resolve once every target has been scraped after this moment. */
   scrapedAfter(when?: number): Promise<void>;
   stop(): Promise<void>;
@@ -102,13 +107,29 @@ export async function startPrometheus(
     return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   };
 
+  const single = async (promql: string): Promise<number | undefined> => {
+    const result = await query(promql);
+    if (result.length > 1) throw new Error(`${promql} has ${result.length} series, expected one`);
+    return result[0]?.value;
+  };
+
   return {
     query,
     value: async (promql) => {
-      const result = await query(promql);
-      if (result.length > 1) throw new Error(`${promql} has ${result.length} series, expected one`);
-      return result[0]?.value ?? 0;
+      const value = await single(promql);
+      if (value === undefined) {
+        const name = /\bmcpscope_[a-zA-Z0-9_:]*/.exec(promql)?.[0];
+        const series = name ? await query(`{__name__="${name}"}`) : [];
+        throw new Error(
+          `${promql} has no series (use valueOr0 only if absent means zero); ` +
+            (series.length > 0
+              ? `${name} has: ${series.map((s) => JSON.stringify(s.metric)).join(', ')}`
+              : `no series of ${name ?? 'that query'} at all`),
+        );
+      }
+      return value;
     },
+    valueOr0: async (promql) => (await single(promql)) ?? 0,
     scrapedAfter: async (when = Date.now()) => {
       // Wait for a successful scrape of every target that started after `when`; a failed one (up == 0) is
       // retried at the next interval, and reported only if no good scrape comes in time.

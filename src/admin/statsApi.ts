@@ -3,11 +3,13 @@ import { z } from 'zod';
 import {
   classifyTrend,
   healthScore,
+  type HealthInputs,
   type StatsSeries,
   type Trend,
   type WindowSummary,
 } from '../observe/stats.js';
 import type { StatsCollector } from '../observe/statsCollector.js';
+import type { BreakerState } from '../resilience/circuitBreaker.js';
 import type { SessionManager } from '../session/sessionManager.js';
 
 /** Answers are computed at most once a second per URL. */
@@ -28,6 +30,17 @@ interface TargetStats {
 }
 
 type Row = Record<string, string | number | null> & { name?: string; id?: string };
+
+export interface StatsApiOptions {
+  /** The upstream's circuit breaker state (undefined: it has none); its share of every health score. */
+  breakerState?: () => BreakerState | undefined;
+}
+
+const BREAKER_HEALTH: Readonly<Record<BreakerState, HealthInputs['breaker']>> = {
+  closed: 'closed',
+  open: 'open',
+  'half-open': 'half_open',
+};
 
 const LIST_FIELDS = {
   tools: ['name', 'health', 'calls', 'errorRate', 'p95Ms'],
@@ -60,11 +73,25 @@ export class StatsApi {
   readonly #startedAt = Date.now();
   readonly #cache = new Map<string, { at: number; answer: StatsAnswer }>();
   readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  readonly #breakerState: (() => BreakerState | undefined) | undefined;
 
-  constructor(collector: StatsCollector, sessions: SessionManager) {
+  constructor(collector: StatsCollector, sessions: SessionManager, options: StatsApiOptions = {}) {
     this.#collector = collector;
     this.#sessions = sessions;
+    this.#breakerState = options.breakerState;
     this.#loopDelay.enable();
+  }
+
+  /**
+   * What lowers every target's health besides its own calls: the one upstream's circuit breaker and its
+   * server's recent restarts (the tools and the whole proxy depend on that upstream too).
+   */
+  #upstreamHealth(): Pick<HealthInputs, 'breaker' | 'recentRestarts'> {
+    const state = this.#breakerState?.();
+    return {
+      breaker: state === undefined ? undefined : BREAKER_HEALTH[state],
+      recentRestarts: this.#collector.recentRestarts(),
+    };
   }
 
   close(): void {
@@ -129,7 +156,7 @@ export class StatsApi {
       errorRate: recent.calls === 0 ? null : recent.errorRate,
       p95Ms: recent.p95Ms,
       baselineP95Ms: windows['1h'].p95Ms,
-      recentRestarts: this.#collector.recentRestarts(),
+      ...this.#upstreamHealth(),
     });
     const b = series.buckets(now, TREND_BUCKETS);
     return {
@@ -180,7 +207,7 @@ export class StatsApi {
         : [[this.#collector.upstream, this.#collector.upstreamSeries]];
     // Rows need the 5-minute window and the health score only: no trends, no 1-minute window.
     const now = this.#collector.now;
-    const restarts = this.#collector.recentRestarts();
+    const upstream = this.#upstreamHealth();
     return targets.map(([name, series]) => {
       const w = series.summary(now, 30 * series.bucketMs);
       const baseline = series.summary(now, 360 * series.bucketMs).p95Ms;
@@ -188,7 +215,7 @@ export class StatsApi {
         errorRate: w.calls === 0 ? null : w.errorRate,
         p95Ms: w.p95Ms,
         baselineP95Ms: baseline,
-        recentRestarts: restarts,
+        ...upstream,
       });
       return { name, health, calls: w.calls, errorRate: w.errorRate, p95Ms: w.p95Ms };
     });

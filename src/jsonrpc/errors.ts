@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'TAPE_INVALID'
   | 'RATE_LIMITED'
   | 'CIRCUIT_OPEN'
+  | 'STAGE_TIMEOUT'
+  | 'PIPELINE_FULL'
   | 'SHUTTING_DOWN';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
@@ -140,6 +142,8 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500, side: 'local' },
   RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429, side: 'client' },
   CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
+  STAGE_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, side: 'local' },
+  PIPELINE_FULL: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
   SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
 };
 

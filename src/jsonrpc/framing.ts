@@ -164,6 +164,56 @@ function isValidId(id: unknown): id is JsonRpcId {
 }
 
 /**
+ * What a JSON value is as a JSON-RPC 2.0 message (kind, id, method), or the McpscopeError that says why it
+ * is none; `size` is its length in bytes, which lets short messages skip the nesting walk.
+ */
+function classify(
+  value: unknown,
+  size: number,
+): { kind: MessageKind; id: JsonRpcId | undefined; method: string | undefined } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid('message must be a JSON-RPC object', null);
+  }
+  const obj = value as Record<string, unknown>;
+  if (obj.jsonrpc !== '2.0') throw invalid('"jsonrpc" must be "2.0"', obj);
+
+  let kind: MessageKind;
+  let id: JsonRpcId | undefined;
+  let method: string | undefined;
+  if ('method' in obj) {
+    if (typeof obj.method !== 'string') throw invalid('"method" must be a string', obj);
+    method = obj.method;
+    if ('id' in obj) {
+      if (!isValidId(obj.id)) throw invalid('"id" must be a string or an integer', obj);
+      id = obj.id;
+      kind = 'request';
+    } else {
+      kind = 'notification';
+    }
+    if ('params' in obj && (obj.params === null || typeof obj.params !== 'object')) {
+      throw invalid('"params" must be an object', obj);
+    }
+  } else if ('result' in obj || 'error' in obj) {
+    if (!isValidId(obj.id) && !('error' in obj && obj.id === null)) {
+      throw invalid('a response needs a string or integer "id"', obj);
+    }
+    id = obj.id === null ? undefined : (obj.id as JsonRpcId);
+    kind = 'result' in obj ? 'response' : 'error';
+  } else {
+    throw invalid('message is neither a request, a notification nor a response', obj);
+  }
+  // Each level takes two bytes at least, so short messages (most requests) skip the walk.
+  if (size > 2 * MAX_DEPTH && nestsDeeperThan(obj, MAX_DEPTH)) {
+    throw new McpscopeError(
+      'INVALID_REQUEST',
+      `message nests arrays and objects more than ${MAX_DEPTH} levels deep (MAX_DEPTH); send flatter data`,
+      { details: { id: id ?? null, maxDepth: MAX_DEPTH } },
+    );
+  }
+  return { kind, id, method };
+}
+
+/**
  * Parse and structurally validate one JSON-RPC 2.0 message. Throws McpscopeError (PARSE_ERROR,
  * INVALID_REQUEST, BATCH_NOT_SUPPORTED, MESSAGE_TOO_LARGE); `details.id` carries the request id when known.
  * Nesting deeper than MAX_DEPTH is INVALID_REQUEST.
@@ -196,43 +246,8 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
       { details: { id: null } },
     );
   }
-  if (value === null || typeof value !== 'object') throw invalid('message must be a JSON-RPC object', null);
+  const { kind, id, method } = classify(value, raw.length);
   const obj = value as Record<string, unknown>;
-  if (obj.jsonrpc !== '2.0') throw invalid('"jsonrpc" must be "2.0"', obj);
-
-  let kind: MessageKind;
-  let id: JsonRpcId | undefined;
-  let method: string | undefined;
-  if ('method' in obj) {
-    if (typeof obj.method !== 'string') throw invalid('"method" must be a string', obj);
-    method = obj.method;
-    if ('id' in obj) {
-      if (!isValidId(obj.id)) throw invalid('"id" must be a string or an integer', obj);
-      id = obj.id;
-      kind = 'request';
-    } else {
-      kind = 'notification';
-    }
-    if ('params' in obj && (obj.params === null || typeof obj.params !== 'object')) {
-      throw invalid('"params" must be an object', obj);
-    }
-  } else if ('result' in obj || 'error' in obj) {
-    if (!isValidId(obj.id) && !('error' in obj && obj.id === null)) {
-      throw invalid('a response needs a string or integer "id"', obj);
-    }
-    id = obj.id === null ? undefined : (obj.id as JsonRpcId);
-    kind = 'result' in obj ? 'response' : 'error';
-  } else {
-    throw invalid('message is neither a request, a notification nor a response', obj);
-  }
-  // Each level takes two bytes at least, so short messages (most requests) skip the walk.
-  if (raw.length > 2 * MAX_DEPTH && nestsDeeperThan(obj, MAX_DEPTH)) {
-    throw new McpscopeError(
-      'INVALID_REQUEST',
-      `message nests arrays and objects more than ${MAX_DEPTH} levels deep (MAX_DEPTH); send flatter data`,
-      { details: { id: id ?? null, maxDepth: MAX_DEPTH } },
-    );
-  }
 
   // Keep the framing invariant: one message, one line.
   const bytes = raw.indexOf(NEWLINE) === -1 ? raw : Buffer.from(JSON.stringify(obj));
@@ -253,6 +268,39 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     httpStatus: undefined,
     outcome: undefined,
   };
+}
+
+/**
+ * `frame` with its message replaced by `msg`, serialised once and validated like a received one (throws as
+ * parseFrame does): what a stage returns to rewrite a message. Everything else the frame carries is its
+ * context (the request it relates to, route, trace context, arrival time, headers, HTTP status, …) and is
+ * kept as is, whatever fields Frame gains; only `error` goes, since it described the old message.
+ */
+export function withMessage(frame: Frame, msg: object): Frame {
+  const raw = Buffer.from(JSON.stringify(msg));
+  const { kind, id, method } = classify(msg, raw.length);
+  // A new message has its own outcome (decided again when asked).
+  return {
+    ...frame,
+    raw,
+    msg: msg as JSONRPCMessage,
+    kind,
+    id,
+    method,
+    error: undefined,
+    outcome: undefined,
+  };
+}
+
+/**
+ * The message of `source` in the context of `frame`: how the pipeline applies a rewrite, so a stage that
+ * built its frame from scratch (parseFrame) still keeps the original's context. The message is `raw`,
+ * `msg`, `kind`, `id`, `method`, `error` and its `outcome`; every other field comes from `frame`.
+ */
+export function withMessageOf(frame: Frame, source: Frame): Frame {
+  if (source === frame) return frame;
+  const { raw, msg, kind, id, method, error, outcome } = source;
+  return { ...frame, raw, msg, kind, id, method, error, outcome };
 }
 
 /** Build a frame for a message mcpscope itself creates (errors, cancellations), timing its serialisation. */

@@ -62,6 +62,10 @@ export class Metrics {
   readonly messages: Counter<'direction' | 'kind'>;
   readonly messagesDropped: Counter<'direction' | 'reason'>;
   readonly labelsFolded: Counter<'label'>;
+  // pipeline
+  readonly stageErrors: Counter<'stage' | 'hook'>;
+  readonly holdTimeouts: Counter<'stage'>;
+  readonly heldOverflow: Counter<'stage'>;
   // sessions
   readonly activeSessions: Gauge<'transport'>;
   readonly sessionsTotal: Counter<'transport'>;
@@ -116,7 +120,11 @@ export class Metrics {
     this.methods = new LabelGuard(limit, MCP_METHODS, () => foldedMethod.inc());
     this.tools = new LabelGuard(limit, [], () => foldedTool.inc());
     const foldedReason = this.labelsFolded.labels('reason');
-    this.dropReasons = new LabelGuard(100, ['unmatched_response'], () => foldedReason.inc());
+    this.dropReasons = new LabelGuard(
+      100,
+      ['unmatched_response', 'shutting_down', 'hold_timeout', 'held_overflow'],
+      () => foldedReason.inc(),
+    );
     const foldedClient = this.labelsFolded.labels('client');
     this.clients = new LabelGuard(limit, ['global', 'stdio'], () => foldedClient.inc());
 
@@ -189,6 +197,24 @@ export class Metrics {
       name: `${p}messages_dropped_total`,
       help: 'Messages mcpscope did not pass on, by direction and reason (a stage dropped it, or it matched nothing)',
       labelNames: ['direction', 'reason'],
+      registers,
+    });
+    this.stageErrors = new Counter({
+      name: `${p}stage_errors_total`,
+      help: 'Pipeline stages that threw (the message went on), by stage name and hook (transform, observe, onSessionOpen, …)',
+      labelNames: ['stage', 'hook'],
+      registers,
+    });
+    this.holdTimeouts = new Counter({
+      name: `${p}pipeline_hold_timeouts_total`,
+      help: 'Messages a pipeline stage held past the hold timeout, by stage: refused (a request answered with STAGE_TIMEOUT, anything else dropped)',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.heldOverflow = new Counter({
+      name: `${p}pipeline_held_overflow_total`,
+      help: 'Messages refused because the queue behind a held one was full (maxHeld per session and direction), by the stage holding it',
+      labelNames: ['stage'],
       registers,
     });
     this.activeSessions = new Gauge({

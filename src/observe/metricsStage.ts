@@ -91,7 +91,9 @@ export class MetricsStage implements ObserverStage {
       if (verdict.action === 'reply') this.#answer(verdict.frame, transport);
       return;
     }
-    if (frame.kind === 'response' || frame.kind === 'error') this.#answer(frame, transport);
+    // A dropped answer never reached the client: the request is not answered (yet).
+    if ((frame.kind === 'response' || frame.kind === 'error') && verdict.action !== 'drop')
+      this.#answer(frame, transport);
   }
 
   #answer(frame: Frame, transport: string): void {

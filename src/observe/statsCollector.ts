@@ -73,7 +73,9 @@ export class StatsCollector implements ObserverStage {
       if (verdict.action === 'reply') this.#answer(verdict.frame);
       return;
     }
-    if (frame.kind === 'response' || frame.kind === 'error') this.#answer(frame);
+    // A dropped answer never reached the client: the request is not answered (yet).
+    if ((frame.kind === 'response' || frame.kind === 'error') && verdict.action !== 'drop')
+      this.#answer(frame);
   }
 
   #answer(frame: Frame): void {

@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import { outcomeOf } from '../session/outcome.js';
-import { parseFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
+import { withMessage, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import {
   FORWARD,
   type Direction,
@@ -167,15 +167,7 @@ export class Tracing {
     const carrier: Record<string, string> = {};
     this.#propagator.inject(ctx, carrier, { set: (c, k, v) => (c[k] = v) });
     const rewritten = { ...msg, params: { ...msg.params, _meta: { ...meta, ...carrier } } };
-    const next = parseFrame(
-      Buffer.from(JSON.stringify(rewritten)),
-      Number.MAX_SAFE_INTEGER,
-      frame.receivedAt,
-    );
-    next.related = frame.related;
-    next.route = frame.route;
-    next.codecMs = frame.codecMs; // the parse the client's bytes cost, not this rewrite
-    return { action: 'rewrite', frame: next };
+    return { action: 'rewrite', frame: withMessage(frame, rewritten) };
   }
 
   #observe(frame: Frame, _session: Session, direction: Direction, verdict: Verdict): void {
@@ -184,7 +176,9 @@ export class Tracing {
       else if (verdict.action === 'drop' && frame.related) this.#endRequest(frame, verdict.reason);
       return;
     }
-    if (frame.kind === 'response' || frame.kind === 'error') this.#endRequest(frame);
+    // A dropped answer never reached the client: the request is not answered (yet).
+    if ((frame.kind === 'response' || frame.kind === 'error') && verdict.action !== 'drop')
+      this.#endRequest(frame);
   }
 
   #endRequest(answer: Frame, dropped?: string): void {

@@ -8,7 +8,11 @@ export type Direction = 'client-to-server' | 'server-to-client';
 /** What a transformer decides for one message. */
 export type Verdict =
   | { readonly action: 'forward' }
-  /** Forward this message instead. */
+  /**
+   * Forward this message instead. Only the message is taken from `frame` (raw, msg, kind, id, method,
+   * error); its context (related request, route, trace context, arrival time, headers…) stays the original
+   * frame's. Build it with `withMessage(frame, msg)`.
+   */
   | { readonly action: 'rewrite'; readonly frame: Frame }
   /** Answer the sender on the other side's behalf; the original message goes no further. */
   | { readonly action: 'reply'; readonly frame: Frame }
@@ -35,7 +39,8 @@ interface StageHooks {
 
 /**
  * May change the outcome of a message. Returning a Promise holds the message (and every later message of
- * the same session and direction, to keep order) until it settles.
+ * the same session and direction, to keep order) until it settles, for at most the pipeline's hold timeout;
+ * past it, or past the bound on what waits behind, a message is refused (see Pipeline).
  */
 export interface TransformerStage extends StageHooks {
   readonly kind: 'transformer';

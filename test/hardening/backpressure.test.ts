@@ -35,12 +35,28 @@ async function peakRss(pid: number, ms: number): Promise<number> {
   return peak;
 }
 
-/** One metric's value from a /metrics text (0 when absent). */
+/** The values of a metric's series in a /metrics text whose labels include `labels`. */
+function series(text: string, name: string, labels: string): number[] {
+  return text
+    .split('\n')
+    .filter((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels))
+    .map((line) => Number(line.split(' ').pop()));
+}
+
+/** One series' value from a /metrics text; a series that does not exist is an error, not 0. */
 function metric(text: string, name: string, labels: string): number {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes(labels)) return Number(line.split(' ').pop());
-  }
-  return 0;
+  const found = series(text, name, labels);
+  if (found.length !== 1)
+    throw new Error(`${name}{${labels}}: ${found.length} series in /metrics, expected one`);
+  return found[0] as number;
+}
+
+/**
+ * The sum of a counter's series whose labels include `labels`, 0 when there is none yet: a labelled
+ * counter has no series before its first event, so here absent and zero both mean "never happened".
+ */
+function totalOr0(text: string, name: string, labels = ''): number {
+  return series(text, name, labels).reduce((a, b) => a + b, 0);
 }
 
 const floodCall = (id: number, count: number, bytes: number, firstBytes = bytes) =>
@@ -99,7 +115,7 @@ describe('resilience: backpressure', { timeout: 60_000 }, () => {
       await expect
         .poll(
           async () =>
-            metric(
+            totalOr0(
               await (await fetch(`${admin}/metrics`)).text(),
               'mcpscope_stream_backpressure_total',
               'action="paused"',
@@ -116,7 +132,7 @@ describe('resilience: backpressure', { timeout: 60_000 }, () => {
       expect(peak - baseline).toBeLessThan(RSS_BOUND_BYTES);
       const after = await (await fetch(`${admin}/metrics`)).text();
       expect(metric(after, 'mcpscope_stream_backpressure_total', 'action="resumed"')).toBeGreaterThan(0);
-      expect(metric(after, 'mcpscope_stream_messages_dropped_total', '')).toBe(0);
+      expect(totalOr0(after, 'mcpscope_stream_messages_dropped_total')).toBe(0);
     } finally {
       proc.stdin.end();
       if (proc.exitCode === null) await new Promise((r) => proc.once('exit', r));
@@ -203,7 +219,7 @@ describe('resilience: backpressure', { timeout: 60_000 }, () => {
       const run = await stallThenRead(proxy.url, admin, proxy.proc.pid as number, COUNT, PAD_BYTES);
       expect(run.peak - run.baseline).toBeLessThan(RSS_BOUND_BYTES);
       expect(metric(run.metrics, 'mcpscope_stream_backpressure_total', 'action="paused"')).toBeGreaterThan(0);
-      expect(metric(run.metrics, 'mcpscope_stream_messages_dropped_total', '')).toBe(0);
+      expect(totalOr0(run.metrics, 'mcpscope_stream_messages_dropped_total')).toBe(0);
     } finally {
       await proxy.stop();
     }
@@ -226,7 +242,7 @@ describe('resilience: backpressure', { timeout: 60_000 }, () => {
       const run = await stallThenRead(proxy.url, admin, proxy.proc.pid as number, 8, 4_000_000, 10);
       expect(run.resumptions).toBeGreaterThan(0);
       expect(metric(run.metrics, 'mcpscope_stream_backpressure_total', 'action="closed"')).toBeGreaterThan(0);
-      expect(metric(run.metrics, 'mcpscope_stream_messages_dropped_total', '')).toBe(0);
+      expect(totalOr0(run.metrics, 'mcpscope_stream_messages_dropped_total')).toBe(0);
       expect(proxy.stderr()).toContain('client is not reading its stream');
     } finally {
       await proxy.stop();

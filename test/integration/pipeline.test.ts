@@ -7,7 +7,7 @@ import {
   type ProxyHandle,
   type Stage,
 } from '../../src/index.js';
-import { EXAMPLE, connectHttp } from '../helpers.js';
+import { EXAMPLE, connectHttp, post, rawSession, sseEvents } from '../helpers.js';
 
 /** Stages written the way real ones will be (rules, tapes), driven through the real proxy by an SDK client. */
 function recorder(): Stage & { seen: string[]; opened: number; closed: number } {
@@ -95,6 +95,95 @@ describe('pipeline stages in a live proxy (library API)', () => {
     await c.transport.terminateSession();
     expect(rec.closed).toBe(1);
     await c.client.close();
+  });
+
+  it('counts a stage that throws in stage_errors_total{stage,hook}, and the message still flows', async () => {
+    const failing: Stage = {
+      kind: 'transformer',
+      name: 'broken-transformer',
+      transform(frame) {
+        const message = (frame.msg as { params?: { arguments?: { message?: string } } }).params?.arguments
+          ?.message;
+        if (message === 'throw') throw new Error('transformer bug');
+        if (message === 'reject') return Promise.reject(new Error('held, then failed'));
+        return FORWARD;
+      },
+      onSessionOpen() {
+        throw new Error('hook bug');
+      },
+    };
+    proxy = await createProxy({
+      inbound: 'http',
+      port: 0,
+      upstream: { command: process.execPath, args: [EXAMPLE] },
+      stages: [failing],
+    });
+    const c = await connectHttp(proxy.url ?? '');
+    for (const message of ['throw', 'reject', 'throw']) {
+      expect((await c.client.callTool({ name: 'echo', arguments: { message } })).content).toEqual([
+        { type: 'text', text: message },
+      ]);
+    }
+    await c.client.close();
+    const counted = (await proxy.metrics?.stageErrors.get())?.values ?? [];
+    expect(counted.map((v) => [v.labels.stage, v.labels.hook, v.value])).toEqual([
+      ['broken-transformer', 'onSessionOpen', 1],
+      ['broken-transformer', 'transform', 3],
+    ]);
+  });
+
+  it('a rewrite keeps the frame’s context (related request, route, traceparent, arrival time), even from a frame built from scratch', async () => {
+    const original: Frame[] = [];
+    const seen: Frame[] = [];
+    const rewriter: Stage = {
+      kind: 'transformer',
+      name: 'rewriter',
+      transform(frame) {
+        if (frame.method !== 'tools/call') return FORWARD;
+        original.push(frame);
+        const msg = frame.msg as unknown as { params: { arguments: { message: string } } };
+        const changed = {
+          ...msg,
+          params: { ...msg.params, arguments: { message: `${msg.params.arguments.message}, rewritten` } },
+        };
+        // Built from scratch: none of the original's context is on it.
+        return { action: 'rewrite', frame: parseFrame(Buffer.from(JSON.stringify(changed)), 1 << 20) };
+      },
+    };
+    const witness: Stage = {
+      kind: 'observer',
+      name: 'witness',
+      observe(frame, _session, direction) {
+        if (direction === 'client-to-server' && frame.method === 'tools/call') seen.push(frame);
+      },
+    };
+    proxy = await createProxy({
+      inbound: 'http',
+      port: 0,
+      upstream: { command: process.execPath, args: [EXAMPLE] },
+      stages: [rewriter, witness],
+    });
+    const url = proxy.url ?? '';
+    const session = await rawSession(url);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const res = await post(
+      url,
+      { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } },
+      { 'mcp-session-id': session, traceparent },
+    );
+    const answer = sseEvents(await res.text())
+      .map((e) => JSON.parse(e.data) as { id?: number; result?: unknown })
+      .find((m) => m.id === 5);
+    expect(answer?.result).toMatchObject({ content: [{ type: 'text', text: 'hi, rewritten' }] });
+    const [before] = original;
+    const [after] = seen;
+    expect(after?.msg).toMatchObject({ params: { arguments: { message: 'hi, rewritten' } } });
+    expect(after?.traceparent).toBe(traceparent);
+    expect(after?.related).toBe(before?.related);
+    expect(after?.related?.target).toBe('echo');
+    expect(after?.route).toBe(before?.route);
+    expect(after?.route).toBeDefined();
+    expect(after?.receivedAt).toBe(before?.receivedAt);
   });
 
   it('logs each message with --log-messages semantics (LogMessagesStage) without breaking the flow', async () => {

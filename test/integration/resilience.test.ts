@@ -180,6 +180,14 @@ describe('circuit breaker', () => {
     const ready = await fetch(`${admin}/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toMatch(/circuit breaker .* is open/);
+    // Its health score loses the breaker's share (docs/stats.md): most calls failed, so success counts 0,
+    // latency 20 and restarts 10; the open breaker 0 of its 10.
+    const health = async () => {
+      const name = encodeURIComponent(new URL(upstream.url).host);
+      const res = await fetch(`${admin}/stats/upstreams/${name}`);
+      return ((await res.json()) as { health: number }).health;
+    };
+    expect(await health()).toBe(30);
 
     // The upstream recovers; after the reset time one probe goes through and closes the breaker.
     upstream.down = false;
@@ -187,6 +195,8 @@ describe('circuit breaker', () => {
     expect(await call('probe')).toMatchObject({ content: [{ text: 'probe' }] });
     expect(await call('after')).toMatchObject({ content: [{ text: 'after' }] });
     expect(upstream.hits).toBe(hits + 2);
+    // Closed again: the breaker's share is back (the stats answer was cached for a second only).
+    expect(await health()).toBe(40);
     expect(proxy.stderr()).toMatch(/circuit breaker opened: 5 consecutive failures/);
     expect(proxy.stderr()).toMatch(/circuit breaker closed: the probe request succeeded/);
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { McpscopeError } from '../../src/jsonrpc/errors.js';
-import { LineSplitter, MAX_DEPTH, nestsDeeperThan, parseFrame, sniffId } from '../../src/jsonrpc/framing.js';
+import {
+  LineSplitter,
+  MAX_DEPTH,
+  nestsDeeperThan,
+  parseFrame,
+  sniffId,
+  withMessage,
+  withMessageOf,
+  type Frame,
+} from '../../src/jsonrpc/framing.js';
 
 const MAX = 1024;
 const parse = (text: string | Buffer) => parseFrame(typeof text === 'string' ? Buffer.from(text) : text, MAX);
@@ -12,6 +21,57 @@ const codeOf = (text: string | Buffer): string => {
   }
   return 'OK';
 };
+
+/** The fields that are the message; every other field of a Frame is context that a rewrite keeps. */
+const MESSAGE_FIELDS = new Set(['raw', 'msg', 'kind', 'id', 'method', 'error']);
+
+/** A received request whose every context field holds a value of its own (whatever fields Frame has). */
+function requestInContext(): Frame {
+  const frame = parse('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo"}}');
+  const context = frame as unknown as Record<string, unknown>;
+  for (const key of Object.keys(frame)) {
+    if (!MESSAGE_FIELDS.has(key)) context[key] = { sentinel: key };
+  }
+  frame.error = new McpscopeError('RATE_LIMITED', 'describes the old message');
+  return frame;
+}
+
+describe('a rewrite keeps the frame’s context', () => {
+  it('withMessage replaces the message, validated and serialised once, and keeps every other field', () => {
+    const frame = requestInContext();
+    const msg = { jsonrpc: '2.0', id: 'n', method: 'tools/call', params: { name: 'other' } };
+    const next = withMessage(frame, msg);
+    for (const key of Object.keys(frame)) {
+      if (MESSAGE_FIELDS.has(key)) continue;
+      expect((next as unknown as Record<string, unknown>)[key], key).toBe(
+        (frame as unknown as Record<string, unknown>)[key],
+      );
+    }
+    expect(next).toMatchObject({ kind: 'request', id: 'n', method: 'tools/call', error: undefined });
+    expect(next.msg).toBe(msg);
+    expect(JSON.parse(next.raw.toString())).toEqual(msg);
+    expect(next.raw.includes(0x0a)).toBe(false);
+    expect(frame.id).toBe(7); // the original is untouched
+    const notification = withMessage(frame, { jsonrpc: '2.0', method: 'notifications/cancelled' });
+    expect(notification).toMatchObject({ kind: 'notification', id: undefined });
+    expect(() => withMessage(frame, { jsonrpc: '2.0', id: 1.5, method: 'x' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_REQUEST' }),
+    );
+  });
+
+  it('withMessageOf takes only the message of a frame built from scratch', () => {
+    const frame = requestInContext();
+    const source = parse('{"jsonrpc":"2.0","id":8,"result":{}}');
+    const next = withMessageOf(frame, source);
+    for (const key of Object.keys(frame)) {
+      const expected = MESSAGE_FIELDS.has(key) ? source : frame;
+      expect((next as unknown as Record<string, unknown>)[key], key).toBe(
+        (expected as unknown as Record<string, unknown>)[key],
+      );
+    }
+    expect(withMessageOf(frame, frame)).toBe(frame);
+  });
+});
 
 describe('parseFrame', () => {
   it('classifies requests, notifications, responses and errors, and keeps the raw bytes', () => {
