@@ -135,6 +135,15 @@ function headerText(h: TapeHeader): string {
   ].join('\n');
 }
 
+/** A session event in one line: its type and its fields (`stderr: listening on 3000`, `process-exited code=1`). */
+function eventDetail(event: { type: string } & Record<string, unknown>): string {
+  if (event.type === 'stderr') return `stderr: ${String(event.line)}`;
+  const fields = Object.entries(event)
+    .filter(([key, value]) => key !== 'type' && value !== null && typeof value !== 'object')
+    .map(([key, value]) => `${key}=${String(value)}`);
+  return [event.type, ...fields].join(' ');
+}
+
 /** One line of `tape show`: offset, direction, what it is, and an answer's latency. */
 function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
   const t = safeText;
@@ -147,7 +156,9 @@ function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
           ? `${t(e.count)} events not recorded (disk too slow)`
           : e.edge === 'closed'
             ? t(e.reason ?? 'clean end')
-            : t(e.protocolVersion ?? '');
+            : e.edge === 'event' && e.event
+              ? t(eventDetail(e.event))
+              : t(e.protocolVersion ?? '');
     const text = `${offset}  ··  ${t(e.edge)} ${detail}`;
     return e.edge === 'error' || e.edge === 'dropped' ? red(text) : dim(text);
   }

@@ -20,6 +20,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import { outcomeOf } from '../session/outcome.js';
+import { TRANSIENT_EVENTS, type SessionEvent } from '../session/events.js';
 import { withMessage, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import {
   FORWARD,
@@ -101,7 +102,23 @@ export class Tracing {
       observe: (frame, session, direction, verdict) => this.#observe(frame, session, direction, verdict),
       onSessionOpen: (session) => this.#openSession(session),
       onSessionClose: (session, reason) => this.#closeSession(session, reason),
+      onEvent: (session, event) => this.#event(session, event),
     };
+  }
+
+  /** What the wires and the process report become events of the session's span (per-message ones aside). */
+  #event(session: Session, event: SessionEvent): void {
+    if (TRANSIENT_EVENTS.has(event.type)) return;
+    const span = this.#sessions.get(session);
+    if (!span) return;
+    const attributes: Record<string, string | number | boolean> = {};
+    for (const [key, value] of Object.entries(event)) {
+      if (key === 'type') continue;
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        attributes[`mcp.event.${key}`] = value;
+      }
+    }
+    span.addEvent(`mcp.${event.type}`, attributes);
   }
 
   #openSession(session: Session): void {

@@ -5,7 +5,8 @@ import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Transport } from '../transport/transport.js';
-import type { SessionEvent } from './events.js';
+import { TRANSIENT_EVENTS, type SessionEvent } from './events.js';
+
 import {
   META_CLIENT_INFO,
   META_PROTOCOL_VERSION,
@@ -15,6 +16,9 @@ import {
   resultMetaOf,
   type Era,
 } from '../jsonrpc/era.js';
+
+/** Events kept while a session starts, before its stages see it open. */
+const MAX_EARLY_EVENTS = 100;
 
 export interface SessionOptions {
   id: string;
@@ -87,6 +91,8 @@ export class Session implements PipelineTarget {
   /** Server → client requests (sampling, elicitation, roots) awaiting the client's answer. */
   readonly #serverPending = new Map<JsonRpcId, PendingRequest>();
   readonly #byProgressToken = new Map<string | number, PendingRequest>();
+  /** Events emitted before the stages saw the session open; null once they have. */
+  #early: SessionEvent[] | null = [];
   /** Pending requests that stream (listen): not in flight in the timeout's or the drain's sense. */
   #streaming = 0;
   #closed = false;
@@ -111,7 +117,13 @@ export class Session implements PipelineTarget {
     this.outbound.onclose = (reason) => this.#upstreamClosed(reason);
     this.outbound.onreset = (reason) => this.#upstreamReset(reason);
     this.outbound.onrestored = () => this.#pipeline.upstreamRestored(this);
-    const emit = (event: SessionEvent): void => this.#pipeline.event(this, event);
+    const emit = (event: SessionEvent): void => {
+      // Until the stages have seen the session open, its events wait (in order, bounded): a server
+      // process starts, and may write to stderr, before that.
+      if (this.#early === null) this.#pipeline.event(this, event);
+      else if (this.#early.length < MAX_EARLY_EVENTS && !TRANSIENT_EVENTS.has(event.type))
+        this.#early.push(event);
+    };
     this.inbound.onevent = emit;
     this.outbound.onevent = emit;
     this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
@@ -131,6 +143,9 @@ export class Session implements PipelineTarget {
     await this.outbound.start();
     await this.inbound.start();
     this.#pipeline.sessionOpened(this);
+    const early = this.#early ?? [];
+    this.#early = null;
+    for (const event of early) this.#pipeline.event(this, event);
   }
 
   /** Report an event of this session that no transport sees by itself (e.g. an HTTP exchange's summary). */

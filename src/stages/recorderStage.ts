@@ -7,6 +7,7 @@ import type { Frame } from '../jsonrpc/framing.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
+import { TRANSIENT_EVENTS, type SessionEvent } from '../session/events.js';
 import { TAPE_EXTENSION, TAPE_FORMAT, TAPE_VERSION, tapeId, type TapeHeader } from '../tape/format.js';
 import { Redactor } from '../tape/redact.js';
 import { DEFAULT_TAPE_QUEUE_BYTES, TapeWriter } from '../tape/tapeWriter.js';
@@ -137,6 +138,20 @@ export class RecorderStage implements ObserverStage {
     rec.writer.append(
       `{"t":${round(performance.now() - rec.origin)},"edge":"error","code":${JSON.stringify(err.code)},` +
         `"message":${JSON.stringify(this.#redactor.text(err.message))}}`,
+    );
+  }
+
+  /**
+   * What the wires and the process report (a restart, a cut stream, a reconnection, a stderr line) joins
+   * the tape as an `event` edge, in order with the messages; per-message events are left out.
+   */
+  onEvent(session: Session, event: SessionEvent): void {
+    if (TRANSIENT_EVENTS.has(event.type)) return;
+    const rec = this.#recordings.get(session);
+    if (!rec) return;
+    const fields = event.type === 'stderr' ? { ...event, line: this.#redactor.text(event.line) } : event;
+    rec.writer.append(
+      `{"t":${round(performance.now() - rec.origin)},"edge":"event","event":${JSON.stringify(fields)}}`,
     );
   }
 

@@ -66,7 +66,7 @@ export interface TapeMessageEvent {
 /** A transport edge or tape bookkeeping. */
 export interface TapeEdgeEvent {
   t: number;
-  edge: 'initialized' | 'error' | 'dropped' | 'closed';
+  edge: 'initialized' | 'error' | 'dropped' | 'closed' | 'event';
   /** `initialized`: the handshake's outcome (merged into the header by readers). */
   era?: 'legacy' | 'modern';
   protocolVersion?: string;
@@ -76,6 +76,8 @@ export interface TapeEdgeEvent {
   /** `error`: an mcpscope error code (UPSTREAM_EXITED, UPSTREAM_TIMEOUT, …) and its message. */
   code?: string;
   message?: string;
+  /** `event`: a session event (see src/session/events.ts): a restart, a cut stream, a stderr line, … */
+  event?: { type: string } & Record<string, unknown>;
   /** `dropped`: events the writer could not keep up with and left out. */
   count?: number;
   /** `closed`: why the session ended (absent for a clean end), and whether the tape is whole. */

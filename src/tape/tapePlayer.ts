@@ -262,11 +262,14 @@ export class TapePlayerTransport implements Transport {
     const wait = next.at - performance.now();
     if (wait > 0) {
       this.#timer = setTimeout(() => this.#emitDue(), wait);
-    } else if (after && next.event && isAnswer(next.event) && !isAnswer(after)) {
+    } else if (after && !isAnswer(after) && (next.event ? isAnswer(next.event) : next.frame !== undefined)) {
       // An answer right behind notifications keeps its recorded distance from them, up to
       // MAX_ANSWER_GAP_MS, even at speed 0: SDK clients handle a notification a microtask later than an
       // answer, so progress read in the same chunk as its answer is lost, and a busy client reads late.
-      const gap = Math.min(MAX_ANSWER_GAP_MS, Math.max(1, next.event.t - after.t));
+      // An answer the player makes itself (TAPE_MISS where the recording ends) keeps the whole gap.
+      const gap = next.event
+        ? Math.min(MAX_ANSWER_GAP_MS, Math.max(1, next.event.t - after.t))
+        : MAX_ANSWER_GAP_MS;
       this.#timer = setTimeout(() => this.#emitDue(), gap);
     } else {
       this.#timer = setImmediate(() => this.#emitDue());

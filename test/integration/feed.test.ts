@@ -208,7 +208,8 @@ describe('the live feed, forward stdio', () => {
         `${admin}/sessions/${body.sessions[0]?.id as string}/events`,
       );
       const types = page.body.events.map((e) => e.type);
-      expect(types[0]).toBe('process-started');
+      // The session opens with its server process, before any message.
+      expect(types.slice(0, 2)).toEqual(['session-opened', 'process-started']);
       expect(types).toContain('message');
       expect(page.body.events.some((e) => e.method === 'tools/call')).toBe(true);
     } finally {

@@ -452,4 +452,30 @@ describe('tapes', () => {
     // The recorded call took at least 600 ms; at --speed 1 the replay keeps that pace (a lower bound only).
     expect(replayed.ms).toBeGreaterThanOrEqual(500);
   });
+
+  it('keeps the session events in order with the messages: the server process and its stderr lines, shown by tape show', async () => {
+    const dir = tmp();
+    const c = await stdioClient(['forward', 'stdio', '--record', dir, '--', process.execPath, EXAMPLE]);
+    closers.push(() => c.client.close());
+    const abort = new AbortController();
+    const slow = c.client
+      .callTool({ name: 'slow', arguments: { ms: 5_000, steps: 1 } }, undefined, { signal: abort.signal })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    abort.abort();
+    await slow;
+    const path = onlyTape(dir);
+    await expect.poll(() => readFileSync(path, 'utf8')).toMatch(/"edge":"event","event":\{"type":"stderr"/);
+    const lines = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { edge?: string; event?: { type: string; line?: string } });
+    const events = lines.filter((l) => l.edge === 'event').map((l) => l.event);
+    // The server process started before the session opened: its event waited, and leads the tape's.
+    expect(events[0]?.type).toBe('process-started');
+    expect(events.find((e) => e?.type === 'stderr')?.line).toMatch(/slow call .* cancelled/);
+    const shown = await run(process.execPath, [CLI, 'tape', 'show', path]);
+    expect(shown.stdout).toMatch(/stderr: example server: slow call .* cancelled/);
+    expect(shown.stdout).toMatch(/process-started pid=\d+/);
+  });
 });

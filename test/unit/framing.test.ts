@@ -23,7 +23,7 @@ const codeOf = (text: string | Buffer): string => {
 };
 
 /** The fields that are the message; every other field of a Frame is context that a rewrite keeps. */
-const MESSAGE_FIELDS = new Set(['raw', 'msg', 'kind', 'id', 'method', 'error']);
+const MESSAGE_FIELDS = new Set(['raw', 'msg', 'kind', 'id', 'method', 'error', 'outcome']);
 
 /** A received request whose every context field holds a value of its own (whatever fields Frame has). */
 function requestInContext(): Frame {
@@ -48,6 +48,7 @@ describe('a rewrite keeps the frame’s context', () => {
       );
     }
     expect(next).toMatchObject({ kind: 'request', id: 'n', method: 'tools/call', error: undefined });
+    expect(next.outcome).toBeUndefined(); // a new message's outcome is decided anew
     expect(next.msg).toBe(msg);
     expect(JSON.parse(next.raw.toString())).toEqual(msg);
     expect(next.raw.includes(0x0a)).toBe(false);
