@@ -96,21 +96,24 @@ export class StreamableHttpClientTransport implements Transport {
   send(frame: Frame): void {
     if (this.#closed) return;
     if (frame.method === 'initialize' && frame.kind === 'request') this.#initializeId = frame.id;
-    if (frame.method === 'notifications/cancelled') this.#abortCancelled(frame);
+    // A cancellation mcpscope made itself (the client hung up) for a 2026-07-28 request is said by closing
+    // that request's POST, as the era does; one the client sent is passed on too.
+    if (frame.method === 'notifications/cancelled' && this.#abortCancelled(frame) && frame.synthetic) return;
     this.#post(frame).catch((err: unknown) => this.#failed(frame, err));
   }
 
   /**
    * In 2026-07-28, closing a request's stream is how it is cancelled: a cancellation of a request whose
-   * POST is still open closes that POST too (the notification itself is passed on as the client sent it).
+   * POST is still open closes that POST. Returns whether it did.
    */
-  #abortCancelled(frame: Frame): void {
+  #abortCancelled(frame: Frame): boolean {
     const requestId = (frame.msg as { params?: { requestId?: unknown } }).params?.requestId;
-    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return false;
     const controller = this.#modernPosts.get(requestId);
-    if (!controller) return;
+    if (!controller) return false;
     this.#modernPosts.delete(requestId);
     controller.abort();
+    return true;
   }
 
   #failed(frame: Frame, err: unknown): void {

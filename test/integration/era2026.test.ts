@@ -136,6 +136,19 @@ describe.each(MODES)('2026-07-28 through mcpscope: $name', (mode) => {
     expect(run.tc.logs.slice(before).map((l) => l.data)).toEqual(['step 1', 'step 2', 'step 3']);
   });
 
+  it('cancels a call the client gives up on, quietly, and goes on', async () => {
+    const abort = new AbortController();
+    const call = run.tc.client
+      .callTool({ name: 'slow', arguments: { steps: 50, ms: 100 } }, { signal: abort.signal })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 250));
+    abort.abort();
+    expect(await call).toBeInstanceOf(Error);
+    expect(text(await run.tc.client.callTool({ name: 'add', arguments: { a: 20, b: 22 } }))).toBe('42');
+    const stderr = run.proxy?.stderr() ?? '';
+    expect(stderr).not.toContain('UPSTREAM_HTTP_ERROR');
+  });
+
   it('keeps a listen open past --request-timeout-ms and delivers list_changed caused by another request', async () => {
     const sub = await run.tc.client.listen({
       toolsListChanged: true,
