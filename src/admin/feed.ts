@@ -39,7 +39,7 @@ interface Entry {
   readonly time: number;
   readonly type: string;
   /** A message: its bytes and parsed form, or (too large) its redacted, cut text. */
-  readonly frame?: { raw: Buffer; msg: unknown; bytes: number; preview?: string };
+  readonly frame?: { raw: Buffer; msg: unknown; bytes: number; preview?: string; cut?: boolean };
   readonly fields: Record<string, unknown>;
 }
 
@@ -194,12 +194,19 @@ export class Feed implements ObserverStage {
     }
   }
 
-  /** A message as kept: by reference when small enough, else redacted and cut now (the rare, large case). */
+  /**
+   * A message as kept: by reference when small enough; else its first bytes, copied (so the whole message
+   * is not kept alive) and redacted as a fragment when read. Path rules need the whole message: with them,
+   * a large message is redacted now.
+   */
   #captured(frame: Frame): Entry['frame'] {
     const bytes = frame.raw.length;
     if (bytes <= this.#bodyBytes) return { raw: frame.raw, msg: frame.msg, bytes };
-    const text = this.#redactor.message(frame.raw, frame.msg);
-    return { raw: EMPTY, msg: undefined, bytes, preview: text.slice(0, this.#bodyBytes) };
+    if (this.#redactor.hasPaths) {
+      const text = this.#redactor.message(frame.raw, frame.msg);
+      return { raw: EMPTY, msg: undefined, bytes, preview: text.slice(0, this.#bodyBytes) };
+    }
+    return { raw: Buffer.from(frame.raw.subarray(0, this.#bodyBytes)), msg: undefined, bytes, cut: true };
   }
 
   #append(s: FeedSession, type: string, fields: Record<string, unknown>, frame?: Entry['frame']): Entry {
@@ -227,6 +234,10 @@ export class Feed implements ObserverStage {
       if (f.preview !== undefined) {
         out.truncated = true;
         out.preview = f.preview;
+      } else if (f.cut) {
+        out.truncated = true;
+        // The cut may split a multi-byte character: the replacement character marks it.
+        out.preview = this.#redactor.fragment(f.raw.toString('utf8'));
       } else {
         out.message = JSON.parse(this.#redactor.message(f.raw, f.msg)) as unknown;
       }

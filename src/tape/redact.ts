@@ -30,6 +30,12 @@ const SECRET_KEYS = new Set([
 const SECRET_KEY_IN_JSON =
   /"(?:password|passwd|pwd|secret|client[-_]?secret|api[-_]?key|x[-_]?api[-_]?key|access[-_]?token|refresh[-_]?token|id[-_]?token|token|authorization|proxy[-_]?authorization|cookie|set[-_]?cookie|private[-_]?key|session[-_]?token|credentials)"\s*:/i;
 
+/** A secret key and its value (a string, or anything up to the next comma or brace) in JSON text. */
+const SECRET_VALUE_IN_JSON = new RegExp(
+  `(${SECRET_KEY_IN_JSON.source}\\s*)("(?:[^"\\\\]|\\\\.)*"?|[^,}\\]\\s]+)`,
+  'gi',
+);
+
 /** Secrets recognised by their shape, in any string value or header. */
 export const DEFAULT_REDACT_PATTERNS: readonly string[] = [
   // HTTP bearer credentials
@@ -163,6 +169,20 @@ export class Redactor {
       out[name] = this.enabled && SECRET_KEYS.has(normalizeKey(name)) ? REDACTED : this.text(value);
     }
     return out;
+  }
+
+  /**
+   * A piece of a message's JSON text (the start of a message too large to keep whole): secret-shaped
+   * strings and the values of secret keys replaced. Path rules need the whole message: `hasPaths` says
+   * whether a caller must redact the whole message instead.
+   */
+  fragment(text: string): string {
+    if (!this.enabled) return text;
+    return this.text(text).replace(SECRET_VALUE_IN_JSON, `$1"${REDACTED}"`);
+  }
+
+  get hasPaths(): boolean {
+    return this.#paths.length > 0;
   }
 
   #pathsHit(msg: unknown): boolean {

@@ -242,7 +242,7 @@ describe('the live feed keeps to its bounds', () => {
         await tc.client.connect(transport);
         sessionIds.push(transport.sessionId as string);
         const big = 'x'.repeat(2_000);
-        await tc.client.callTool({ name: 'echo', arguments: { message: big } });
+        await tc.client.callTool({ name: 'echo', arguments: { password: 'canary-big-9090', message: big } });
         if (i === 2) {
           const page = await getJson<{
             events: Array<FeedEvent & { truncated?: boolean; preview?: string; bytes?: number }>;
@@ -258,6 +258,13 @@ describe('the live feed keeps to its bounds', () => {
           expect(answer?.preview?.length).toBeLessThanOrEqual(300);
           expect(answer?.bytes).toBeGreaterThan(2_000);
           expect(answer?.message).toBeUndefined();
+          // The cut request is redacted as a fragment: its secret argument never shows.
+          const request = page.body.events.find(
+            (e) => e.type === 'message' && e.kind === 'request' && e.method === 'tools/call',
+          );
+          expect(request).toMatchObject({ truncated: true });
+          expect(page.text).not.toContain('canary-big-9090');
+          expect(page.text).toContain('[REDACTED]');
         }
         await transport.terminateSession();
         await tc.client.close();
