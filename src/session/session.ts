@@ -97,6 +97,8 @@ export class Session implements PipelineTarget {
   #streaming = 0;
   #closed = false;
   #warnedUnmatched = false;
+  /** The client ended its input (stdin EOF): once nothing is pending, the upstream's input is closed too. */
+  #inputEnded = false;
   /** The client is behind and the upstream paused for it (see #backpressure). */
   #clientBehind = false;
   #closeListeners: Array<(reason: McpscopeError | undefined) => void> = [];
@@ -352,6 +354,7 @@ export class Session implements PipelineTarget {
   #settle(pending: PendingRequest): void {
     if (!this.#pending.delete(pending.id)) return;
     if (pending.streaming) this.#streaming--;
+    if (this.#inputEnded && this.pendingCount === 0 && !this.#closed) void this.outbound.close();
     if (pending.progressToken !== undefined) this.#byProgressToken.delete(pending.progressToken);
   }
 
@@ -436,6 +439,13 @@ export class Session implements PipelineTarget {
       void this.close(reason);
       return;
     }
+    this.#inputEnded = true;
+    // A stdio client that ends its input still reads, as it would without mcpscope: the server's input
+    // ends too, and the server is stopped only once what was asked is answered (or has timed out).
+    if (this.inbound.kind === 'stdio' && this.pendingCount > 0 && this.outbound.endInput) {
+      this.outbound.endInput();
+      return;
+    }
     void this.outbound.close();
   }
 
@@ -463,11 +473,21 @@ export class Session implements PipelineTarget {
 
   #upstreamClosed(reason: McpscopeError | undefined): void {
     if (this.#closed) return;
+    if (this.#inputEnded && reason?.code === 'UPSTREAM_EXITED' && reason.details?.exitCode === 0) {
+      // The server did what servers do when their input ends: not its failure.
+      reason = new McpscopeError(
+        'SESSION_CLOSED',
+        `the client ended its input, and the upstream (${this.upstream}) exited (code 0) without answering this request`,
+        { cause: reason, details: reason.details },
+      );
+    }
     const err =
       reason ??
       new McpscopeError(
         'SESSION_CLOSED',
-        `the upstream (${this.upstream}) closed the connection; start a new session`,
+        this.#inputEnded
+          ? `the client ended its input, and the upstream (${this.upstream}) closed without answering this request`
+          : `the upstream (${this.upstream}) closed the connection; start a new session`,
       );
     if (reason) this.#pipeline.error(this, reason);
     this.failPending(err, false);

@@ -237,6 +237,11 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     );
   }
 
+  /** The client ended its input: so does the child's (what is queued for it is written first). */
+  endInput(): void {
+    this.#proc?.child.stdin.end();
+  }
+
   /** Stop reading the child's stdout: its pipe fills and the child blocks on its writes. */
   pause(): void {
     this.#paused = true;

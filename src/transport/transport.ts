@@ -51,6 +51,11 @@ export interface Transport {
   /** Undo `pause()`. Default: not implemented (see `pause`). */
   resume?(): void;
   /**
+   * The client ended its input: end the peer's input too, and go on relaying what it still says (close()
+   * follows once nothing is pending). Default: not implemented (the Session closes the wire instead).
+   */
+  endInput?(): void;
+  /**
    * Flow control, inbound side: set by the Session. Called with true when the bytes written to the client
    * but not yet taken by it pass the high-water mark, and with false once they have drained; the Session
    * then pauses and resumes its outbound transport. Default: a wire that never calls it is never paused.
