@@ -157,7 +157,7 @@ export class Metrics {
     });
     this.toolCalls = new Counter({
       name: `${p}tool_calls_total`,
-      help: 'tools/call requests by tool and status (ok, tool_error for isError results, or an error class)',
+      help: 'tools/call requests by tool and status: ok, error (a result with isError), or the JSON-RPC error class',
       labelNames: ['tool', 'status'],
       registers,
     });

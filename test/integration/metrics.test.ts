@@ -235,3 +235,13 @@ describe.skipIf(missing)('metrics in forward stdio', () => {
     await new Promise((r) => proc.once('exit', r));
   });
 });
+
+describe('metric help texts', () => {
+  it('tool_calls_total names the statuses it emits (ok, error for isError, the error classes), not tool_error', async () => {
+    const { Metrics } = await import('../../src/observe/metrics.js');
+    const text = await new Metrics().scrape();
+    const help = text.split('\n').find((l) => l.startsWith('# HELP mcpscope_tool_calls_total')) ?? '';
+    expect(help).toContain('error (a result with isError)');
+    expect(help).not.toContain('tool_error');
+  });
+});
