@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, Option, type CommanderError } from 'commander';
 import { readConfigFile, resolveConfig, envName, type GivenValue } from '../config/load.js';
 import { configSchema, type Config, type ConfigKey } from '../config/schema.js';
 import { SETTING_ENTRIES, list, type SettingCommand } from '../config/settings.js';
@@ -341,6 +341,25 @@ program
 program.addCommand(replayCommand());
 program.addCommand(tapeCommand());
 program.addCommand(statsCommand());
+program.addHelpText(
+  'after',
+  `
+Exit codes:
+  0  done (forward stdio: the server's own exit code when it exits, 1 when it was killed by a signal)
+  1  a failure while running (the upstream could not be reached, a tape could not be read, …)
+  2  a usage error: an unknown command or flag, a missing or invalid value, an invalid config file`,
+);
+
+/** Usage errors exit 2, whatever the command: commander's own default would be 1. */
+function usageErrorsExit2(command: Command): void {
+  command.exitOverride((err: CommanderError) => {
+    // --help and --version end well; help shown for a missing command is a usage error like the others.
+    const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+    process.exit(done ? 0 : 2);
+  });
+  for (const sub of command.commands) usageErrorsExit2(sub);
+}
+usageErrorsExit2(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof McpscopeError) {

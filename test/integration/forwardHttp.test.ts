@@ -318,3 +318,25 @@ describe('forward http limits', () => {
     expect(stderr).toMatch(/invalid setting port = "eighty" \(from MCPSCOPE_PORT\)/);
   });
 });
+
+describe('exit codes', () => {
+  it('every usage error exits 2 (unknown flag, command or missing command, invalid value); --help and --version 0; --help lists the codes', async () => {
+    const { spawnCli } = await import('../helpers.js');
+    const exit = async (args: string[]) => {
+      const proc = spawnCli(args);
+      let out = '';
+      proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      proc.stderr.resume();
+      const code = await new Promise((r) => proc.once('exit', r));
+      return { code, out };
+    };
+    expect((await exit(['forward', 'stdio', '--bogus'])).code).toBe(2);
+    expect((await exit(['nosuchcommand'])).code).toBe(2);
+    expect((await exit(['forward'])).code).toBe(2);
+    expect((await exit(['forward', 'stdio', '--request-timeout-ms', 'abc', '--', 'node', 'x'])).code).toBe(2);
+    expect((await exit(['--version'])).code).toBe(0);
+    const help = await exit(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/Exit codes:[\s\S]*2 {2}a usage error/);
+  });
+});
