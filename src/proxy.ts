@@ -15,7 +15,7 @@ import type { Tracing, TracingOptions } from './observe/tracing.js';
 import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/stage.js';
-import { ProcessManager } from './process/processManager.js';
+import { ProcessManager, commandProblem } from './process/processManager.js';
 import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
@@ -317,6 +317,15 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       env: upstream.env,
       cwd: upstream.cwd,
     };
+    // A mistyped command is found now, not at the first client (a usage error: exit 2).
+    const problem = commandProblem(spec.command, { PATH: process.env.PATH, ...spec.env });
+    if (problem !== undefined) {
+      await processes.stopAll();
+      throw new McpscopeError(
+        'CONFIG_INVALID',
+        `could not start upstream server \`${[spec.command, ...spec.args].join(' ')}\`: ${problem}; check the command and PATH`,
+      );
+    }
     const restart = options.restart ?? null;
     create = () => new StdioClientTransport({ spec, processes, maxMessageBytes, logger, restart });
   }
@@ -376,7 +385,12 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       }
       return { ready: true, reason: 'the upstream server answered initialize or server/discover' };
     }
-    if (!remote) return { ready: true, reason: 'listening; a server process starts with each session' };
+    if (!remote) {
+      const failed = processes.lastStartFailure;
+      if (failed)
+        return { ready: false, reason: `the last server process could not start: ${failed.message}` };
+      return { ready: true, reason: 'listening; a server process starts with each session' };
+    }
     return remote.probe();
   };
 

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
@@ -206,12 +208,35 @@ export class ManagedProcess {
   }
 }
 
+/**
+ * Whether `command` can be started: a path to an executable file, or a name found on `PATH`. Returns the
+ * reason it cannot, for an error message, or undefined when it can.
+ */
+export function commandProblem(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const executable = (path: string): boolean => {
+    try {
+      accessSync(path, constants.X_OK);
+      return statSync(path).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) {
+    return executable(command) ? undefined : `${command} is not an executable file`;
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && executable(join(dir, command))) return undefined;
+  }
+  return `${command} was not found on PATH`;
+}
+
 /** Spawns and supervises upstream server processes; stops them all on shutdown. */
 export class ProcessManager {
   readonly #processes = new Set<ManagedProcess>();
   readonly #logger: Logger;
   readonly #graceMs: number;
   readonly #passStderr: boolean;
+  #lastStartFailure: McpscopeError | undefined;
 
   constructor(options: ProcessManagerOptions) {
     this.#logger = options.logger;
@@ -221,6 +246,11 @@ export class ProcessManager {
 
   get size(): number {
     return this.#processes.size;
+  }
+
+  /** Why the last spawn failed, until a spawn succeeds again (for /ready). */
+  get lastStartFailure(): McpscopeError | undefined {
+    return this.#lastStartFailure;
   }
 
   /**
@@ -234,19 +264,25 @@ export class ProcessManager {
       this.#processes.delete(proc);
       this.#logger.debug({ pid: proc.pid, ...info, expected: proc.stopping }, 'upstream process exited');
     });
-    await new Promise<void>((resolve, reject) => {
-      proc.child.once('spawn', () => resolve());
-      proc.child.once('error', (err: NodeJS.ErrnoException) => {
-        const cmd = [spec.command, ...spec.args].join(' ');
-        reject(
-          new McpscopeError(
-            'UPSTREAM_EXITED',
-            `could not start upstream server \`${cmd}\`: ${err.code ?? err.message}; check the command and PATH`,
-            { cause: err },
-          ),
-        );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.child.once('spawn', () => resolve());
+        proc.child.once('error', (err: NodeJS.ErrnoException) => {
+          const cmd = [spec.command, ...spec.args].join(' ');
+          reject(
+            new McpscopeError(
+              'UPSTREAM_EXITED',
+              `could not start upstream server \`${cmd}\`: ${err.code ?? err.message}; check the command and PATH`,
+              { cause: err },
+            ),
+          );
+        });
       });
-    });
+    } catch (err) {
+      this.#lastStartFailure = err as McpscopeError;
+      throw err;
+    }
+    this.#lastStartFailure = undefined;
     emit?.({
       type: 'process-started',
       pid: proc.pid,

@@ -340,3 +340,40 @@ describe('exit codes', () => {
     expect(help.out).toMatch(/Exit codes:[\s\S]*2 {2}a usage error/);
   });
 });
+
+describe('/ready and server processes that cannot start', () => {
+  it('says not ready once a server process failed to start, and ready again once one starts', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { adminUrlFrom, post, INIT } = await import('../helpers.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-ready-'));
+    const script = join(dir, 'server.sh');
+    const write = () =>
+      writeFileSync(script, `#!/bin/sh\nexec "${process.execPath}" "${EXAMPLE}"\n`, { mode: 0o755 });
+    write();
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', script]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const ready = async () =>
+        (await (await fetch(`${admin}/ready`)).json()) as { status: string; reason: string };
+      expect((await ready()).status).toBe('ready');
+      rmSync(script);
+      const failed = await post(proxy.url, INIT);
+      await failed.text();
+      expect(failed.status).toBeGreaterThanOrEqual(400);
+      expect(await ready()).toMatchObject({
+        status: 'not_ready',
+        reason: expect.stringMatching(/could not start/) as unknown,
+      });
+      write();
+      const ok = await post(proxy.url, INIT);
+      await ok.text();
+      expect(ok.status).toBe(200);
+      expect((await ready()).status).toBe('ready');
+    } finally {
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

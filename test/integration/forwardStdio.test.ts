@@ -158,13 +158,21 @@ describe('forward stdio with bad input', () => {
     expect(await exited).toBe(3);
   });
 
-  it('exits non-zero with a clear message when the server cannot start', async () => {
-    const proc = spawnCli(['forward', 'stdio', '--', '/nonexistent/server-binary']);
-    let stderr = '';
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise((r) => proc.once('exit', r));
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/could not start upstream server `\/nonexistent\/server-binary`: ENOENT/);
+  it('exits 2 with a clear message when the server command does not resolve, in forward stdio and forward http alike', async () => {
+    for (const [mode, command] of [
+      ['stdio', '/nonexistent/server-binary'],
+      ['http', 'nod'],
+    ] as const) {
+      const port = mode === 'http' ? ['--port', '0'] : [];
+      const proc = spawnCli(['forward', mode, ...port, '--no-admin', '--', command, 'server.mjs']);
+      let stderr = '';
+      proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise((r) => proc.once('exit', r));
+      expect(code, mode).toBe(2);
+      expect(stderr).toMatch(
+        /could not start upstream server `.* server\.mjs`: .* (not an executable file|not found on PATH); check the command and PATH/,
+      );
+    }
   });
 
   it('stops the server and exits 0 on SIGTERM', async () => {
