@@ -136,11 +136,15 @@ export async function run(
           }
         : null,
     logMessages: config.logMessages,
-    redaction: { enabled: config.redact, paths: config.redactPaths, patterns: config.redactPatterns },
+    redaction: {
+      enabled: config.redact,
+      paths: config.redactPaths,
+      patterns: config.redactPatterns,
+      headers: config.redactHeaders,
+    },
     record: config.record
       ? {
           dir: config.record,
-          redaction: { enabled: config.redact, paths: config.redactPaths, patterns: config.redactPatterns },
           maxQueueBytes: config.tapeQueueBytes,
         }
       : null,

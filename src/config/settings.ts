@@ -482,6 +482,13 @@ export const SETTINGS = table({
     commands: ALL,
     parse: append,
   },
+  redactHeaders: {
+    flag: '--redact-header <name>',
+    help: 'also redact this header (repeatable); headers named like credentials (token, key, secret, auth, password, session, cookie) always are',
+    type: z.array(z.string().min(1)).default([]),
+    commands: ALL,
+    parse: append,
+  },
   tapeQueueBytes: {
     flag: '--tape-queue-bytes <bytes>',
     help: 'memory one tape may use waiting for the disk',

@@ -61,6 +61,37 @@ export interface RedactionOptions {
   paths?: readonly string[];
   /** Extra regular expressions whose matches in any string value are redacted, e.g. `tok_[a-z0-9]+`. */
   patterns?: readonly string[];
+  /** Extra header names whose values are redacted (besides those that look like credentials). */
+  headers?: readonly string[];
+}
+
+/** Words that make a header name a credential's, as a whole word or between hyphens (`x-auth-token`). */
+const SECRET_HEADER_WORDS: ReadonlySet<string> = new Set([
+  'token',
+  'key',
+  'apikey',
+  'secret',
+  'auth',
+  'authorization',
+  'password',
+  'passwd',
+  'session',
+  'cookie',
+  'credential',
+  'credentials',
+]);
+
+/**
+ * Does a header's name suggest a credential? Any of its words (split at `-`, `_` and `.`, case-insensitive)
+ * is one of SECRET_HEADER_WORDS: `Authorization`, `X-Api-Key`, `X-Auth-Token`, `Proxy-Authorization`,
+ * `Cookie`, `Mcp-Session-Id` do; `Keyboard` and `X-Monkey` do not. Also the secret keys of messages
+ * (`apiKey`, `access_token`, …).
+ */
+export function secretHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  if (SECRET_KEYS.has(normalizeKey(lower))) return true;
+  for (const word of lower.split(/[-_.]/)) if (SECRET_HEADER_WORDS.has(word)) return true;
+  return false;
 }
 
 function normalizeKey(key: string): string {
@@ -102,6 +133,8 @@ export class Redactor {
   readonly patterns: readonly string[];
   readonly #paths: string[][];
   readonly #patterns: RegExp[];
+  /** Header names redacted besides those that look like credentials (lower case). */
+  readonly #headers: ReadonlySet<string>;
   /** One scan that finds anything any rule could redact. */
   readonly #quick: RegExp;
 
@@ -111,6 +144,7 @@ export class Redactor {
     this.patterns = [...DEFAULT_REDACT_PATTERNS, ...(options.patterns ?? [])];
     this.#paths = this.paths.map(parsePath);
     this.#patterns = this.patterns.map(compile);
+    this.#headers = new Set((options.headers ?? []).map((h) => h.toLowerCase()));
     this.#quick = new RegExp(
       [SECRET_KEY_IN_JSON.source, ...this.patterns.map((p) => `(?:${p})`)].join('|'),
       'i',
@@ -160,13 +194,17 @@ export class Redactor {
     return out;
   }
 
-  /** HTTP headers: credentials and cookies always go, other values are scanned like any string. */
+  /**
+   * HTTP headers: those whose name suggests a credential (see `secretHeader`) and those named by
+   * `--redact-header` always go; other values are scanned like any string.
+   */
   headers(headers: Record<string, string | string[] | undefined>): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(headers)) {
       if (v === undefined) continue;
       const value = Array.isArray(v) ? v.join(', ') : v;
-      out[name] = this.enabled && SECRET_KEYS.has(normalizeKey(name)) ? REDACTED : this.text(value);
+      const secret = secretHeader(name) || this.#headers.has(name.toLowerCase());
+      out[name] = this.enabled && secret ? REDACTED : this.text(value);
     }
     return out;
   }

@@ -344,6 +344,8 @@ describe('tapes', () => {
       dir,
       '--redact-path',
       'params.arguments.pin',
+      '--redact-header',
+      'X-Tenant-Secretish',
       '--',
       process.execPath,
       EXAMPLE,
@@ -351,7 +353,17 @@ describe('tapes', () => {
     closers.push(() => proxy.stop());
     const tc = makeClient();
     const transport = new StreamableHTTPClientTransport(new URL(proxy.url), {
-      requestInit: { headers: { Authorization: `Bearer ${BEARER}`, Cookie: 'sid=cookie-secret-value' } },
+      requestInit: {
+        headers: {
+          Authorization: `Bearer ${BEARER}`,
+          Cookie: 'sid=cookie-secret-value',
+          // Credentials under other names: redacted by their name's words, or by --redact-header.
+          'X-Auth-Token': 'auth-token-canary-1',
+          'Api-Key': 'api-key-canary-2',
+          'X-Tenant-Secretish': 'named-canary-3',
+          Keyboard: 'not-a-secret',
+        },
+      },
     });
     await tc.client.connect(transport);
     const recorded = await exercise(tc);
@@ -362,12 +374,28 @@ describe('tapes', () => {
     await expect.poll(async () => (await readTape(path)).complete, { timeout: 5_000 }).toBe(true);
 
     const bytes = readFileSync(path, 'utf8');
-    for (const secret of [PASSWORD, API_KEY, BEARER, 'cookie-secret-value', '2468-1357']) {
+    for (const secret of [
+      PASSWORD,
+      API_KEY,
+      BEARER,
+      'cookie-secret-value',
+      '2468-1357',
+      'auth-token-canary-1',
+      'api-key-canary-2',
+      'named-canary-3',
+    ]) {
       expect(bytes).not.toContain(secret);
     }
     const tape = await readTape(path);
     expect(tape.header.transport).toBe('streamable-http');
-    expect(tape.header.client?.headers).toMatchObject({ authorization: '[REDACTED]', cookie: '[REDACTED]' });
+    expect(tape.header.client?.headers).toMatchObject({
+      authorization: '[REDACTED]',
+      cookie: '[REDACTED]',
+      'x-auth-token': '[REDACTED]',
+      'api-key': '[REDACTED]',
+      'x-tenant-secretish': '[REDACTED]',
+      keyboard: 'not-a-secret',
+    });
     expect(tape.header.redaction).toMatchObject({ enabled: true, paths: ['params.arguments.pin'] });
 
     const replay: RunningCli = await startListening(['replay', path, '--port', '0', '--no-admin']);

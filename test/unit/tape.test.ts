@@ -235,3 +235,35 @@ describe('matching', () => {
     ]);
   });
 });
+
+describe('secretHeader', () => {
+  it('knows a credential header by the words of its name, not by substrings', async () => {
+    const { secretHeader } = await import('../../src/tape/redact.js');
+    for (const name of [
+      'Authorization',
+      'Proxy-Authorization',
+      'Cookie',
+      'Set-Cookie',
+      'X-Api-Key',
+      'Api-Key',
+      'X-Auth-Token',
+      'X-Access-Token',
+      'Mcp-Session-Id',
+      'x_client_secret',
+      'X-Password',
+      'apiKey',
+    ]) {
+      expect(secretHeader(name), name).toBe(true);
+    }
+    for (const name of [
+      'Keyboard',
+      'X-Monkey',
+      'Accept',
+      'Content-Type',
+      'User-Agent',
+      'X-Authority-Level',
+    ]) {
+      expect(secretHeader(name), name).toBe(false);
+    }
+  });
+});
