@@ -147,7 +147,8 @@ function eventDetail(event: { type: string } & Record<string, unknown>): string 
 /** One line of `tape show`: offset, direction, what it is, and an answer's latency. */
 function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
   const t = safeText;
-  const offset = `+${(e.t / 1000).toFixed(3)}s`.padStart(10);
+  // Tapes from before sessions started at their opening message may hold a slightly negative first offset.
+  const offset = `+${(Math.max(0, e.t) / 1000).toFixed(3)}s`.padStart(10);
   if (!isMessageEvent(e)) {
     const detail =
       e.edge === 'error'

@@ -30,6 +30,8 @@ export interface SessionOptions {
   upstream: string;
   /** How the client connected, when the wire says (HTTP: remote address and request headers). */
   client?: ClientConnection;
+  /** performance.now() of the message that opened it, when one did (HTTP). Default: now. */
+  openedAt?: number;
 }
 
 export interface ClientConnection {
@@ -69,7 +71,10 @@ export class Session implements PipelineTarget {
   readonly outbound: Transport;
   readonly upstream: string;
   readonly client: ClientConnection | undefined;
-  readonly startedAt = Date.now();
+  /** Wall-clock start: when the message that opened it arrived, or when it was created. */
+  readonly startedAt: number;
+  /** The same moment on the monotonic clock (performance.now()), for offsets. */
+  readonly openedAt: number;
   protocolVersion: string | undefined;
   /** 'modern' once a client request carried a 2026-07-28 envelope; 'legacy' until then. */
   era: Era = 'legacy';
@@ -109,6 +114,11 @@ export class Session implements PipelineTarget {
     this.outbound = options.outbound;
     this.upstream = options.upstream;
     this.client = options.client;
+    // The message that opened the session came before it (a server process started meanwhile): time
+    // starts with that message, so no event of the session is older than its start.
+    const now = performance.now();
+    this.openedAt = Math.min(now, options.openedAt ?? now);
+    this.startedAt = Date.now() - (now - this.openedAt);
     this.#pipeline = options.pipeline;
     this.#logger = options.logger;
     this.inbound.onmessage = (frame) => this.#fromClient(frame);

@@ -38,6 +38,8 @@ export interface CreateSessionOptions {
   client?: ClientConnection;
   /** Sessions with an open stream are not idle, whatever their last message. */
   isBusy?: () => boolean;
+  /** performance.now() of the message that opened it (an HTTP initialize), when one did. */
+  openedAt?: number;
 }
 
 function shuttingDown(what: string): McpscopeError {
@@ -111,6 +113,7 @@ export class SessionManager {
       outbound: options.outbound,
       upstream: options.upstream,
       client: options.client,
+      openedAt: options.openedAt,
       pipeline: this.#pipeline,
       logger: this.#logger,
     });

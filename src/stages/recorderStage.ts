@@ -71,7 +71,7 @@ export class RecorderStage implements ObserverStage {
   onSessionOpen(session: Session): void {
     const started = new Date(session.startedAt);
     const id = tapeId(started, session.id);
-    const origin = performance.now() - (Date.now() - session.startedAt);
+    const origin = session.openedAt;
     const writer = new TapeWriter(
       join(this.dir, `${id}${TAPE_EXTENSION}`),
       {

@@ -32,6 +32,7 @@ export async function openSession(
   inbound: Transport,
   req: IncomingMessage,
   isBusy?: () => boolean,
+  openedAt?: number,
 ): Promise<Session | McpscopeError> {
   const { sessions, upstream, logger } = ctx;
   try {
@@ -41,6 +42,7 @@ export async function openSession(
       upstream: upstream.description,
       client: { remoteAddress: req.socket.remoteAddress, headers: req.headers },
       isBusy,
+      openedAt,
     });
     logger.info({ session: id, transport: inbound.kind, upstream: upstream.description }, 'session opened');
     return session;

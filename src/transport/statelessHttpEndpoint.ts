@@ -67,7 +67,7 @@ export class StatelessHttpEndpoint {
         res.writeHead(202).end();
         return;
       }
-      opening = this.#openModern(key, req);
+      opening = this.#openModern(key, req, frame.receivedAt);
       this.#modern.set(key, opening);
     }
     const opened = await opening;
@@ -83,7 +83,7 @@ export class StatelessHttpEndpoint {
     else transport.acceptMessage(frame, res);
   }
 
-  async #openModern(key: string, req: IncomingMessage): Promise<Opened | McpscopeError> {
+  async #openModern(key: string, req: IncomingMessage, openedAt: number): Promise<Opened | McpscopeError> {
     let id: string;
     try {
       id = this.#ctx.sessions.reserve();
@@ -95,7 +95,7 @@ export class StatelessHttpEndpoint {
       clientBufferBytes: this.#ctx.clientBufferBytes,
       logger: this.#ctx.logger,
     });
-    const session = await openSession(this.#ctx, id, transport, req, () => transport.busy);
+    const session = await openSession(this.#ctx, id, transport, req, () => transport.busy, openedAt);
     if (session instanceof McpscopeError) return session;
     this.#transports.add(transport);
     session.onClose(() => {

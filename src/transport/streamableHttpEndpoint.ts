@@ -236,7 +236,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
       maxMessageBytes: this.#ctx.maxMessageBytes,
       logger,
     });
-    const session = await openSession(this.#ctx, id, inbound, req, () => inbound.busy);
+    const session = await openSession(this.#ctx, id, inbound, req, () => inbound.busy, frame.receivedAt);
     if (session instanceof McpscopeError) {
       this.#ctx.refuse(res, session, frame.id ?? null);
       return;

@@ -388,6 +388,8 @@ describe('tapes', () => {
     }
     const tape = await readTape(path);
     expect(tape.header.transport).toBe('streamable-http');
+    // Time starts with the initialize that opened the session, not after its server process started.
+    expect(Math.min(...tape.events.map((e) => e.t))).toBeGreaterThanOrEqual(0);
     expect(tape.header.client?.headers).toMatchObject({
       authorization: '[REDACTED]',
       cookie: '[REDACTED]',
