@@ -38,6 +38,8 @@ export interface ClientConnection {
   remoteAddress?: string;
   /** The headers of the request that opened the session. May hold credentials: redact before storing. */
   headers?: Record<string, string | string[] | undefined>;
+  /** The URL the client reached mcpscope at (HTTP wires), without its query. */
+  endpoint?: string;
 }
 
 export interface PeerInfo {

@@ -95,6 +95,7 @@ export class RecorderStage implements ObserverStage {
       client: client && {
         remoteAddress: client.remoteAddress,
         headers: client.headers && this.#redactor.headers(client.headers),
+        ...(client.endpoint === undefined ? {} : { endpoint: this.#redactor.text(client.endpoint) }),
       },
       redaction: this.#redactor.describe(),
     };

@@ -93,9 +93,12 @@ function harEntry(header: TapeHeader, base: string, x: Exchange, notifications: 
  */
 async function asHar(tape: TapeStream, write: WriteText): Promise<void> {
   const { header } = tape;
-  const base = /^https?:\/\//.test(header.upstream)
-    ? header.upstream
-    : `mcp://${encodeURIComponent(header.serverInfo?.name ?? 'stdio')}/`;
+  // The URL the client used where it used one (HTTP), else the upstream's, else a name for a stdio session.
+  const base =
+    header.client?.endpoint ??
+    (/^https?:\/\//.test(header.upstream)
+      ? header.upstream
+      : `mcp://${encodeURIComponent(header.serverInfo?.name ?? 'stdio')}/`);
   const page = {
     startedDateTime: header.startedAt,
     id: header.id,

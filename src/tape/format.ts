@@ -31,7 +31,7 @@ export interface TapeHeader {
   /** Wall-clock start, ISO 8601. Event offsets count from here. */
   startedAt: string;
   /** The client's connection as it arrived (remote address, headers), secrets redacted. */
-  client?: { remoteAddress?: string; headers?: Record<string, string> };
+  client?: { remoteAddress?: string; headers?: Record<string, string>; endpoint?: string };
   /** Known once the handshake completes; the `initialized` event carries them (see TapeInfoEvent). */
   /** 'legacy' (2024-11-05 … 2025-11-25, initialize) or 'modern' (2026-07-28, an envelope per request). */
   era?: 'legacy' | 'modern';

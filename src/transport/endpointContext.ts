@@ -22,6 +22,15 @@ export interface EndpointContext {
   rejected(err: McpscopeError): void;
 }
 
+/** The URL a client reached mcpscope at (scheme, the Host it named, the path; no query: it may hold ids). */
+function endpointUrl(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (typeof host !== 'string' || host === '') return undefined;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return `http://${host}${q === -1 ? url : url.slice(0, q)}`;
+}
+
 /**
  * Open a session under an id from `sessions.reserve()`, its upstream started first. Resolves with the
  * session, or with the error to answer (already logged) when the upstream could not be started.
@@ -40,7 +49,7 @@ export async function openSession(
       inbound,
       outbound: upstream.create(),
       upstream: upstream.description,
-      client: { remoteAddress: req.socket.remoteAddress, headers: req.headers },
+      client: { remoteAddress: req.socket.remoteAddress, headers: req.headers, endpoint: endpointUrl(req) },
       isBusy,
       openedAt,
     });

@@ -390,6 +390,15 @@ describe('tapes', () => {
     expect(tape.header.transport).toBe('streamable-http');
     // Time starts with the initialize that opened the session, not after its server process started.
     expect(Math.min(...tape.events.map((e) => e.t))).toBeGreaterThanOrEqual(0);
+    // The URL the client used, in the tape and as the HAR entries' URL.
+    expect(tape.header.client?.endpoint).toBe(proxy.url);
+    const har = JSON.parse(
+      (await run(process.execPath, [CLI, 'tape', 'export', path, '--format', 'har'])).stdout,
+    ) as {
+      log: { entries: Array<{ request: { url: string } }> };
+    };
+    expect(har.log.entries.length).toBeGreaterThan(0);
+    for (const entry of har.log.entries) expect(entry.request.url.startsWith(proxy.url)).toBe(true);
     expect(tape.header.client?.headers).toMatchObject({
       authorization: '[REDACTED]',
       cookie: '[REDACTED]',
