@@ -258,8 +258,10 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             },
             event_loop_lag_ms: {
               type: 'object',
-              required: ['p50', 'p99'],
-              properties: { p50: num, p99: num },
+              description:
+                'the same figures as /metrics nodejs_eventloop_lag_*: the last window_s seconds, at a timer resolution of resolution_ms (figures include up to one interval)',
+              required: ['p50', 'p99', 'resolution_ms', 'window_s'],
+              properties: { p50: num, p99: num, resolution_ms: num, window_s: num },
               additionalProperties: false,
             },
             proxy_overhead_ms: {

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { EVENT_LOOP_RESOLUTION_MS, EVENT_LOOP_WINDOW_MS, eventLoopDelay } from '../observe/eventLoop.js';
 import { z } from 'zod';
 import {
   classifyTrend,
@@ -72,14 +72,12 @@ export class StatsApi {
   readonly #sessions: SessionManager;
   readonly #startedAt = Date.now();
   readonly #cache = new Map<string, { at: number; answer: StatsAnswer }>();
-  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
   readonly #breakerState: (() => BreakerState | undefined) | undefined;
 
   constructor(collector: StatsCollector, sessions: SessionManager, options: StatsApiOptions = {}) {
     this.#collector = collector;
     this.#sessions = sessions;
     this.#breakerState = options.breakerState;
-    this.#loopDelay.enable();
   }
 
   /**
@@ -94,9 +92,7 @@ export class StatsApi {
     };
   }
 
-  close(): void {
-    this.#loopDelay.disable();
-  }
+  close(): void {}
 
   /** Route a GET under /stats or /trends. Returns undefined for paths it does not serve. */
   handle(path: string, query: URLSearchParams): StatsAnswer | undefined {
@@ -172,6 +168,7 @@ export class StatsApi {
 
   #system(): unknown {
     const mem = process.memoryUsage();
+    const loop = eventLoopDelay().figures;
     const c = this.#collector;
     const overhead = c.overhead.summary(c.now, 30 * c.bucketMs);
     return {
@@ -179,9 +176,12 @@ export class StatsApi {
       sessions: { active: this.#sessions.size, total: this.#sessions.total },
       restarts_15m: this.#collector.recentRestarts(),
       memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      // The same figures as /metrics' nodejs_eventloop_lag_*: one measurement (observe/eventLoop.ts).
       event_loop_lag_ms: {
-        p50: Math.round(this.#loopDelay.percentile(50) / 1e4) / 100,
-        p99: Math.round(this.#loopDelay.percentile(99) / 1e4) / 100,
+        p50: Math.round(loop.p50Ms * 100) / 100,
+        p99: Math.round(loop.p99Ms * 100) / 100,
+        resolution_ms: EVENT_LOOP_RESOLUTION_MS,
+        window_s: EVENT_LOOP_WINDOW_MS / 1000,
       },
       proxy_overhead_ms: { p50: overhead.p50Ms, p99: overhead.p99Ms },
       delivery_ratio: c.delivered + c.dropped === 0 ? 1 : c.delivered / (c.delivered + c.dropped),

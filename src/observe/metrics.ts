@@ -1,5 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { performance } from 'node:perf_hooks';
+import {
+  EVENT_LOOP_RESOLUTION_MS,
+  EVENT_LOOP_WINDOW_MS,
+  eventLoopDelay,
+  type EventLoopFigures,
+} from './eventLoop.js';
 import { LabelGuard, MCP_METHODS } from './labelGuard.js';
 
 /** Latency buckets in seconds: 100 µs to 60 s. */
@@ -423,6 +429,38 @@ export class Metrics {
       prefix: p,
       eventLoopMonitoringPrecision: options.eventLoopPrecisionMs ?? 10,
     });
+    // Event-loop delay: one measurement for /metrics and /stats (observe/eventLoop.ts) in place of
+    // prom-client's own, under the same names.
+    const loop = eventLoopDelay();
+    for (const [name, help, read] of [
+      ['nodejs_eventloop_lag_seconds', 'Mean event loop delay', (f: EventLoopFigures) => f.meanMs],
+      ['nodejs_eventloop_lag_min_seconds', 'Minimum event loop delay', (f: EventLoopFigures) => f.minMs],
+      ['nodejs_eventloop_lag_max_seconds', 'Maximum event loop delay', (f: EventLoopFigures) => f.maxMs],
+      ['nodejs_eventloop_lag_mean_seconds', 'Mean event loop delay', (f: EventLoopFigures) => f.meanMs],
+      [
+        'nodejs_eventloop_lag_stddev_seconds',
+        'Standard deviation of event loop delay',
+        (f: EventLoopFigures) => f.stddevMs,
+      ],
+      ['nodejs_eventloop_lag_p50_seconds', 'Median event loop delay', (f: EventLoopFigures) => f.p50Ms],
+      [
+        'nodejs_eventloop_lag_p90_seconds',
+        '90th percentile of event loop delay',
+        (f: EventLoopFigures) => f.p90Ms,
+      ],
+      [
+        'nodejs_eventloop_lag_p99_seconds',
+        '99th percentile of event loop delay',
+        (f: EventLoopFigures) => f.p99Ms,
+      ],
+    ] as const) {
+      this.registry.removeSingleMetric(`${p}${name}`);
+      gauge(
+        name,
+        `${help} in seconds, over the last ${EVENT_LOOP_WINDOW_MS / 1000} s (timer resolution ${EVENT_LOOP_RESOLUTION_MS} ms: includes up to one interval); the same figures as /stats`,
+        () => read(loop.figures) / 1000,
+      );
+    }
     // prom-client names three gauges with a `_total` suffix, which promtool rejects; its
     // `nodejs_active_resources{type}` gauge already says the same, correctly named.
     for (const name of [

@@ -222,3 +222,41 @@ describe('the admin API rate limit', () => {
     }
   });
 });
+
+describe('event-loop lag: one measurement', () => {
+  it('/stats and /metrics report the same figures, with the resolution and window stated', async () => {
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const figures = async () => {
+        const stats = (await get(admin, '/stats')).body as {
+          event_loop_lag_ms: { p50: number; p99: number; resolution_ms: number; window_s: number };
+        };
+        const text = await (await fetch(`${admin}/metrics`)).text();
+        const read = (name: string) =>
+          Number(/^\S+ (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[1]);
+        return {
+          stats: stats.event_loop_lag_ms,
+          p50: Math.round(read('mcpscope_nodejs_eventloop_lag_p50_seconds') * 1e5) / 100,
+          p99: Math.round(read('mcpscope_nodejs_eventloop_lag_p99_seconds') * 1e5) / 100,
+        };
+      };
+      // The first window closes after 10 s; then both read it.
+      await expect
+        .poll(async () => (await figures()).stats.p50, { timeout: 20_000, interval: 500 })
+        .toBeGreaterThan(0);
+      await expect
+        .poll(async () => {
+          const f = await figures();
+          return f.stats.p50 === f.p50 && f.stats.p99 === f.p99;
+        })
+        .toBe(true);
+      const f = await figures();
+      expect(f.stats).toMatchObject({ resolution_ms: 10, window_s: 10 });
+      // An idle proxy's figures are about one timer interval (the resolution), not twice it.
+      expect(f.stats.p50).toBeLessThan(20);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
