@@ -226,7 +226,11 @@ export class Feed implements ObserverStage {
   #render(s: FeedSession, e: Entry): Record<string, unknown> {
     const out: Record<string, unknown> = { seq: e.seq, time: iso(e.time), session: s.id, type: e.type };
     for (const [key, value] of Object.entries(e.fields)) {
-      out[key] = typeof value === 'string' ? this.#redactor.text(value) : value;
+      if (typeof value === 'string') out[key] = this.#redactor.text(value);
+      // An HTTP exchange's headers: Mcp-Param-* copy tool arguments, so the header rules apply.
+      else if (key === 'headers' && value !== null && typeof value === 'object')
+        out[key] = this.#redactor.headers(value as Record<string, string>);
+      else out[key] = value;
     }
     const f = e.frame;
     if (f) {

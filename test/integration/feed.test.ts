@@ -293,3 +293,48 @@ describe('the live feed keeps to its bounds', () => {
     }
   });
 });
+
+describe('the live feed redacts HTTP exchange headers', () => {
+  it('an Mcp-Param-* header that copies a secret argument never shows', async () => {
+    const { post } = await import('../helpers.js');
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
+    try {
+      const admin = await adminUrlFrom(proxy.stderr);
+      const meta = {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'param', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      };
+      const res = await post(
+        proxy.url,
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { message: 'x' }, _meta: meta },
+        },
+        {
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'echo',
+          'mcp-param-api-key': 'canary-param-7731',
+        },
+      );
+      await res.text();
+      const sessions = await getJson<{ sessions: Array<{ id: string }> }>(`${admin}/sessions`);
+      const id = sessions.body.sessions[0]?.id as string;
+      await expect
+        .poll(async () =>
+          (await getJson<{ events: FeedEvent[] }>(`${admin}/sessions/${id}/events`)).body.events.some(
+            (e) => e.type === 'http',
+          ),
+        )
+        .toBe(true);
+      const page = await getJson(`${admin}/sessions/${id}/events`);
+      expect(page.text).toContain('mcp-param-api-key');
+      expect(page.text).not.toContain('canary-param-7731');
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
