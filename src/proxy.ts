@@ -32,6 +32,8 @@ import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import { Redactor, type RedactionOptions } from './tape/redact.js';
 import { TapePlayerTransport, type TapePlayerOptions, type TapeScript } from './tape/tapePlayer.js';
 import { VERSION } from './version.js';
+import { BridgeTransport, type BridgeMode } from './bridge/bridge.js';
+import { RequestStateCodec } from './bridge/requestState.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
@@ -114,6 +116,11 @@ export interface ProxyOptions {
   maxSessions?: number;
   /** SIGTERM → SIGKILL grace for children, in ms. Default 5,000. */
   graceMs?: number;
+  /**
+   * Translate between protocol eras (see src/bridge/bridge.ts): 'auto' probes each session's upstream and
+   * translates when the client's era differs. Default 'off'. Not on replay (a tape is in the client's era).
+   */
+  bridge?: BridgeMode;
   /** Restart a crashed server process (replaying the client's handshake). Default: never. */
   restart?: RestartPolicy | null;
   /** Log one line per message (method, id, size). Default false. */
@@ -329,6 +336,12 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     const restart = options.restart ?? null;
     create = () => new StdioClientTransport({ spec, processes, maxMessageBytes, logger, restart });
   }
+  const bridging = options.bridge === 'auto' && !('tape' in upstream);
+  if (bridging) {
+    const codec = new RequestStateCodec();
+    const unbridged = create;
+    create = () => new BridgeTransport(unbridged(), { logger, codec });
+  }
   const factory: UpstreamFactory = { description: describeUpstream(upstream), create };
 
   if (options.inbound === 'http') {
@@ -344,7 +357,8 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       maxMessageBytes,
       clientBufferBytes: options.clientBufferBytes,
       jsonResponse: options.jsonResponse ?? false,
-      checkModernHeaders: !('url' in upstream),
+      // In front of an HTTP server, that server checks its headers; a bridged one may be an older server.
+      checkModernHeaders: !('url' in upstream) || bridging,
       sessions,
       upstream: factory,
       logger,
@@ -373,7 +387,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       if (!stdioSession || stdioSession.closed) {
         return { ready: false, reason: 'the upstream server has exited' };
       }
-      if (stdioSession.outbound instanceof StdioClientTransport && stdioSession.outbound.restarting) {
+      const outbound =
+        stdioSession.outbound instanceof BridgeTransport ? stdioSession.outbound.inner : stdioSession.outbound;
+      if (outbound instanceof StdioClientTransport && outbound.restarting) {
         return { ready: false, reason: 'the upstream server crashed and is being restarted' };
       }
       if (!stdioSession.serverAnswered) {

@@ -145,6 +145,16 @@ export class Feed implements ObserverStage {
 
   onEvent(session: Session, event: SessionEvent): void {
     if (TRANSIENT_EVENTS.has(event.type)) return;
+    if (event.type === 'bridge' && event.message !== undefined) {
+      // The upstream side of a translation: kept and shown like a message (bounded, redacted when read).
+      const { type, message, ...fields } = event;
+      const captured = this.#captured({
+        raw: Buffer.from(JSON.stringify(message)),
+        msg: message as Frame['msg'],
+      });
+      this.#append(this.#session(session), type, fields, captured);
+      return;
+    }
     const { type, ...fields } = event;
     this.#append(this.#session(session), type, fields);
   }
@@ -199,7 +209,7 @@ export class Feed implements ObserverStage {
    * is not kept alive) and redacted as a fragment when read. Path rules need the whole message: with them,
    * a large message is redacted now.
    */
-  #captured(frame: Frame): Entry['frame'] {
+  #captured(frame: Pick<Frame, 'raw' | 'msg'>): Entry['frame'] {
     const bytes = frame.raw.length;
     if (bytes <= this.#bodyBytes) return { raw: frame.raw, msg: frame.msg, bytes };
     if (this.#redactor.hasPaths) {

@@ -149,6 +149,7 @@ export async function run(
         }
       : null,
     upstreamName: config.upstreamName,
+    bridge: config.bridge,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
     feed: config.feed

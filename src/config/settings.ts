@@ -201,6 +201,13 @@ export const SETTINGS = table({
     type: z.enum(['auto', 'streamable-http', 'sse', 'websocket']).default('auto'),
     commands: ALL,
   },
+  bridge: {
+    flag: '--bridge <mode>',
+    help: 'translate between protocol eras: off, or auto (ask the server server/discover at each session, translate when client and server differ)',
+    type: z.enum(['off', 'auto']).default('off'),
+    commands: FORWARD,
+    docs: 'an older client with a 2026-07-28 server, or a 2026-07-28 client with an older server: see docs/bridging.md',
+  },
   upstreamHeaders: {
     flag: '--upstream-header <header>',
     help: 'header sent to the upstream, "Name: value" (repeatable)',

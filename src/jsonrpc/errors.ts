@@ -36,7 +36,12 @@ export type ErrorCode =
   | 'CIRCUIT_OPEN'
   | 'STAGE_TIMEOUT'
   | 'PIPELINE_FULL'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'BRIDGE_UNSUPPORTED'
+  | 'BRIDGE_STATE_INVALID'
+  | 'BRIDGE_INPUT_FAILED'
+  | 'BRIDGE_ROUNDS_EXCEEDED'
+  | 'BRIDGE_HANDSHAKE_FAILED';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
 export const JsonRpcCode = {
@@ -145,6 +150,16 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   STAGE_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, side: 'local' },
   PIPELINE_FULL: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
   SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
+  // --bridge: a message with no faithful equivalent in the other era is refused, naming what is missing.
+  BRIDGE_UNSUPPORTED: { rpc: JsonRpcCode.MethodNotFound, http: 400, side: 'client' },
+  // A retry whose requestState mcpscope did not issue for this call and round (altered, expired, replayed).
+  BRIDGE_STATE_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // The client answered the server's question (elicitation, sampling, roots) with an error.
+  BRIDGE_INPUT_FAILED: { rpc: JsonRpcCode.InternalError, http: 400, side: 'client' },
+  // The server asked for input more times than --bridge allows for one request.
+  BRIDGE_ROUNDS_EXCEEDED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
+  // An older server refused the initialize mcpscope ran for a 2026-07-28 client.
+  BRIDGE_HANDSHAKE_FAILED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
 };
 
 export class McpscopeError extends Error {

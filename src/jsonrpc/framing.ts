@@ -43,7 +43,10 @@ export interface Frame {
   synthetic: boolean;
   /** The request this message answers or relates to (responses, progress), set once by the Session. */
   related: PendingRequest | undefined;
-  /** Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`. */
+  /**
+   * Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`.
+   * On a message from an HTTP upstream: the id of the request whose answer stream carried it.
+   */
   route: unknown;
   /** A W3C `traceparent` that came with the message outside its body (an HTTP header). */
   traceparent: string | undefined;

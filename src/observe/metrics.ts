@@ -92,6 +92,7 @@ export class Metrics {
   readonly sseResumptions: Counter<'result'>;
   readonly sseReconnects: Counter<'result'>;
   readonly sseDeduplicated: Counter;
+  readonly bridgeTranslations: Counter<'direction' | 'kind'>;
   readonly streamIdle: Histogram<'transport'>;
   // process
   readonly processLifetime: Histogram<'result'>;
@@ -326,6 +327,12 @@ export class Metrics {
     this.sseDeduplicated = new Counter({
       name: `${p}sse_events_deduplicated_total`,
       help: 'Upstream SSE events dropped because their event id was already delivered (replayed after a resumption)',
+      registers,
+    });
+    this.bridgeTranslations = new Counter({
+      name: `${p}bridge_translations_total`,
+      help: '--bridge: what was translated between protocol eras, by direction (to_modern: an older client with a 2026-07-28 server; to_legacy: the reverse) and kind (initialize, discover, envelope, input_required, input_answer, listen, notification, subscribe, log_level, ping, error_code, cancel, refused)',
+      labelNames: ['direction', 'kind'],
       registers,
     });
     this.streamIdle = new Histogram({

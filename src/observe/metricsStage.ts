@@ -219,6 +219,14 @@ export class MetricsStage implements ObserverStage {
       case 'process-restarted':
         m.processRestarts.inc();
         return;
+      case 'bridge':
+        // The probe is not a translation; neither is anything said when both sides share an era.
+        if (event.direction !== 'none' && event.kind !== 'probe') {
+          m.bridgeTranslations
+            .labels(event.direction === 'to-modern' ? 'to_modern' : 'to_legacy', event.kind)
+            .inc();
+        }
+        return;
       default:
         return;
     }

@@ -131,6 +131,28 @@ export interface ErrorEvent {
   readonly message: string;
 }
 
+/**
+ * Which way `--bridge` translates: `to-modern` (an older client, a 2026-07-28 server), `to-legacy` (a
+ * 2026-07-28 client, an older server), `none` (the probe found both sides in one era: nothing translated).
+ */
+export type BridgeDirection = 'to-modern' | 'to-legacy' | 'none';
+
+/**
+ * What `--bridge` did: the probe of the upstream's era and its verdict, and each translation, with the
+ * message as it went on the upstream's side (what the server was sent or said; the client's side is in
+ * the message stream as always). `kind` is a bounded label (see src/bridge/bridge.ts `BridgeKind`).
+ */
+export interface BridgeEvent {
+  readonly type: 'bridge';
+  readonly direction: BridgeDirection;
+  readonly kind: string;
+  /** `upstream-out`: `message` was sent to the server; `upstream-in`: the server sent it; absent: none. */
+  readonly edge?: 'upstream-out' | 'upstream-in';
+  readonly message?: unknown;
+  /** For people: what was translated into what, or why it could not be. */
+  readonly detail?: string;
+}
+
 export type SessionEvent =
   | StreamOpenedEvent
   | StreamClosedEvent
@@ -148,7 +170,8 @@ export type SessionEvent =
   | ProcessRestartedEvent
   | StderrEvent
   | HttpExchangeEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | BridgeEvent;
 
 /** Event types that are emitted for every message from a reused object (not kept by the feed). */
 export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([

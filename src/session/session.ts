@@ -267,7 +267,8 @@ export class Session implements PipelineTarget {
         route: undefined,
       };
       this.#serverPending.set(pending.id, pending);
-      frame.related = this.#soleInFlight();
+      // A request the bridge made for a client request names it already (see src/bridge/toModern.ts).
+      frame.related ??= this.#soleInFlight();
     } else if (frame.method === 'notifications/progress') {
       const token = (frame.msg as { params?: { progressToken?: unknown } }).params?.progressToken;
       if (typeof token === 'string' || typeof token === 'number')

@@ -150,7 +150,12 @@ export class RecorderStage implements ObserverStage {
     if (TRANSIENT_EVENTS.has(event.type)) return;
     const rec = this.#recordings.get(session);
     if (!rec) return;
-    const fields = event.type === 'stderr' ? { ...event, line: this.#redactor.text(event.line) } : event;
+    const fields =
+      event.type === 'stderr'
+        ? { ...event, line: this.#redactor.text(event.line) }
+        : event.type === 'bridge' && event.message !== undefined
+          ? { ...event, message: this.#redactor.messageValue(event.message) }
+          : event;
     rec.writer.append(
       `{"t":${round(performance.now() - rec.origin)},"edge":"event","event":${JSON.stringify(fields)}}`,
     );

@@ -170,6 +170,14 @@ export class Redactor {
     return JSON.stringify(copy);
   }
 
+  /** A deep copy of a parsed message with every rule applied: secret keys, secret-shaped strings, paths. */
+  messageValue(msg: unknown): unknown {
+    if (!this.enabled) return msg;
+    const copy = this.value(msg);
+    for (const path of this.#paths) redactPath(copy, path, 0);
+    return copy;
+  }
+
   /** A deep copy of `value` with secret keys and secret-shaped strings redacted. */
   value(value: unknown): unknown {
     if (!this.enabled) return value;

@@ -326,7 +326,8 @@ export class StreamableHttpClientTransport implements Transport {
     }
   }
 
-  #receive(raw: Buffer): Frame | undefined {
+  /** `via`: the request whose answer stream carried the message (the bridge ties server requests to it). */
+  #receive(raw: Buffer, via?: JsonRpcId): Frame | undefined {
     let frame: Frame;
     try {
       frame = parseFrame(raw, this.#options.maxMessageBytes, performance.now());
@@ -335,6 +336,7 @@ export class StreamableHttpClientTransport implements Transport {
       this.onerror?.(upstreamProtocolError(e));
       return undefined;
     }
+    if (via !== undefined) frame.route = via;
     this.#deliver(frame, undefined);
     return frame;
   }
@@ -365,7 +367,7 @@ export class StreamableHttpClientTransport implements Transport {
           if (state.lastEventAt > 0) observer.idle((now - state.lastEventAt) / 1000);
           state.lastEventAt = now;
         }
-        const frame = this.#receive(Buffer.from(data));
+        const frame = this.#receive(Buffer.from(data), state.requestId);
         if (
           frame &&
           state.requestId !== undefined &&

@@ -1,0 +1,434 @@
+/**
+ * `--bridge`: mcpscope speaks each side's protocol era. The bridge wraps a session's outbound transport, so
+ * the Session, its stages, the feed and tapes see the client's era on the client's side, while the upstream
+ * sees its own; what crosses is reported as `bridge` events (with the upstream side's message).
+ *
+ * At a session's first request the bridge asks the upstream `server/discover` (the spec's probe for a
+ * dual-era client): a DiscoverResult (or a modern -32022 naming a modern version) means a 2026-07-28
+ * server, anything else (an error, no answer within the probe timeout) an older one. Then:
+ * - client and server in one era: nothing is translated, every message passes as it does without --bridge;
+ * - an older client, a 2026-07-28 server: ToModern (src/bridge/toModern.ts);
+ * - a 2026-07-28 client, an older server: ToLegacy (src/bridge/toLegacy.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { McpscopeError, errorSide, type JsonRpcId } from '../jsonrpc/errors.js';
+import { errorFrame, syntheticFrame, type Frame } from '../jsonrpc/framing.js';
+import {
+  META_CLIENT_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_PROTOCOL_VERSION,
+  MODERN_PROTOCOL_VERSIONS,
+  eraOf,
+  metaOf,
+  type Era,
+} from '../jsonrpc/era.js';
+import type { BridgeDirection, EventSink, SessionEvent } from '../session/events.js';
+import type { Transport } from '../transport/transport.js';
+import { VERSION } from '../version.js';
+import { RequestStateCodec } from './requestState.js';
+import { ToLegacy } from './toLegacy.js';
+import { ToModern } from './toModern.js';
+
+export type BridgeMode = 'off' | 'auto';
+
+/** How long the probe waits for the upstream's answer to `server/discover` before taking it as older (5 s). */
+export const DEFAULT_BRIDGE_PROBE_MS = 5_000;
+/** Most input-required rounds one request may take (the v2 SDK client stops at 10). */
+export const MAX_BRIDGE_ROUNDS = 16;
+/** How long an older server's call may wait for a 2026-07-28 client to come back with input (10 min). */
+export const DEFAULT_BRIDGE_INPUT_MS = 10 * 60_000;
+
+/**
+ * The bounded `kind` label of bridge events and `bridge_translations_total`:
+ * probe (the era probe and its verdict), initialize (answered from server/discover), discover (answered
+ * from initialize), envelope (a request given or stripped of the _meta envelope), input_required (a
+ * round of server questions), input_answer (the client's answers carried back), listen (subscriptions
+ * opened or served), notification (a change notification carried across), subscribe, log_level, ping,
+ * error_code (an error code renamed), cancel, refused (no faithful equivalent: an error said so).
+ */
+export type BridgeKind =
+  | 'probe'
+  | 'initialize'
+  | 'discover'
+  | 'envelope'
+  | 'input_required'
+  | 'input_answer'
+  | 'listen'
+  | 'notification'
+  | 'subscribe'
+  | 'log_level'
+  | 'ping'
+  | 'error_code'
+  | 'cancel'
+  | 'refused';
+
+export interface BridgeOptions {
+  logger: Logger;
+  /** Signs the request states handed to 2026-07-28 clients; one per proxy. */
+  codec: RequestStateCodec;
+  /** Default DEFAULT_BRIDGE_PROBE_MS. */
+  probeTimeoutMs?: number;
+  /** Default DEFAULT_BRIDGE_INPUT_MS. */
+  inputTimeoutMs?: number;
+}
+
+/** What a translator may do: the bridge's two ends and its report. */
+export interface BridgeHost {
+  readonly logger: Logger;
+  readonly codec: RequestStateCodec;
+  readonly sessionId: string;
+  readonly inputTimeoutMs: number;
+  /** The upstream is an HTTP server (headers matter; answers carry statuses). */
+  readonly httpUpstream: boolean;
+  /** Send a message to the upstream. */
+  toUpstream(frame: Frame): void;
+  /** Hand a message to the Session as if the upstream had said it. */
+  toClient(frame: Frame): void;
+  /** Report an error about a client request (details.id names it) or the session. */
+  error(err: McpscopeError): void;
+  /** A new id for a request the bridge makes (never one a client uses: a prefix of mcpscope's own). */
+  nextId(): string;
+  event(kind: BridgeKind, detail?: string, edge?: 'upstream-out' | 'upstream-in', message?: unknown): void;
+}
+
+export interface Translator {
+  fromClient(frame: Frame): void;
+  fromUpstream(frame: Frame): void;
+  /** An error the upstream wire raised; true when it concerned a request of the translator's own. */
+  upstreamError(err: McpscopeError): boolean;
+  close(): void;
+}
+
+/** What the client said of itself in its first request: for the probe, and for the translation after it. */
+export interface ClientFacts {
+  era: Era;
+  capabilities: Record<string, unknown>;
+  info: { name: string; version: string } | undefined;
+}
+
+function clientFacts(frame: Frame): ClientFacts {
+  const era = eraOf(frame);
+  if (era === 'modern') {
+    const meta = metaOf(frame.msg) ?? {};
+    return {
+      era,
+      capabilities: objectOr(meta[META_CLIENT_CAPABILITIES]),
+      info: infoOf(meta[META_CLIENT_INFO]),
+    };
+  }
+  const params = (frame.msg as { params?: { capabilities?: unknown; clientInfo?: unknown } }).params;
+  return {
+    era,
+    capabilities: frame.method === 'initialize' ? objectOr(params?.capabilities) : {},
+    info: frame.method === 'initialize' ? infoOf(params?.clientInfo) : undefined,
+  };
+}
+
+export function objectOr(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function infoOf(value: unknown): { name: string; version: string } | undefined {
+  const v = value as { name?: unknown; version?: unknown } | null | undefined;
+  return v && typeof v.name === 'string' && typeof v.version === 'string'
+    ? (v as { name: string; version: string })
+    : undefined;
+}
+
+/** mcpscope's own name in the envelope of requests it makes when the client gave none. */
+export const BRIDGE_CLIENT_INFO = { name: 'mcpscope-bridge', version: VERSION };
+
+/** The upstream's answer to the probe, when it serves 2026-07-28. */
+export interface DiscoverFacts {
+  result: Record<string, unknown>;
+}
+
+type State = 'new' | 'probing' | 'pass' | 'translate';
+
+/**
+ * The outbound transport of a session with `--bridge`: probes the upstream's era at the first request, then
+ * passes messages through (same era) or hands them to a translator.
+ */
+export class BridgeTransport implements Transport, BridgeHost {
+  readonly kind: Transport['kind'];
+  readonly logger: Logger;
+  readonly codec: RequestStateCodec;
+  readonly sessionId: string;
+  readonly inputTimeoutMs: number;
+  readonly httpUpstream: boolean;
+  readonly #inner: Transport;
+  readonly #probeTimeoutMs: number;
+  #state: State = 'new';
+  #direction: BridgeDirection = 'none';
+  #translator: Translator | undefined;
+  /** Client messages that came while the probe was out, in order. */
+  #queue: Frame[] = [];
+  #probeId: string | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #client: ClientFacts | undefined;
+  #ids = 0;
+  onmessage?: (frame: Frame) => void;
+  onerror?: (err: McpscopeError) => void;
+  onclose?: (reason?: McpscopeError) => void;
+  onreset?: (reason: McpscopeError) => void;
+  onrestored?: () => void;
+  onevent?: EventSink;
+  endInput?: () => void;
+
+  constructor(inner: Transport, options: BridgeOptions) {
+    this.#inner = inner;
+    this.kind = inner.kind;
+    this.logger = options.logger;
+    this.codec = options.codec;
+    this.sessionId = randomUUID();
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_BRIDGE_PROBE_MS;
+    this.inputTimeoutMs = options.inputTimeoutMs ?? DEFAULT_BRIDGE_INPUT_MS;
+    this.httpUpstream = inner.kind === 'streamable-http';
+    inner.onmessage = (frame) => this.#fromUpstream(frame);
+    inner.onerror = (err) => this.#upstreamError(err);
+    inner.onclose = (reason) => this.onclose?.(reason);
+    inner.onreset = (reason) => {
+      // A restarted server lost what the bridge knew of it: probe again at the next request.
+      this.#translator?.close();
+      this.#translator = undefined;
+      this.#state = 'new';
+      this.onreset?.(reason);
+    };
+    inner.onrestored = () => this.onrestored?.();
+    inner.onevent = (event) => this.onevent?.(event);
+    if (inner.endInput) this.endInput = () => inner.endInput?.();
+  }
+
+  /** The transport to the upstream, under the bridge. */
+  get inner(): Transport {
+    return this.#inner;
+  }
+
+  /** The upstream's Streamable HTTP session, when it has one (tapes name it). */
+  get upstreamSessionId(): unknown {
+    return (this.#inner as { upstreamSessionId?: unknown }).upstreamSessionId;
+  }
+
+  get direction(): BridgeDirection {
+    return this.#direction;
+  }
+
+  start(): Promise<void> {
+    return this.#inner.start();
+  }
+
+  pause(): void {
+    this.#inner.pause?.();
+  }
+
+  resume(): void {
+    this.#inner.resume?.();
+  }
+
+  send(frame: Frame): void {
+    switch (this.#state) {
+      case 'pass':
+        this.#inner.send(frame);
+        return;
+      case 'translate':
+        (this.#translator as Translator).fromClient(frame);
+        return;
+      case 'probing':
+        this.#queue.push(frame);
+        return;
+      case 'new':
+        this.#queue.push(frame);
+        if (frame.kind === 'request') this.#probe(frame);
+        return;
+    }
+  }
+
+  async close(reason?: McpscopeError): Promise<void> {
+    clearTimeout(this.#probeTimer);
+    this.#translator?.close();
+    await this.#inner.close(reason);
+  }
+
+  // BridgeHost
+
+  toUpstream(frame: Frame): void {
+    this.#inner.send(frame);
+  }
+
+  toClient(frame: Frame): void {
+    this.onmessage?.(frame);
+  }
+
+  error(err: McpscopeError): void {
+    this.onerror?.(err);
+  }
+
+  nextId(): string {
+    return `mcpscope-bridge-${++this.#ids}`;
+  }
+
+  event(kind: BridgeKind, detail?: string, edge?: 'upstream-out' | 'upstream-in', message?: unknown): void {
+    const event: SessionEvent = { type: 'bridge', direction: this.#direction, kind, edge, message, detail };
+    this.onevent?.(event);
+  }
+
+  // The probe
+
+  #probe(first: Frame): void {
+    this.#state = 'probing';
+    this.#client = clientFacts(first);
+    const id = `mcpscope-probe-${++this.#ids}`;
+    this.#probeId = id;
+    const msg = {
+      jsonrpc: '2.0',
+      id,
+      method: 'server/discover',
+      params: {
+        _meta: {
+          [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[MODERN_PROTOCOL_VERSIONS.length - 1],
+          [META_CLIENT_INFO]: this.#client.info ?? BRIDGE_CLIENT_INFO,
+          [META_CLIENT_CAPABILITIES]: this.#client.capabilities,
+        },
+      },
+    };
+    this.event(
+      'probe',
+      `asked the upstream server/discover (the client speaks ${this.#client.era === 'modern' ? '2026-07-28' : 'an older revision'})`,
+      'upstream-out',
+      msg,
+    );
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      this.#decide(undefined, `no answer to server/discover within ${this.#probeTimeoutMs} ms`);
+    }, this.#probeTimeoutMs);
+    this.#probeTimer.unref();
+    this.#inner.send(syntheticFrame(msg));
+  }
+
+  #fromUpstream(frame: Frame): void {
+    switch (this.#state) {
+      case 'pass':
+        this.onmessage?.(frame);
+        return;
+      case 'translate':
+        (this.#translator as Translator).fromUpstream(frame);
+        return;
+      default:
+        if (this.#state === 'probing' && this.#isProbeAnswer(frame)) {
+          this.event('probe', undefined, 'upstream-in', frame.msg);
+          this.#decide(frame, undefined);
+          return;
+        }
+        this.onmessage?.(frame);
+    }
+  }
+
+  /** The answer to the probe (an HTTP server that cannot tell the id answers with id null). */
+  #isProbeAnswer(frame: Frame): boolean {
+    if (frame.kind !== 'response' && frame.kind !== 'error') return false;
+    return frame.id === this.#probeId || (frame.kind === 'error' && frame.id === undefined);
+  }
+
+  #upstreamError(err: McpscopeError): void {
+    if (this.#state === 'probing' && err.details?.id === this.#probeId) {
+      // The way to the upstream failed: no verdict on its era. What waited gets the error; the next
+      // request probes again.
+      if (errorSide(err) === 'upstream') {
+        this.#failQueue(err);
+        return;
+      }
+      this.event('probe', err.message);
+      this.#decide(undefined, err.message);
+      return;
+    }
+    if (this.#state === 'translate' && (this.#translator as Translator).upstreamError(err)) return;
+    this.onerror?.(err);
+  }
+
+  #failQueue(err: McpscopeError): void {
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#probeId = undefined;
+    this.#state = 'new';
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const frame of queue) {
+      if (frame.kind !== 'request') continue;
+      this.onerror?.(
+        new McpscopeError(err.code, err.message, {
+          cause: err,
+          details: { ...err.details, id: frame.id as JsonRpcId },
+        }),
+      );
+    }
+  }
+
+  #decide(answer: Frame | undefined, why: string | undefined): void {
+    if (this.#state !== 'probing') return;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#probeId = undefined;
+    const discover = answer ? modernAnswer(answer) : undefined;
+    const client = this.#client as ClientFacts;
+    const serverEra: Era = discover ? 'modern' : 'legacy';
+    if (serverEra === client.era) {
+      this.#state = 'pass';
+      this.#direction = 'none';
+      this.event(
+        'probe',
+        `client and server both speak ${serverEra === 'modern' ? '2026-07-28' : 'an older revision'}: nothing is translated`,
+      );
+    } else {
+      this.#state = 'translate';
+      this.#direction = client.era === 'legacy' ? 'to-modern' : 'to-legacy';
+      this.#translator =
+        client.era === 'legacy'
+          ? new ToModern(this, client, (discover as DiscoverFacts).result)
+          : new ToLegacy(this, client);
+      this.event(
+        'probe',
+        client.era === 'legacy'
+          ? 'the server speaks only 2026-07-28 (or prefers it): the older client is bridged to it'
+          : `the server speaks an older revision (${why ?? 'server/discover was refused'}): the 2026-07-28 client is bridged to it`,
+      );
+    }
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const frame of queue) this.send(frame);
+  }
+}
+
+/** The probe's answer, when it shows a 2026-07-28 server. */
+function modernAnswer(frame: Frame): DiscoverFacts | undefined {
+  if (frame.kind === 'response') {
+    const result = (frame.msg as { result?: unknown }).result as Record<string, unknown> | undefined;
+    const versions = result?.supportedVersions;
+    if (
+      result !== undefined &&
+      Array.isArray(versions) &&
+      versions.some((v) => MODERN_PROTOCOL_VERSIONS.includes(v as string))
+    ) {
+      return { result };
+    }
+    return undefined;
+  }
+  // A modern error names the versions it carries: a 2026-07-28 server that cannot serve this probe.
+  const error = (frame.msg as { error?: { code?: unknown; data?: { supported?: unknown } } }).error;
+  const supported = error?.data?.supported;
+  if (
+    error?.code === -32022 &&
+    Array.isArray(supported) &&
+    supported.some((v) => MODERN_PROTOCOL_VERSIONS.includes(v as string))
+  ) {
+    return { result: { supportedVersions: supported, capabilities: {} } };
+  }
+  return undefined;
+}
+
+/** An error answer to a client request made by the bridge. */
+export function bridgeError(id: JsonRpcId, err: McpscopeError): Frame {
+  return errorFrame(id, err);
+}
