@@ -388,7 +388,9 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
         return { ready: false, reason: 'the upstream server has exited' };
       }
       const outbound =
-        stdioSession.outbound instanceof BridgeTransport ? stdioSession.outbound.inner : stdioSession.outbound;
+        stdioSession.outbound instanceof BridgeTransport
+          ? stdioSession.outbound.inner
+          : stdioSession.outbound;
       if (outbound instanceof StdioClientTransport && outbound.restarting) {
         return { ready: false, reason: 'the upstream server crashed and is being restarted' };
       }

@@ -57,6 +57,8 @@ const REMOVED: ReadonlySet<string> = new Set([
   'resources/subscribe',
   'resources/unsubscribe',
 ]);
+/** How long a round of server questions waits for more before it goes to the client (10 ms). */
+const ROUND_GATHER_MS = 10;
 const ENVELOPE_KEYS = [META_PROTOCOL_VERSION, META_CLIENT_INFO, META_CLIENT_CAPABILITIES, META_LOG_LEVEL];
 
 interface Ask {
@@ -499,9 +501,10 @@ export class ToLegacy implements Translator {
     const key = `${capability}-${++this.#keys}`;
     call.asks.set(key, { serverId, method, params: (frame.msg as { params?: unknown }).params });
     if (call.clientId !== undefined && !call.flushing) {
-      // Questions a server sends together go to the client together.
+      // Questions a server sends together (Promise.all) go to the client together: they may come a few
+      // reads apart, so the round waits a moment for the rest.
       call.flushing = true;
-      setImmediate(() => this.#flush(call));
+      setTimeout(() => this.#flush(call), ROUND_GATHER_MS).unref();
     }
   }
 
