@@ -51,6 +51,8 @@ interface FeedSession {
   closedAt: number | undefined;
   closeReason: string | undefined;
   era: string;
+  /** With --bridge: the probe's verdict. */
+  bridge: string | undefined;
   client: { name?: string; version?: string } | undefined;
   server: { name?: string; version?: string } | undefined;
   requests: number;
@@ -110,6 +112,7 @@ export class Feed implements ObserverStage {
       closedAt: undefined,
       closeReason: undefined,
       era: session.era,
+      bridge: undefined,
       client: undefined,
       server: undefined,
       requests: 0,
@@ -145,6 +148,8 @@ export class Feed implements ObserverStage {
 
   onEvent(session: Session, event: SessionEvent): void {
     if (TRANSIENT_EVENTS.has(event.type)) return;
+    if (event.type === 'bridge' && event.translation === 'probe')
+      this.#session(session).bridge = event.bridge;
     if (event.type === 'bridge' && event.message !== undefined) {
       // The upstream side of a translation: kept and shown like a message (bounded, redacted when read).
       const { type, message, ...fields } = event;
@@ -271,6 +276,7 @@ export class Feed implements ObserverStage {
       transport: s.transport,
       upstream: s.upstream,
       era: s.era,
+      ...(s.bridge === undefined ? {} : { bridge: s.bridge }),
       state: s.closedAt === undefined ? 'open' : 'closed',
       startedAt: iso(s.startedAt),
       closedAt: s.closedAt === undefined ? null : iso(s.closedAt),

@@ -344,6 +344,10 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             transport: { enum: ['stdio', 'streamable-http', 'sse', 'websocket'] },
             upstream: { type: 'string' },
             era: { enum: ['legacy', 'modern'] },
+            bridge: {
+              enum: ['to-modern', 'to-legacy', 'none'],
+              description: 'With --bridge: what the probe found (absent before it, and without --bridge)',
+            },
             state: { enum: ['open', 'closed'] },
             startedAt: { type: 'string', format: 'date-time' },
             closedAt: { type: ['string', 'null'], format: 'date-time' },
@@ -391,6 +395,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
                 'process-restarted',
                 'stderr',
                 'http',
+                'bridge',
               ],
             },
             direction: { enum: ['client-to-server', 'server-to-client'] },
@@ -416,7 +421,21 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               },
               additionalProperties: false,
             },
-            message: { type: 'object' },
+            message: { type: ['object', 'array'] },
+            bridge: {
+              enum: ['to-modern', 'to-legacy', 'none'],
+              description:
+                '--bridge: which way it translates (an older client with a 2026-07-28 server, the reverse), or none (same era)',
+            },
+            translation: {
+              type: 'string',
+              description: 'What --bridge translated (bridge_translations_total kind)',
+            },
+            edge: {
+              enum: ['upstream-out', 'upstream-in'],
+              description: "A bridge event's message: sent to the upstream, or said by it",
+            },
+            detail: { type: 'string' },
             truncated: { const: true },
             preview: { type: 'string' },
           },

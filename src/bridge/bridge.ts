@@ -97,6 +97,10 @@ export interface Translator {
   fromUpstream(frame: Frame): void;
   /** An error the upstream wire raised; true when it concerned a request of the translator's own. */
   upstreamError(err: McpscopeError): boolean;
+  /** The server restarted: everything in flight is gone (the Session fails it). */
+  reset(): void;
+  /** The restarted server answers again. */
+  restored(): void;
   close(): void;
 }
 
@@ -191,13 +195,23 @@ export class BridgeTransport implements Transport, BridgeHost {
     inner.onerror = (err) => this.#upstreamError(err);
     inner.onclose = (reason) => this.onclose?.(reason);
     inner.onreset = (reason) => {
-      // A restarted server lost what the bridge knew of it: probe again at the next request.
-      this.#translator?.close();
-      this.#translator = undefined;
-      this.#state = 'new';
+      // The server restarts: what was in flight is failed by the Session. Its era stays what it was (the
+      // same command), and an older server is re-initialized by the stdio transport with the handshake
+      // the bridge sent it; a probe in flight is asked again at the next request.
+      if (this.#state === 'probing') {
+        clearTimeout(this.#probeTimer);
+        this.#probeTimer = undefined;
+        this.#probeId = undefined;
+        this.#queue = [];
+        this.#state = 'new';
+      }
+      this.#translator?.reset();
       this.onreset?.(reason);
     };
-    inner.onrestored = () => this.onrestored?.();
+    inner.onrestored = () => {
+      this.#translator?.restored();
+      this.onrestored?.();
+    };
     inner.onevent = (event) => this.onevent?.(event);
     if (inner.endInput) this.endInput = () => inner.endInput?.();
   }
@@ -271,7 +285,14 @@ export class BridgeTransport implements Transport, BridgeHost {
   }
 
   event(kind: BridgeKind, detail?: string, edge?: 'upstream-out' | 'upstream-in', message?: unknown): void {
-    const event: SessionEvent = { type: 'bridge', direction: this.#direction, kind, edge, message, detail };
+    const event: SessionEvent = {
+      type: 'bridge',
+      bridge: this.#direction,
+      translation: kind,
+      edge,
+      message,
+      detail,
+    };
     this.onevent?.(event);
   }
 

@@ -727,6 +727,20 @@ export class ToLegacy implements Translator {
     );
   }
 
+  reset(): void {
+    // The Session fails what was pending (held calls and subscriptions among them); the stdio transport
+    // re-initializes the new process with the handshake this bridge sent.
+    for (const call of this.#calls.values()) clearTimeout(call.timer);
+    this.#calls.clear();
+    this.#byClient.clear();
+    this.#listens.clear();
+    this.#uris.clear();
+    this.#internal.clear();
+    this.#level = undefined;
+  }
+
+  restored(): void {}
+
   close(): void {
     for (const call of this.#calls.values()) clearTimeout(call.timer);
     this.#calls.clear();

@@ -53,6 +53,10 @@ interface Call {
   responses: Json;
   /** Ids of this round's questions to the client. */
   asks: JsonRpcId[];
+  /** The params of the round now upstream (sent again after a tools/list when headers were refused). */
+  sent: Json;
+  /** tools/list was fetched again for it once already (after a -32020). */
+  refetched: boolean;
 }
 
 interface Ask {
@@ -84,7 +88,11 @@ export class ToModern implements Translator {
   #subscribing: Frame[] = [];
   /** tools/call arguments mirrored into Mcp-Param-* headers (HTTP upstreams), from tools/list results. */
   readonly #paramHeaders = new Map<string, Array<[header: string, argument: string]>>();
-  #toolsLists = new Set<JsonRpcId>();
+  readonly #toolsLists = new Set<JsonRpcId>();
+  /** tools/list requests mcpscope sent for a call refused for its headers. */
+  readonly #refetching = new Map<JsonRpcId, Call>();
+  /** The client finished its handshake (the listen is held from then on). */
+  #initialized = false;
 
   constructor(host: BridgeHost, client: ClientFacts, discover: Json) {
     this.#host = host;
@@ -189,6 +197,8 @@ export class ToModern implements Translator {
         waiting: 0,
         responses: {},
         asks: [],
+        sent: enveloped,
+        refetched: false,
       };
       this.#calls.set(id, call);
       this.#byClient.set(id, call);
@@ -215,6 +225,37 @@ export class ToModern implements Translator {
     out.mcpHeaders = headers;
   }
 
+  #refetchTools(call: Call): void {
+    call.upstreamId = undefined;
+    const id = this.#host.nextId();
+    this.#refetching.set(id, call);
+    const msg = { jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: this.#envelope(undefined) } };
+    this.#host.event(
+      'envelope',
+      'the server refused a tools/call for its headers (-32020): tools/list fetched again for its x-mcp-header arguments',
+      'upstream-out',
+      msg,
+    );
+    this.#host.toUpstream(syntheticFrame(msg));
+  }
+
+  #refetched(call: Call, frame: Frame): void {
+    if (this.#byClient.get(call.clientId) !== call) return;
+    if (frame.kind === 'response') this.#learnTools(objectOr((frame.msg as { result?: unknown }).result));
+    const id = this.#host.nextId();
+    call.upstreamId = id;
+    const out = withMessage(call.request, { jsonrpc: '2.0', id, method: call.method, params: call.sent });
+    this.#headers(out, call.method, call.sent);
+    this.#calls.set(id, call);
+    this.#host.event(
+      'envelope',
+      'tools/call sent again with its Mcp-Param-* headers',
+      'upstream-out',
+      out.msg,
+    );
+    this.#host.toUpstream(out);
+  }
+
   #learnTools(result: Json): void {
     const tools = result.tools;
     if (!Array.isArray(tools)) return;
@@ -234,6 +275,7 @@ export class ToModern implements Translator {
   #notification(frame: Frame): void {
     switch (frame.method) {
       case 'notifications/initialized':
+        this.#initialized = true;
         this.#host.event('initialize', 'notifications/initialized consumed: 2026-07-28 has no handshake');
         this.#relisten();
         return;
@@ -311,6 +353,7 @@ export class ToModern implements Translator {
     call.asks = [];
     const params: Json = { ...call.params, inputResponses: call.responses };
     if (call.requestState !== undefined) params.requestState = call.requestState;
+    call.sent = params;
     const out = withMessage(call.request, { jsonrpc: '2.0', id, method: call.method, params });
     this.#headers(out, call.method, params);
     this.#calls.set(id, call);
@@ -336,6 +379,12 @@ export class ToModern implements Translator {
         this.#callAnswered(call, frame);
         return;
       }
+      const refetching = this.#refetching.get(id);
+      if (refetching) {
+        this.#refetching.delete(id);
+        this.#refetched(refetching, frame);
+        return;
+      }
       if (this.#toolsLists.delete(id) && frame.kind === 'response') {
         this.#learnTools(objectOr((frame.msg as { result?: unknown }).result));
       }
@@ -351,6 +400,21 @@ export class ToModern implements Translator {
 
   #callAnswered(call: Call, frame: Frame): void {
     if (this.#byClient.get(call.clientId) !== call) return; // cancelled meanwhile
+    if (
+      frame.kind === 'error' &&
+      this.#host.httpUpstream &&
+      call.method === 'tools/call' &&
+      !call.refetched
+    ) {
+      const code = (frame.msg as { error?: { code?: unknown } }).error?.code;
+      if (code === -32020) {
+        // The server wants an argument in an Mcp-Param-* header that mcpscope did not know of: as the spec
+        // tells clients, fetch tools/list again and retry once.
+        call.refetched = true;
+        this.#refetchTools(call);
+        return;
+      }
+    }
     const result = objectOr((frame.msg as { result?: unknown }).result);
     if (frame.kind === 'response' && result.resultType === 'input_required') {
       this.#inputRequired(call, frame, result);
@@ -550,9 +614,10 @@ export class ToModern implements Translator {
       }
       return true;
     }
-    const call = this.#calls.get(id);
+    const call = this.#calls.get(id) ?? this.#refetching.get(id);
     if (!call) return false;
     this.#calls.delete(id);
+    this.#refetching.delete(id);
     if (this.#byClient.get(call.clientId) !== call) return true;
     this.#drop(call);
     this.#host.error(
@@ -582,6 +647,21 @@ export class ToModern implements Translator {
   #refuse(frame: Frame, message: string): void {
     this.#host.event('refused', message);
     this.#host.toClient(errorFrame(frame.id as JsonRpcId, new McpscopeError('BRIDGE_UNSUPPORTED', message)));
+  }
+
+  reset(): void {
+    this.#calls.clear();
+    this.#byClient.clear();
+    this.#asks.clear();
+    this.#toolsLists.clear();
+    this.#refetching.clear();
+    this.#listen = undefined;
+    this.#answerSubscribing('the server restarted');
+  }
+
+  restored(): void {
+    // The listen held upstream went with the old process.
+    if (this.#initialized) this.#relisten();
   }
 
   close(): void {

@@ -221,9 +221,9 @@ export class MetricsStage implements ObserverStage {
         return;
       case 'bridge':
         // The probe is not a translation; neither is anything said when both sides share an era.
-        if (event.direction !== 'none' && event.kind !== 'probe') {
+        if (event.bridge !== 'none' && event.translation !== 'probe') {
           m.bridgeTranslations
-            .labels(event.direction === 'to-modern' ? 'to_modern' : 'to_legacy', event.kind)
+            .labels(event.bridge === 'to-modern' ? 'to_modern' : 'to_legacy', event.translation)
             .inc();
         }
         return;

@@ -144,8 +144,9 @@ export type BridgeDirection = 'to-modern' | 'to-legacy' | 'none';
  */
 export interface BridgeEvent {
   readonly type: 'bridge';
-  readonly direction: BridgeDirection;
-  readonly kind: string;
+  readonly bridge: BridgeDirection;
+  /** What was translated (`bridge_translations_total`'s `kind`). */
+  readonly translation: string;
   /** `upstream-out`: `message` was sent to the server; `upstream-in`: the server sent it; absent: none. */
   readonly edge?: 'upstream-out' | 'upstream-in';
   readonly message?: unknown;

@@ -168,6 +168,23 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
     );
   });
 
+  it('mirrors x-mcp-header arguments into Mcp-Param-* headers, fetching tools/list again when refused', async () => {
+    // Over HTTP a new session that calls before it lists: the server refuses (-32020), mcpscope lists
+    // the tools and sends the call again with the header. Over stdio there are no headers to send.
+    const fresh = wire === 'http' ? v1Peer() : peer;
+    if (wire === 'http')
+      await fresh.client.connect(new StreamableHTTPClientTransport(new URL(proxy?.url ?? '')));
+    try {
+      const result = await fresh.client.callTool({
+        name: 'region',
+        arguments: { region: 'eu-west', query: 'SELECT 1' },
+      });
+      expect(text(result)).toBe('SELECT 1 ran in eu-west');
+    } finally {
+      if (wire === 'http') await fresh.client.close();
+    }
+  });
+
   it('keeps concurrent calls’ questions apart', async () => {
     const [yes, no] = await Promise.all([
       peer.client.callTool({ name: 'confirm', arguments: { action: 'ship' } }),
@@ -231,13 +248,42 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
     }
   });
 
+  it('shows the translations in the live feed, as its OpenAPI document describes them', async () => {
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const doc = (await (await fetch(`${adminUrl}/openapi.json`)).json()) as { components: object };
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ $id: 'mcpscope', components: doc.components });
+    const sessions = (await (await fetch(`${adminUrl}/sessions`)).json()) as {
+      sessions: Array<{ id: string; bridge?: string }>;
+    };
+    const validSessions = ajv.getSchema('mcpscope#/components/schemas/FeedSessions');
+    expect(validSessions?.(sessions) ? [] : validSessions?.errors).toEqual([]);
+    const session = sessions.sessions.find((s) => s.bridge === 'to-modern');
+    expect(session).toBeDefined();
+    const page = (await (await fetch(`${adminUrl}/sessions/${session?.id}/events?limit=1000`)).json()) as {
+      events: Array<{ type: string; translation?: string; message?: { method?: string } }>;
+    };
+    const validPage = ajv.getSchema('mcpscope#/components/schemas/FeedPage');
+    expect(validPage?.(page) ? [] : validPage?.errors).toEqual([]);
+    const bridged = page.events.filter((e) => e.type === 'bridge');
+    expect(bridged.map((e) => e.translation)).toEqual(
+      expect.arrayContaining(['probe', 'initialize', 'envelope', 'input_required', 'input_answer', 'listen']),
+    );
+    expect(bridged.find((e) => e.translation === 'listen' && e.message)?.message?.method).toBe(
+      'subscriptions/listen',
+    );
+  });
+
   it('records both sides: the client’s messages and the upstream’s, marked as bridged', async () => {
-    const files = readdirSync(tapes).filter((f) => f.endsWith('.jsonl'));
+    // The session that went through input rounds (over HTTP another session called `region`).
+    let file = '';
     await until(() => {
-      const tape = readFileSync(path.join(tapes, files[0] ?? ''), 'utf8');
-      return tape.includes('"kind":"input_required"');
+      for (const f of readdirSync(tapes).filter((n) => n.endsWith('.jsonl'))) {
+        if (readFileSync(path.join(tapes, f), 'utf8').includes('"translation":"input_required"')) file = f;
+      }
+      return file !== '';
     }, 'the tape to be written');
-    const lines = readFileSync(path.join(tapes, files[0] as string), 'utf8')
+    const lines = readFileSync(path.join(tapes, file), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -245,11 +291,13 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
       .filter((l) => l.edge === 'event' && (l.event as { type?: string }).type === 'bridge')
       .map(
         (l) =>
-          l.event as { kind: string; direction: string; message?: { method?: string; params?: unknown } },
+          l.event as { translation: string; bridge: string; message?: { method?: string; params?: unknown } },
       );
-    expect(bridged.some((e) => e.kind === 'probe' && e.message?.method === 'server/discover')).toBe(true);
-    const call = bridged.find((e) => e.kind === 'envelope' && e.message?.method === 'tools/call');
-    expect(call?.direction).toBe('to-modern');
+    expect(bridged.some((e) => e.translation === 'probe' && e.message?.method === 'server/discover')).toBe(
+      true,
+    );
+    const call = bridged.find((e) => e.translation === 'envelope' && e.message?.method === 'tools/call');
+    expect(call?.bridge).toBe('to-modern');
     expect(JSON.stringify(call?.message)).toContain('"io.modelcontextprotocol/protocolVersion":"2026-07-28"');
     // The client's side is the tape's message stream, as without --bridge: it never saw an envelope.
     const clientCall = lines.find(

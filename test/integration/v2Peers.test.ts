@@ -49,7 +49,7 @@ describe.each(['stdio', 'http'] as const)('v2 client → v2 server over %s (no m
   it('lists tools with the non-default cache hints', async () => {
     const list = await tc.client.listTools();
     expect(list.tools.map((t) => t.name).sort()).toEqual(
-      ['add', 'ask_llm', 'confirm', 'echo', 'roots', 'slow', 'touch', 'wizard'].sort(),
+      ['add', 'ask_llm', 'confirm', 'echo', 'region', 'roots', 'slow', 'touch', 'wizard'].sort(),
     );
     expect(list).toMatchObject({ ttlMs: 60_000, cacheScope: 'public' });
   });
