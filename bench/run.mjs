@@ -23,6 +23,7 @@ setMaxListeners(0);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/cli/main.js`;
 const ECHO = `${ROOT}bench/echoServer.mjs`;
+const ECHO_V2 = `${ROOT}bench/echoServerV2.mjs`;
 const NODE = process.execPath;
 const bin = (name) => `${ROOT}node_modules/.bin/${name}`;
 
@@ -176,6 +177,49 @@ const TARGETS = [
     stdio: () => ({
       command: NODE,
       args: [CLI, 'forward', 'stdio', '--admin-port', '0', '--log-level', 'warn', '--', ...echoStdio],
+    }),
+  },
+  {
+    name: 'mcpscope stdio→stdio, --bridge auto, same era',
+    floor: 'direct stdio',
+    // The probe (one server/discover per session, refused by this 2025 server), then nothing translated.
+    stdio: () => ({
+      command: NODE,
+      args: [
+        CLI,
+        'forward',
+        'stdio',
+        '--admin-port',
+        '0',
+        '--log-level',
+        'warn',
+        '--bridge',
+        'auto',
+        '--',
+        ...echoStdio,
+      ],
+    }),
+  },
+  {
+    name: 'mcpscope stdio→stdio, bridged to 2026-07-28',
+    floor: 'direct stdio',
+    // The same 2025 client; the server serves only 2026-07-28 (a v2 SDK server), so every call is translated.
+    stdio: () => ({
+      command: NODE,
+      args: [
+        CLI,
+        'forward',
+        'stdio',
+        '--admin-port',
+        '0',
+        '--log-level',
+        'warn',
+        '--bridge',
+        'auto',
+        '--',
+        NODE,
+        ECHO_V2,
+      ],
     }),
   },
   {
