@@ -157,12 +157,10 @@ type State = 'new' | 'probing' | 'pass' | 'translate';
  * passes messages through (same era) or hands them to a translator.
  */
 export class BridgeTransport implements Transport, BridgeHost {
-  readonly kind: Transport['kind'];
   readonly logger: Logger;
   readonly codec: RequestStateCodec;
   readonly sessionId: string;
   readonly inputTimeoutMs: number;
-  readonly httpUpstream: boolean;
   readonly #inner: Transport;
   readonly #probeTimeoutMs: number;
   #state: State = 'new';
@@ -184,13 +182,11 @@ export class BridgeTransport implements Transport, BridgeHost {
 
   constructor(inner: Transport, options: BridgeOptions) {
     this.#inner = inner;
-    this.kind = inner.kind;
     this.logger = options.logger;
     this.codec = options.codec;
     this.sessionId = randomUUID();
     this.#probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_BRIDGE_PROBE_MS;
     this.inputTimeoutMs = options.inputTimeoutMs ?? DEFAULT_BRIDGE_INPUT_MS;
-    this.httpUpstream = inner.kind === 'streamable-http';
     inner.onmessage = (frame) => this.#fromUpstream(frame);
     inner.onerror = (err) => this.#upstreamError(err);
     inner.onclose = (reason) => this.onclose?.(reason);
@@ -214,6 +210,16 @@ export class BridgeTransport implements Transport, BridgeHost {
     };
     inner.onevent = (event) => this.onevent?.(event);
     if (inner.endInput) this.endInput = () => inner.endInput?.();
+  }
+
+  /** The wire under the bridge (it may change: an HTTP upstream detected as legacy HTTP+SSE). */
+  get kind(): Transport['kind'] {
+    return this.#inner.kind;
+  }
+
+  /** The upstream is a Streamable HTTP server (headers matter; answers carry statuses). */
+  get httpUpstream(): boolean {
+    return this.#inner.kind === 'streamable-http';
   }
 
   /** The transport to the upstream, under the bridge. */

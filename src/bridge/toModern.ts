@@ -65,6 +65,8 @@ interface Ask {
   readonly method: string;
 }
 
+/** Listen ids remembered after they were replaced. */
+const MAX_OLD_LISTENS = 16;
 /** Methods that may answer input-required (the spec allows it on these only). */
 const INPUT_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
@@ -569,6 +571,9 @@ export class ToModern implements Translator {
     const id = this.#host.nextId();
     this.#listen = id;
     this.#listens.add(id);
+    // Ids of listens replaced long ago go (an answer to one of them is then merely unmatched).
+    if (this.#listens.size > MAX_OLD_LISTENS)
+      this.#listens.delete(this.#listens.values().next().value as JsonRpcId);
     const msg = {
       jsonrpc: '2.0',
       id,

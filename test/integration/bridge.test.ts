@@ -308,6 +308,68 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
   });
 });
 
+describe('older client → 2026-07-28-only server: what the client cannot answer', () => {
+  async function connect(client: Client): Promise<void> {
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [
+          CLI,
+          'forward',
+          'stdio',
+          '--admin-port',
+          '0',
+          '--bridge',
+          'auto',
+          '--',
+          process.execPath,
+          V2_SERVER,
+          'stdio',
+          '--reject',
+        ],
+        stderr: 'ignore',
+      }),
+    );
+  }
+
+  it('a client that answers the server’s question with an error gets BRIDGE_INPUT_FAILED, and the session goes on', async () => {
+    const client = new Client({ name: 'refuser', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      throw new Error('the user closed the dialog');
+    });
+    await connect(client);
+    try {
+      const err = await client.callTool({ name: 'confirm', arguments: { action: 'x' } }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; message?: string; data?: { code?: string } },
+      );
+      expect(err?.code).toBe(-32603);
+      expect(err?.message).toMatch(/answered with an error .*the user closed the dialog/);
+      expect(err?.data?.code).toBe('BRIDGE_INPUT_FAILED');
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe(
+        'echo(modern): still here',
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a client without the capability gets the server’s own -32021 naming it', async () => {
+    const client = new Client({ name: 'plain', version: '1.0.0' }, { capabilities: {} });
+    await connect(client);
+    try {
+      const err = await client.callTool({ name: 'ask_llm', arguments: { q: 'x' } }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; message?: string },
+      );
+      expect(err?.code).toBe(-32021);
+      expect(err?.message).toMatch(/sampling/);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe.each(['stdio', 'http'] as const)('2026-07-28 client → older server, over %s', (wire) => {
   let fixture: RunningFixture | undefined;
   let proxy: RunningCli | undefined;
