@@ -169,6 +169,8 @@ export class BridgeTransport implements Transport, BridgeHost {
   /** Client messages that came while the probe was out, in order. */
   #queue: Frame[] = [];
   #probeId: string | undefined;
+  /** An older client's initialize, sent first to a stdio server; its answer decides (see #probe). */
+  #initialize: Frame | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #client: ClientFacts | undefined;
   #ids = 0;
@@ -198,6 +200,7 @@ export class BridgeTransport implements Transport, BridgeHost {
         clearTimeout(this.#probeTimer);
         this.#probeTimer = undefined;
         this.#probeId = undefined;
+        this.#initialize = undefined;
         this.#queue = [];
         this.#state = 'new';
       }
@@ -307,6 +310,23 @@ export class BridgeTransport implements Transport, BridgeHost {
   #probe(first: Frame): void {
     this.#state = 'probing';
     this.#client = clientFacts(first);
+    if (this.#client.era === 'legacy' && first.method === 'initialize' && !this.httpUpstream) {
+      // An older client with a stdio server: its initialize goes first, as is. A server that serves the
+      // client's era answers it (nothing more to do, at no cost); a 2026-07-28-only one refuses it with
+      // -32022 naming its versions, and only then is it asked server/discover. (Over HTTP, server/discover
+      // goes first: a server that serves both eras serves older clients there without server → client
+      // requests, and the bridge gives them those.)
+      this.#queue.shift();
+      this.#initialize = first;
+      this.event('probe', 'the older client’s initialize sent first, as is');
+      this.#inner.send(first);
+      return;
+    }
+    this.#discover();
+  }
+
+  #discover(): void {
+    const client = this.#client as ClientFacts;
     const id = `mcpscope-probe-${++this.#ids}`;
     this.#probeId = id;
     const msg = {
@@ -316,14 +336,14 @@ export class BridgeTransport implements Transport, BridgeHost {
       params: {
         _meta: {
           [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[MODERN_PROTOCOL_VERSIONS.length - 1],
-          [META_CLIENT_INFO]: this.#client.info ?? BRIDGE_CLIENT_INFO,
-          [META_CLIENT_CAPABILITIES]: this.#client.capabilities,
+          [META_CLIENT_INFO]: client.info ?? BRIDGE_CLIENT_INFO,
+          [META_CLIENT_CAPABILITIES]: client.capabilities,
         },
       },
     };
     this.event(
       'probe',
-      `asked the upstream server/discover (the client speaks ${this.#client.era === 'modern' ? '2026-07-28' : 'an older revision'})`,
+      `asked the upstream server/discover (the client speaks ${client.era === 'modern' ? '2026-07-28' : 'an older revision'})`,
       'upstream-out',
       msg,
     );
@@ -344,6 +364,10 @@ export class BridgeTransport implements Transport, BridgeHost {
         (this.#translator as Translator).fromUpstream(frame);
         return;
       default:
+        if (this.#state === 'probing' && this.#initialize && this.#answersInitialize(frame)) {
+          this.#initializeAnswered(frame);
+          return;
+        }
         if (this.#state === 'probing' && this.#isProbeAnswer(frame)) {
           this.event('probe', undefined, 'upstream-in', frame.msg);
           this.#decide(frame, undefined);
@@ -353,6 +377,38 @@ export class BridgeTransport implements Transport, BridgeHost {
     }
   }
 
+  #answersInitialize(frame: Frame): boolean {
+    return (frame.kind === 'response' || frame.kind === 'error') && frame.id === this.#initialize?.id;
+  }
+
+  /**
+   * The answer to an older client's initialize sent first: a refusal that names 2026-07-28 versions
+   * (-32022) means a 2026-07-28-only server, asked server/discover next (the client's initialize waits
+   * for the translation); anything else is the server's own answer, and nothing is translated.
+   */
+  #initializeAnswered(frame: Frame): void {
+    const initialize = this.#initialize as Frame;
+    this.#initialize = undefined;
+    if (frame.kind === 'error' && modernAnswer(frame)) {
+      this.event(
+        'probe',
+        'the server refused the older initialize, naming 2026-07-28',
+        'upstream-in',
+        frame.msg,
+      );
+      this.#queue.unshift(initialize);
+      this.#discover();
+      return;
+    }
+    this.#state = 'pass';
+    this.#direction = 'none';
+    this.event('probe', 'the server answered the older client’s initialize: nothing is translated');
+    this.onmessage?.(frame);
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const queued of queue) this.#inner.send(queued);
+  }
+
   /** The answer to the probe (an HTTP server that cannot tell the id answers with id null). */
   #isProbeAnswer(frame: Frame): boolean {
     if (frame.kind !== 'response' && frame.kind !== 'error') return false;
@@ -360,6 +416,13 @@ export class BridgeTransport implements Transport, BridgeHost {
   }
 
   #upstreamError(err: McpscopeError): void {
+    if (this.#state === 'probing' && this.#initialize && err.details?.id === this.#initialize.id) {
+      // The older client's initialize could not be delivered: the client gets why; nothing is decided.
+      this.#initialize = undefined;
+      this.#failQueue(err);
+      this.onerror?.(err);
+      return;
+    }
     if (this.#state === 'probing' && err.details?.id === this.#probeId) {
       // The way to the upstream failed: no verdict on its era. What waited gets the error; the next
       // request probes again.

@@ -697,8 +697,18 @@ describe('same era on both sides', () => {
       expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'go' } }))).toBe(
         'did go',
       );
-      const metrics = await metricsText(await adminUrlFrom(() => err));
-      expect(metrics).not.toMatch(/mcpscope_bridge_translations_total\{/);
+      const admin = await adminUrlFrom(() => err);
+      expect(await metricsText(admin)).not.toMatch(/mcpscope_bridge_translations_total\{/);
+      // Over stdio the older client's initialize went first and was answered: no server/discover at all.
+      const sessions = (await (await fetch(`${admin}/sessions`)).json()) as {
+        sessions: Array<{ id: string; bridge?: string }>;
+      };
+      expect(sessions.sessions[0]?.bridge).toBe('none');
+      const page = (await (await fetch(`${admin}/sessions/${sessions.sessions[0]?.id}/events`)).json()) as {
+        events: Array<{ type: string; message?: { method?: string } }>;
+      };
+      expect(page.events.filter((e) => e.type === 'bridge').length).toBeGreaterThan(0);
+      expect(page.events.some((e) => e.message?.method === 'server/discover')).toBe(false);
     } finally {
       await peer.client.close();
     }
