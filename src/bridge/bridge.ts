@@ -169,8 +169,10 @@ export class BridgeTransport implements Transport, BridgeHost {
   /** Client messages that came while the probe was out, in order. */
   #queue: Frame[] = [];
   #probeId: string | undefined;
-  /** An older client's initialize, sent first to a stdio server; its answer decides (see #probe). */
+  /** An older client's initialize, sent first; its answer decides (see #probe). */
   #initialize: Frame | undefined;
+  /** A stateless HTTP server's answer to that initialize, held while server/discover is asked. */
+  #initializeAnswer: Frame | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #client: ClientFacts | undefined;
   #ids = 0;
@@ -201,6 +203,7 @@ export class BridgeTransport implements Transport, BridgeHost {
         this.#probeTimer = undefined;
         this.#probeId = undefined;
         this.#initialize = undefined;
+        this.#initializeAnswer = undefined;
         this.#queue = [];
         this.#state = 'new';
       }
@@ -310,12 +313,11 @@ export class BridgeTransport implements Transport, BridgeHost {
   #probe(first: Frame): void {
     this.#state = 'probing';
     this.#client = clientFacts(first);
-    if (this.#client.era === 'legacy' && first.method === 'initialize' && !this.httpUpstream) {
-      // An older client with a stdio server: its initialize goes first, as is. A server that serves the
-      // client's era answers it (nothing more to do, at no cost); a 2026-07-28-only one refuses it with
-      // -32022 naming its versions, and only then is it asked server/discover. (Over HTTP, server/discover
-      // goes first: a server that serves both eras serves older clients there without server → client
-      // requests, and the bridge gives them those.)
+    if (this.#client.era === 'legacy' && first.method === 'initialize') {
+      // An older client: its initialize goes first, as is. A server that serves the client's era answers
+      // it (nothing more to do, at no cost); a 2026-07-28-only one refuses it with -32022 naming its
+      // versions, and only then is it asked server/discover. See #initializeAnswered for a stateless
+      // HTTP answer.
       this.#queue.shift();
       this.#initialize = first;
       this.event('probe', 'the older client’s initialize sent first, as is');
@@ -400,6 +402,21 @@ export class BridgeTransport implements Transport, BridgeHost {
       this.#discover();
       return;
     }
+    if (frame.kind === 'response' && this.httpUpstream && this.upstreamSessionId === undefined) {
+      // An HTTP server that answered without a session serves the older client statelessly: it cannot
+      // send it elicitation or sampling requests. If it also speaks 2026-07-28 (the v2 SDK's default
+      // fallback), the bridge serves the client better; server/discover tells. Its answer waits.
+      this.event(
+        'probe',
+        'the server answered the older initialize without a session: is it a 2026-07-28 server too?',
+        'upstream-in',
+        frame.msg,
+      );
+      this.#initializeAnswer = frame;
+      this.#queue.unshift(initialize);
+      this.#discover();
+      return;
+    }
     this.#state = 'pass';
     this.#direction = 'none';
     this.event('probe', 'the server answered the older client’s initialize: nothing is translated');
@@ -464,6 +481,13 @@ export class BridgeTransport implements Transport, BridgeHost {
     const discover = answer ? modernAnswer(answer) : undefined;
     const client = this.#client as ClientFacts;
     const serverEra: Era = discover ? 'modern' : 'legacy';
+    const heldAnswer = this.#initializeAnswer;
+    this.#initializeAnswer = undefined;
+    if (serverEra === client.era && heldAnswer) {
+      // The stateless server's own answer to the initialize stands: nothing is translated.
+      this.#queue.shift();
+      this.onmessage?.(heldAnswer);
+    }
     if (serverEra === client.era) {
       this.#state = 'pass';
       this.#direction = 'none';

@@ -40,6 +40,11 @@ export class DetectingClientTransport implements Transport {
     this.#wire(this.#current);
   }
 
+  /** The upstream's Streamable HTTP session, once it gave one (tapes and --bridge read it). */
+  get upstreamSessionId(): unknown {
+    return (this.#current as { upstreamSessionId?: unknown }).upstreamSessionId;
+  }
+
   get kind(): TransportKind {
     return this.#current.kind;
   }

@@ -308,6 +308,60 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
   });
 });
 
+describe('older client → a server of both eras whose older side is stateless (the v2 SDK’s default, over HTTP)', () => {
+  let fixture: RunningFixture;
+  let proxy: RunningCli;
+
+  beforeAll(async () => {
+    fixture = await startFixture('v2Server.mjs', ['http']);
+    proxy = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', fixture.url]);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await fixture?.stop();
+  });
+
+  it('is bridged to the 2026-07-28 side, so the client gets the server’s questions', async () => {
+    const peer = v1Peer();
+    await peer.client.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
+    try {
+      // Served statelessly in its own era, this server could not ask the client anything.
+      expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'go' } }))).toBe(
+        'did go',
+      );
+      expect(text(await peer.client.callTool({ name: 'echo', arguments: { text: 'x' } }))).toBe(
+        'echo(modern): x',
+      );
+      const admin = await adminUrlFrom(proxy.stderr);
+      const sessions = (await (await fetch(`${admin}/sessions`)).json()) as {
+        sessions: Array<{ bridge?: string }>;
+      };
+      expect(sessions.sessions.map((s) => s.bridge)).toContain('to-modern');
+    } finally {
+      await peer.client.close();
+    }
+  });
+
+  it('while an older server with sessions is not bridged', async () => {
+    const older = await startFixture('v1Server.mjs', ['http']);
+    const front = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', older.url]);
+    const peer = v1Peer();
+    try {
+      await peer.client.connect(new StreamableHTTPClientTransport(new URL(front.url)));
+      expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'go' } }))).toBe(
+        'did go',
+      );
+      const metrics = await metricsText(await adminUrlFrom(front.stderr));
+      expect(metrics).not.toMatch(/mcpscope_bridge_translations_total\{/);
+    } finally {
+      await peer.client.close();
+      await front.stop();
+      await older.stop();
+    }
+  });
+});
+
 describe('older client → 2026-07-28-only server: what the client cannot answer', () => {
   async function connect(client: Client): Promise<void> {
     await client.connect(
