@@ -114,6 +114,16 @@ export interface ProxyOptions {
   sessionIdleMs?: number;
   /** Concurrent session cap. Default 10,000. */
   maxSessions?: number;
+  /**
+   * 'http' with a command: a session's server process idle this long (no traffic, no request in flight,
+   * open streams or not) is stopped and its session closed; 0 = never. Default 5 min.
+   */
+  processIdleMs?: number;
+  /**
+   * 'http' with a command: most server processes at once; at the limit a new session stops the least
+   * recently used idle one, or is refused (HTTP 503) when none is idle. Default 100.
+   */
+  maxProcesses?: number;
   /** SIGTERM → SIGKILL grace for children, in ms. Default 5,000. */
   graceMs?: number;
   /**
@@ -297,6 +307,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     requestTimeoutMs: options.requestTimeoutMs,
     sessionIdleMs: options.inbound === 'stdio' ? 0 : options.sessionIdleMs,
     maxSessions: options.maxSessions,
+    // One server process per session: only for 'http' with a command (stdio has one session for good).
+    ownsProcesses: options.inbound === 'http' && 'command' in upstream,
+    processIdleMs: options.processIdleMs,
+    maxProcesses: options.maxProcesses,
   });
   const processes = new ProcessManager({ logger, graceMs: options.graceMs });
   let remote: HttpUpstream | undefined;

@@ -396,6 +396,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
                 'stderr',
                 'http',
                 'bridge',
+                'session-expired',
               ],
             },
             direction: { enum: ['client-to-server', 'server-to-client'] },

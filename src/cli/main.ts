@@ -111,6 +111,8 @@ export async function run(
     requestTimeoutMs: config.requestTimeoutMs,
     sessionIdleMs: config.sessionIdleMs,
     maxSessions: config.maxSessions,
+    processIdleMs: config.processIdleMs,
+    maxProcesses: config.maxProcesses,
     graceMs: config.graceMs,
     shutdownGraceMs: config.shutdownGraceMs,
     breaker: config.breaker

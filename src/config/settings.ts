@@ -18,7 +18,9 @@ import {
 } from '../resilience/circuitBreaker.js';
 import { parseRate } from '../resilience/tokenBucket.js';
 import {
+  DEFAULT_MAX_PROCESSES,
   DEFAULT_MAX_SESSIONS,
+  DEFAULT_PROCESS_IDLE_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SESSION_IDLE_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -188,6 +190,20 @@ export const SETTINGS = table({
     type: int(1).default(DEFAULT_MAX_SESSIONS),
     commands: HTTP,
     docs: 'over it: HTTP 503',
+  },
+  processIdleMs: {
+    flag: '--process-idle-ms <ms>',
+    help: 'close a session and stop its server process after this long idle (0 = never)',
+    type: int(0).default(DEFAULT_PROCESS_IDLE_MS),
+    commands: ['forward http'],
+    docs: 'only with a server command (one process per session); idle: no traffic and no request in flight, open streams or not; `--session-idle-ms` applies too',
+  },
+  maxProcesses: {
+    flag: '--max-processes <n>',
+    help: 'most server processes (one per session) at once',
+    type: int(1).default(DEFAULT_MAX_PROCESSES),
+    commands: ['forward http'],
+    docs: 'only with a server command; at the limit a new session stops the least recently used idle one (no request in flight) and closes its session; with none idle: HTTP 503',
   },
   upstream: {
     flag: '--upstream <url>',

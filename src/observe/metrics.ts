@@ -97,6 +97,8 @@ export class Metrics {
   // process
   readonly processLifetime: Histogram<'result'>;
   readonly processRestarts: Counter;
+  readonly sessionsExpired: Counter<'reason'>;
+  readonly processesEvicted: Counter;
   readonly processShutdowns: Counter<'process' | 'result'>;
   readonly processShutdownSeconds: Histogram<'process'>;
   // resilience
@@ -352,6 +354,17 @@ export class Metrics {
     this.processRestarts = new Counter({
       name: `${p}process_restarts_total`,
       help: 'Upstream server processes restarted after a crash',
+      registers,
+    });
+    this.sessionsExpired = new Counter({
+      name: `${p}sessions_expired_total`,
+      help: 'Sessions mcpscope closed on its own, by reason: idle (--session-idle-ms), process_idle (its server process idle for --process-idle-ms), evicted (its idle process stopped to make room under --max-processes)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.processesEvicted = new Counter({
+      name: `${p}processes_evicted_total`,
+      help: 'Idle server processes stopped (their sessions closed) to make room for a new session at --max-processes',
       registers,
     });
     this.processShutdowns = new Counter({

@@ -219,6 +219,10 @@ export class MetricsStage implements ObserverStage {
       case 'process-restarted':
         m.processRestarts.inc();
         return;
+      case 'session-expired':
+        m.sessionsExpired.labels(event.reason).inc();
+        if (event.reason === 'evicted') m.processesEvicted.inc();
+        return;
       case 'bridge':
         // The probe is not a translation; neither is anything said when both sides share an era.
         if (event.bridge !== 'none' && event.translation !== 'probe') {

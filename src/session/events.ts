@@ -124,6 +124,20 @@ export interface HttpExchangeEvent {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
 }
+/**
+ * Why mcpscope closed a session on its own: `idle` (no traffic and no open stream for `--session-idle-ms`),
+ * `process_idle` (its server process idle for `--process-idle-ms`), `evicted` (its idle server process was
+ * the least recently used one when a new session needed room under `--max-processes`).
+ */
+export type ExpiryReason = 'idle' | 'process_idle' | 'evicted';
+
+/** mcpscope is closing the session on its own (emitted just before it closes). */
+export interface SessionExpiredEvent {
+  readonly type: 'session-expired';
+  readonly reason: ExpiryReason;
+  /** Time since the session's last message, in seconds. */
+  readonly idleSeconds: number;
+}
 /** An error mcpscope raised for this session (rejected input, upstream failure, timeout). */
 export interface ErrorEvent {
   readonly type: 'error';
@@ -171,6 +185,7 @@ export type SessionEvent =
   | ProcessRestartedEvent
   | StderrEvent
   | HttpExchangeEvent
+  | SessionExpiredEvent
   | ErrorEvent
   | BridgeEvent;
 

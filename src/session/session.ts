@@ -152,6 +152,14 @@ export class Session implements PipelineTarget {
     return this.#pending.size - this.#streaming;
   }
 
+  /**
+   * A request either way waits for its answer (an open subscription included): the session is in use
+   * whatever its last message, so it is neither expired nor evicted for being idle.
+   */
+  get awaitingAnswers(): boolean {
+    return this.#pending.size > 0 || this.#serverPending.size > 0;
+  }
+
   /** Start the upstream first, so the client's first message has somewhere to go. */
   async start(): Promise<void> {
     await this.outbound.start();

@@ -1,0 +1,155 @@
+// Sessions that own a server process (forward http with a command): most clients never DELETE their
+// session, so an idle process is stopped after --process-idle-ms, and at --max-processes a new session
+// stops the least recently used idle one instead of being refused.
+import { existsSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  EXAMPLE,
+  adminUrlFrom,
+  childrenOf,
+  connectHttp,
+  post,
+  INIT,
+  startHttpProxy,
+  type RunningCli,
+  type TestClient,
+} from '../helpers.js';
+
+/** True while `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}/stat`)) return false;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One series of the admin server's /metrics; throws when it is absent (absent is not 0). */
+async function metric(admin: string, series: string): Promise<number> {
+  const text = await (await fetch(`${admin}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no series ${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
+}
+
+interface FeedEvent {
+  type: string;
+  reason?: string;
+  idleSeconds?: number;
+}
+
+async function feedEvents(admin: string, session: string): Promise<FeedEvent[]> {
+  const res = await fetch(`${admin}/sessions/${session}/events?limit=1000`);
+  return ((await res.json()) as { events: FeedEvent[] }).events;
+}
+
+type Connected = Awaited<ReturnType<typeof connectHttp>>;
+
+/** Connect an SDK client and return it with the pid of the server process its session started. */
+async function connectWithChild(proxy: RunningCli): Promise<{ c: Connected; child: number }> {
+  const before = new Set(childrenOf(proxy.proc.pid as number));
+  const c = await connectHttp(proxy.url);
+  const child = childrenOf(proxy.proc.pid as number).find((pid) => !before.has(pid));
+  if (child === undefined) throw new Error('no new server process for the session');
+  return { c, child };
+}
+
+describe('server processes of sessions that are never deleted', () => {
+  let proxy: RunningCli | undefined;
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    // Closing an SDK client does not DELETE its session: the proxy's shutdown stops what is left.
+    await Promise.allSettled(clients.map((c) => c.client.close()));
+    clients.length = 0;
+    await proxy?.stop();
+    proxy = undefined;
+  });
+
+  it('stops the process of a session idle past --process-idle-ms, GET stream open or not, and keeps one in use', async () => {
+    proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--process-idle-ms',
+      '500',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    const admin = await adminUrlFrom(proxy.stderr);
+    const idle = await connectWithChild(proxy);
+    clients.push(idle.c);
+    const busy = await connectWithChild(proxy);
+    clients.push(busy.c);
+    let calling = true;
+    const calls = (async () => {
+      while (calling) {
+        await busy.c.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+        await sleep(100);
+      }
+    })();
+    try {
+      await expect.poll(() => alive(idle.child), { timeout: 10_000, interval: 100 }).toBe(false);
+      // Several expiry periods later, the session in use still has its process.
+      await sleep(1_500);
+      expect(alive(busy.child)).toBe(true);
+      expect(await metric(admin, 'mcpscope_sessions_expired_total{reason="process_idle"}')).toBe(1);
+    } finally {
+      calling = false;
+      await calls;
+    }
+    const events = await feedEvents(admin, idle.c.transport.sessionId as string);
+    expect(events.find((e) => e.type === 'session-expired')).toMatchObject({ reason: 'process_idle' });
+    // The idle client's session is gone: its next request is answered 404, and it may start a new one.
+    await expect(idle.c.client.listTools()).rejects.toThrow();
+    const again = await connectHttp(proxy.url);
+    clients.push(again);
+    expect((await again.client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it('at --max-processes, a new session stops the least recently used idle one; with none idle, 503', async () => {
+    proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--max-processes',
+      '2',
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    const admin = await adminUrlFrom(proxy.stderr);
+    const first = await connectWithChild(proxy);
+    clients.push(first.c);
+    const second = await connectWithChild(proxy);
+    clients.push(second.c);
+    // The first is used again after the second: the second is now the least recently used.
+    await first.c.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } });
+
+    const third = await connectWithChild(proxy);
+    clients.push(third.c);
+    await expect.poll(() => alive(second.child), { timeout: 10_000, interval: 100 }).toBe(false);
+    expect(alive(first.child)).toBe(true);
+    expect(alive(third.child)).toBe(true);
+    expect((await third.c.client.callTool({ name: 'add', arguments: { a: 2, b: 2 } })).content).toEqual([
+      { type: 'text', text: '4' },
+    ]);
+    expect(await metric(admin, 'mcpscope_processes_evicted_total')).toBe(1);
+    expect(await metric(admin, 'mcpscope_sessions_expired_total{reason="evicted"}')).toBe(1);
+    const events = await feedEvents(admin, second.c.transport.sessionId as string);
+    expect(events.find((e) => e.type === 'session-expired')).toMatchObject({ reason: 'evicted' });
+    await expect(second.c.client.listTools()).rejects.toThrow();
+
+    // Both live sessions busy with a call in flight: no idle process to stop, so a new session is refused.
+    const slow = [first, third].map((s) =>
+      s.c.client.callTool({ name: 'slow', arguments: { ms: 3_000, steps: 1 } }),
+    );
+    await sleep(300);
+    const refused = await post(proxy.url, INIT);
+    expect(refused.status).toBe(503);
+    const body = (await refused.json()) as { error: { message: string; data: Record<string, unknown> } };
+    expect(body.error.data).toMatchObject({ code: 'TOO_MANY_SESSIONS', setting: 'maxProcesses' });
+    expect(body.error.message).toContain('--max-processes');
+    await Promise.all(slow);
+    expect(alive(first.child)).toBe(true);
+    expect(alive(third.child)).toBe(true);
+  });
+});
