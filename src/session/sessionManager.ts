@@ -76,6 +76,8 @@ function shuttingDown(what: string): McpscopeError {
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #busy = new Map<string, () => boolean>();
+  /** Sessions whose upstream is still starting: neither idle nor evictable yet. */
+  readonly #starting = new Set<Session>();
   readonly #pipeline: Pipeline;
   readonly #logger: Logger;
   readonly #requestTimeoutMs: number;
@@ -144,7 +146,7 @@ export class SessionManager {
       // A session being closed is on its way out (its process stopping): it no longer takes a place.
       if (session.closed) continue;
       live++;
-      if (session.awaitingAnswers) continue;
+      if (session.awaitingAnswers || this.#starting.has(session)) continue;
       if (!lru || session.lastActivity < lru.lastActivity) lru = session;
     }
     const max = this.#maxProcesses;
@@ -190,12 +192,17 @@ export class SessionManager {
       this.#sessions.delete(id);
       this.#busy.delete(id);
     });
+    this.#starting.add(session);
     try {
       await session.start();
     } catch (err) {
       await session.close(err instanceof McpscopeError ? err : undefined);
       throw err;
+    } finally {
+      this.#starting.delete(session);
     }
+    // Idle from now: the time its process took to start was no one's idleness.
+    session.lastActivity = Math.max(session.lastActivity, performance.now());
     return session;
   }
 
@@ -226,7 +233,7 @@ export class SessionManager {
   #sweepOnce(): void {
     const now = performance.now();
     for (const session of this.#sessions.values()) {
-      if (session.closed) continue;
+      if (session.closed || this.#starting.has(session)) continue;
       if (session.pendingCount > 0) session.expireRequests(now, this.#requestTimeoutMs);
       const idle = now - session.lastActivity;
       // A server process is the costly part: an open but silent stream does not keep it.
