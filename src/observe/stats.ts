@@ -1,16 +1,52 @@
+import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+
 /**
- * In-memory sliding windows for the stats API: per target (the whole proxy, an upstream, a tool) a fixed ring
- * of 10-second buckets covering one hour, each with a call count, an error count and a log-scale latency
- * histogram. Recording is a few array increments; memory per target is fixed (about 60 KB).
+ * In-memory sliding windows for the stats API: per target (the whole proxy, an upstream, a tool) a ring of
+ * 10-second buckets covering one hour, each with a call count and an error count, and latency percentiles
+ * from DDSketch quantile sketches with a 1 % relative accuracy. Memory per target is bounded (see
+ * SKETCH_BIN_LIMIT): an idle target holds only its counters, a busy one its sketches too.
  */
 
 /** Width of one bucket (10 s) and how many are kept (one hour). */
 export const BUCKET_MS = 10_000;
 export const BUCKETS = 360;
-/** Latency bins: bin i holds [64 µs · √2^i, 64 µs · √2^(i+1)); the last one everything above ~67 s. */
-const LAT_BINS = 41;
-const LAT_BASE_US = 64;
-const LOG_SQRT2 = Math.log(Math.SQRT2);
+/**
+ * Relative accuracy of every latency percentile (1 %): DDSketch's guarantee, whatever the distribution. A
+ * 6.0 s p95 is reported between 5.94 and 6.06 s (power-of-two bins used to say 8.39 s).
+ */
+export const LATENCY_RELATIVE_ACCURACY = 0.01;
+/**
+ * Most bins in one sketch (1,024 of 8 bytes): at 1 % that spans 1 : 8·10^8 (1 µs to 13 min); calls faster
+ * than the span below the slowest are counted in its lowest bin. A sketch holds only the bins between its
+ * fastest and slowest call, grown by SKETCH_CHUNK.
+ */
+export const SKETCH_BIN_LIMIT = 1_024;
+const SKETCH_CHUNK = 32;
+/** The newest buckets keep a sketch each (30: the 1m and 5m windows and the per-bucket trend medians). */
+export const RECENT_BUCKETS = 30;
+/**
+ * Older buckets are folded six at a time (one minute) into one sketch, so a target holds at most 30 + 61
+ * sketches, and the hour's percentiles may take in up to 50 s more at the window's old end.
+ */
+export const FOLD_BUCKETS = 6;
+const FOLDS = Math.ceil(BUCKETS / FOLD_BUCKETS) + 1;
+
+type Sketch = LogCollapsingLowestDenseDDSketch;
+
+function newSketch(): Sketch {
+  const sketch = new LogCollapsingLowestDenseDDSketch({
+    relativeAccuracy: LATENCY_RELATIVE_ACCURACY,
+    binLimit: SKETCH_BIN_LIMIT,
+  });
+  // Grown 32 bins at a time rather than the library's 128: most buckets span a narrow range.
+  sketch.store.chunkSize = SKETCH_CHUNK;
+  return sketch;
+}
+
+/** A percentile as reported: 5 significant digits (rounding adds at most 0.005 % to the sketch's 1 %). */
+function reported(ms: number): number {
+  return ms === 0 ? 0 : Number(ms.toPrecision(5));
+}
 
 export interface WindowSummary {
   /** Window length, seconds. */
@@ -21,21 +57,10 @@ export interface WindowSummary {
   errorRate: number;
   /** calls per second over the window. */
   throughput: number;
-  /** Latency percentiles in ms (upper bound of the bin that holds them); null without calls. */
+  /** Latency percentiles in ms, within LATENCY_RELATIVE_ACCURACY (1 %); null without calls. */
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
-}
-
-function binOf(latencyMs: number): number {
-  const us = latencyMs * 1000;
-  if (us <= LAT_BASE_US) return 0;
-  return Math.min(LAT_BINS - 1, Math.floor(Math.log(us / LAT_BASE_US) / LOG_SQRT2));
-}
-
-/** Upper bound of a latency bin, in ms. */
-function binUpperMs(bin: number): number {
-  return (LAT_BASE_US * Math.SQRT2 ** (bin + 1)) / 1000;
 }
 
 /** One target's ring of buckets. `now` is a millisecond clock passed in (tests use a fake one). */
@@ -44,7 +69,16 @@ export class StatsSeries {
   readonly bucketMs: number;
   readonly #calls = new Uint32Array(BUCKETS);
   readonly #errors = new Uint32Array(BUCKETS);
-  readonly #latency = new Uint32Array(BUCKETS * LAT_BINS);
+  /** The newest buckets' sketches by bucket % RECENT_BUCKETS, and which bucket each holds (-1: none). */
+  readonly #recent: Array<Sketch | undefined> = new Array<Sketch | undefined>(RECENT_BUCKETS);
+  readonly #recentBucket = new Float64Array(RECENT_BUCKETS).fill(-1);
+  /** Folded older buckets by fold (bucket / FOLD_BUCKETS) % FOLDS, and which fold each holds. */
+  readonly #folds: Array<Sketch | undefined> = new Array<Sketch | undefined>(FOLDS);
+  readonly #foldOf = new Float64Array(FOLDS).fill(-1);
+  /** Bumped whenever a fold changes, so that the merge of a window's folds can be kept. */
+  #foldVersion = 0;
+  /** The last merge of folds a summary made: which folds, as of which version (the hour's, mostly). */
+  #foldCache: { first: number; last: number; version: number; sketch: Sketch } | undefined;
   /** Absolute number (now / bucketMs) of the newest bucket written; -1 before the first. */
   #head = -1;
 
@@ -56,15 +90,44 @@ export class StatsSeries {
     const bucket = this.#advance(now);
     const slot = bucket % BUCKETS;
     const calls = this.#calls;
-    const errors = this.#errors;
-    const latency = this.#latency;
-    const bin = slot * LAT_BINS + binOf(latencyMs);
     calls[slot] = (calls[slot] as number) + 1;
-    if (error) errors[slot] = (errors[slot] as number) + 1;
-    latency[bin] = (latency[bin] as number) + 1;
+    if (error) this.#errors[slot] = (this.#errors[slot] as number) + 1;
+    this.#sketchFor(bucket)?.accept(latencyMs > 0 ? latencyMs : 0);
   }
 
-  /** Move the head to `now`'s bucket, clearing the buckets skipped over. */
+  /** The sketch that takes `bucket`'s calls: its own, made now if need be (folding the one it replaces). */
+  #sketchFor(bucket: number): Sketch | undefined {
+    const r = bucket % RECENT_BUCKETS;
+    const held = this.#recentBucket[r] as number;
+    if (held === bucket) return this.#recent[r];
+    if (held > bucket) {
+      // A call timed in a bucket already folded (the clock went back): into its fold, if still in the hour.
+      if (bucket <= this.#head - BUCKETS) return undefined;
+      this.#foldVersion++;
+      return this.#fold(Math.floor(bucket / FOLD_BUCKETS));
+    }
+    const old = this.#recent[r];
+    if (old && held > bucket - BUCKETS) {
+      this.#fold(Math.floor(held / FOLD_BUCKETS)).merge(old);
+      this.#foldVersion++;
+    }
+    const sketch = newSketch();
+    this.#recent[r] = sketch;
+    this.#recentBucket[r] = bucket;
+    return sketch;
+  }
+
+  /** The sketch of fold `f`, made now (in place of an older fold) if need be. */
+  #fold(f: number): Sketch {
+    const i = f % FOLDS;
+    if (this.#foldOf[i] === f) return this.#folds[i] as Sketch;
+    const sketch = newSketch();
+    this.#folds[i] = sketch;
+    this.#foldOf[i] = f;
+    return sketch;
+  }
+
+  /** Move the head to `now`'s bucket, clearing the counters of the buckets skipped over. */
   #advance(now: number): number {
     const bucket = Math.floor(now / this.bucketMs);
     if (this.#head === -1) this.#head = bucket - 1;
@@ -73,48 +136,68 @@ export class StatsSeries {
       const slot = (this.#head + i) % BUCKETS;
       this.#calls[slot] = 0;
       this.#errors[slot] = 0;
-      this.#latency.fill(0, slot * LAT_BINS, (slot + 1) * LAT_BINS);
     }
     if (bucket > this.#head) this.#head = bucket;
     return bucket;
   }
 
-  /** The last `n` buckets up to `now`, oldest first, as [calls, errors, latency slot] per bucket. */
-  #span(now: number, n: number): number[] {
+  /** The last `n` buckets up to `now`, oldest first: [bucket number, counter slot], slot -1 for none. */
+  #span(now: number, n: number): Array<[number, number]> {
     const newest = Math.floor(now / this.bucketMs);
-    const slots: number[] = [];
+    const out: Array<[number, number]> = [];
     for (let b = newest - n + 1; b <= newest; b++) {
       // A bucket newer than the head, or older than the ring, holds nothing.
-      if (this.#head === -1 || b > this.#head || b <= this.#head - BUCKETS) slots.push(-1);
-      else slots.push(((b % BUCKETS) + BUCKETS) % BUCKETS);
+      if (this.#head === -1 || b > this.#head || b <= this.#head - BUCKETS) out.push([b, -1]);
+      else out.push([b, ((b % BUCKETS) + BUCKETS) % BUCKETS]);
     }
-    return slots;
+    return out;
+  }
+
+  /**
+   * Folds `first` to `last` merged: kept until a fold changes (at most once a bucket), so the hour's
+   * summaries, asked for every target on every /stats, merge its 30 newest buckets and one sketch.
+   */
+  #folded(first: number, last: number): Sketch {
+    const c = this.#foldCache;
+    if (c && c.first === first && c.last === last && c.version === this.#foldVersion) return c.sketch;
+    const sketch = newSketch();
+    for (let f = first; f <= last; f++) {
+      if (this.#foldOf[f % FOLDS] === f) sketch.merge(this.#folds[f % FOLDS] as Sketch);
+    }
+    this.#foldCache = { first, last, version: this.#foldVersion, sketch };
+    return sketch;
+  }
+
+  /** The bucket's own sketch, while it has one (the newest RECENT_BUCKETS buckets). */
+  #own(bucket: number): Sketch | undefined {
+    const r = bucket % RECENT_BUCKETS;
+    return this.#recentBucket[r] === bucket ? this.#recent[r] : undefined;
   }
 
   summary(now: number, windowMs: number): WindowSummary {
     const n = Math.max(1, Math.min(BUCKETS, Math.round(windowMs / this.bucketMs)));
     let calls = 0;
     let errors = 0;
-    const hist = new Float64Array(LAT_BINS);
-    for (const slot of this.#span(now, n)) {
+    const merged = newSketch();
+    /** The folds the window takes in: a contiguous run, oldest first. */
+    let firstFold = -1;
+    let lastFold = -1;
+    for (const [b, slot] of this.#span(now, n)) {
       if (slot < 0) continue;
       const c = this.#calls[slot] as number;
-      if (c === 0) continue; // an empty bucket adds nothing: skip its bins
+      if (c === 0) continue; // an empty bucket adds nothing
       calls += c;
       errors += this.#errors[slot] as number;
-      for (let i = 0; i < LAT_BINS; i++)
-        hist[i] = (hist[i] as number) + (this.#latency[slot * LAT_BINS + i] as number);
-    }
-    const pct = (p: number): number | null => {
-      if (calls === 0) return null;
-      const rank = Math.ceil(calls * p);
-      let seen = 0;
-      for (let i = 0; i < LAT_BINS; i++) {
-        seen += hist[i] as number;
-        if (seen >= rank) return Math.round(binUpperMs(i) * 1000) / 1000;
+      const own = this.#own(b);
+      if (own) merged.merge(own);
+      else {
+        lastFold = Math.floor(b / FOLD_BUCKETS);
+        if (firstFold === -1) firstFold = lastFold;
       }
-      return Math.round(binUpperMs(LAT_BINS - 1) * 1000) / 1000;
-    };
+    }
+    if (firstFold !== -1) merged.merge(this.#folded(firstFold, lastFold));
+    const pct = (q: number): number | null =>
+      calls === 0 || merged.count === 0 ? null : reported(merged.getValueAtQuantile(q));
     const windowS = (n * this.bucketMs) / 1000;
     return {
       windowS,
@@ -128,7 +211,10 @@ export class StatsSeries {
     };
   }
 
-  /** Per-bucket series of the last `n` buckets for trend detection (empty buckets give null rates). */
+  /**
+   * Per-bucket series of the last `n` buckets for trend detection (empty buckets give null rates; medians
+   * are known for the newest RECENT_BUCKETS buckets, null before).
+   */
   buckets(
     now: number,
     n: number,
@@ -136,7 +222,7 @@ export class StatsSeries {
     const calls: number[] = [];
     const errorRate: Array<number | null> = [];
     const p50Ms: Array<number | null> = [];
-    for (const slot of this.#span(now, n)) {
+    for (const [b, slot] of this.#span(now, n)) {
       const c = slot < 0 ? 0 : (this.#calls[slot] as number);
       calls.push(c);
       if (c === 0 || slot < 0) {
@@ -145,13 +231,8 @@ export class StatsSeries {
         continue;
       }
       errorRate.push((this.#errors[slot] as number) / c);
-      let seen = 0;
-      let median: number | null = null;
-      for (let i = 0; i < LAT_BINS && median === null; i++) {
-        seen += this.#latency[slot * LAT_BINS + i] as number;
-        if (seen >= Math.ceil(c / 2)) median = binUpperMs(i);
-      }
-      p50Ms.push(median);
+      const own = this.#own(b);
+      p50Ms.push(own && own.count > 0 ? reported(own.getValueAtQuantile(0.5)) : null);
     }
     return { calls, errorRate, p50Ms };
   }
