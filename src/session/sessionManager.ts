@@ -233,8 +233,10 @@ export class SessionManager {
   #sweepOnce(): void {
     const now = performance.now();
     for (const session of this.#sessions.values()) {
-      if (session.closed || this.#starting.has(session)) continue;
+      if (session.closed) continue;
       if (session.pendingCount > 0) session.expireRequests(now, this.#requestTimeoutMs);
+      // Its process still starting, a session is not idle: its idle time counts from the start (create()).
+      if (this.#starting.has(session)) continue;
       const idle = now - session.lastActivity;
       // A server process is the costly part: an open but silent stream does not keep it.
       if (this.#processIdleMs > 0 && idle > this.#processIdleMs && !session.awaitingAnswers) {
