@@ -6,13 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   EXAMPLE,
   adminUrlFrom,
+  V2_SERVER,
   childrenOf,
   connectHttp,
+  connectV2Http,
   post,
   INIT,
   startHttpProxy,
   type RunningCli,
-  type TestClient,
 } from '../helpers.js';
 
 /** True while `pid` exists and is not a zombie. */
@@ -36,6 +37,7 @@ interface FeedEvent {
   type: string;
   reason?: string;
   idleSeconds?: number;
+  stream?: string;
 }
 
 async function feedEvents(admin: string, session: string): Promise<FeedEvent[]> {
@@ -56,7 +58,7 @@ async function connectWithChild(proxy: RunningCli): Promise<{ c: Connected; chil
 
 describe('server processes of sessions that are never deleted', () => {
   let proxy: RunningCli | undefined;
-  const clients: TestClient[] = [];
+  const clients: Array<{ client: { close(): Promise<unknown> } }> = [];
   afterEach(async () => {
     // Closing an SDK client does not DELETE its session: the proxy's shutdown stops what is left.
     await Promise.allSettled(clients.map((c) => c.client.close()));
@@ -65,7 +67,7 @@ describe('server processes of sessions that are never deleted', () => {
     proxy = undefined;
   });
 
-  it('stops the process of a session idle past --process-idle-ms, GET stream open or not, and keeps one in use', async () => {
+  it('stops the process of a session idle past --process-idle-ms with its GET stream open, and keeps those in use', async () => {
     proxy = await startHttpProxy([
       '--admin-port',
       '0',
@@ -80,6 +82,11 @@ describe('server processes of sessions that are never deleted', () => {
     clients.push(idle.c);
     const busy = await connectWithChild(proxy);
     clients.push(busy.c);
+    const waiting = await connectWithChild(proxy);
+    clients.push(waiting.c);
+    // Traffic keeps one process; a call the server takes 4 expiry periods to answer, silent meanwhile,
+    // keeps the other.
+    const slow = waiting.c.client.callTool({ name: 'slow', arguments: { ms: 2_000, steps: 1 } });
     let calling = true;
     const calls = (async () => {
       while (calling) {
@@ -89,21 +96,62 @@ describe('server processes of sessions that are never deleted', () => {
     })();
     try {
       await expect.poll(() => alive(idle.child), { timeout: 10_000, interval: 100 }).toBe(false);
-      // Several expiry periods later, the session in use still has its process.
-      await sleep(1_500);
+      expect((await slow).content).toEqual([{ type: 'text', text: 'slept 2000 ms' }]);
+      expect(alive(waiting.child)).toBe(true);
+      // Several expiry periods later, the session with traffic still has its process.
+      await sleep(1_000);
       expect(alive(busy.child)).toBe(true);
-      expect(await metric(admin, 'mcpscope_sessions_expired_total{reason="process_idle"}')).toBe(1);
     } finally {
       calling = false;
       await calls;
     }
+    // The idle session's GET stream (the SDK client opens one) was open when it expired: its POST streams
+    // had all closed, so one stream opened more than closed before the session-expired event.
     const events = await feedEvents(admin, idle.c.transport.sessionId as string);
-    expect(events.find((e) => e.type === 'session-expired')).toMatchObject({ reason: 'process_idle' });
+    const expired = events.findIndex((e) => e.type === 'session-expired');
+    expect(events[expired]).toMatchObject({ reason: 'process_idle' });
+    expect(events.slice(0, expired).some((e) => e.type === 'stream-opened' && e.stream === 'get')).toBe(true);
+    const before = events.slice(0, expired);
+    const open = before.filter((e) => e.type === 'stream-opened').length;
+    expect(open - before.filter((e) => e.type === 'stream-closed').length).toBe(1);
+    expect((events[expired]?.idleSeconds as number) >= 0.5).toBe(true);
+    expect(
+      await metric(admin, 'mcpscope_sessions_expired_total{reason="process_idle"}'),
+    ).toBeGreaterThanOrEqual(1);
     // The idle client's session is gone: its next request is answered 404, and it may start a new one.
     await expect(idle.c.client.listTools()).rejects.toThrow();
     const again = await connectHttp(proxy.url);
     clients.push(again);
     expect((await again.client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it('a 2026-07-28 client, whose session is its identity, gets a new process at its next request', async () => {
+    proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--process-idle-ms',
+      '500',
+      '--',
+      process.execPath,
+      V2_SERVER,
+      'stdio',
+    ]);
+    const admin = await adminUrlFrom(proxy.stderr);
+    const pid = proxy.proc.pid as number;
+    const tc = await connectV2Http(proxy.url);
+    clients.push(tc);
+    expect((await tc.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).content).toEqual([
+      { type: 'text', text: '2' },
+    ]);
+    const [first] = childrenOf(pid);
+    expect(first).toBeDefined();
+    await expect.poll(() => alive(first as number), { timeout: 10_000, interval: 100 }).toBe(false);
+    expect(await metric(admin, 'mcpscope_sessions_expired_total{reason="process_idle"}')).toBe(1);
+    // No session id to lose: the same client's next call opens a session and a process again.
+    expect((await tc.client.callTool({ name: 'add', arguments: { a: 2, b: 2 } })).content).toEqual([
+      { type: 'text', text: '4' },
+    ]);
+    expect(childrenOf(pid).filter((p) => p !== first && alive(p))).toHaveLength(1);
   });
 
   it('at --max-processes, a new session stops the least recently used idle one; with none idle, 503', async () => {
