@@ -51,3 +51,29 @@ export function applyKnownGaps(
   fixed: KnownGap[];
   unevaluated: KnownGap[];
 };
+
+/** scenario → check keys that passed, both sorted */
+export type PassingChecks = Record<string, string[]>;
+export interface FloorEntry {
+  requirements: string;
+  passed: number;
+  scored: number;
+  checks: PassingChecks;
+}
+export type BridgeFloor = Record<string, FloorEntry>;
+export interface BelowFloor {
+  scenario: string;
+  check: string;
+  status: string;
+  errorMessage?: string;
+}
+
+export function passingChecks(run: RunChecks): PassingChecks;
+export function score(run: RunChecks): { passed: number; scored: number };
+export function floorEntry(requirements: string, run: RunChecks): FloorEntry;
+export function raiseFloor(entry: FloorEntry | undefined, requirements: string, run: RunChecks): FloorEntry;
+export function parseBridgeFloor(text: string, file?: string): BridgeFloor;
+export function compareFloor(
+  entry: FloorEntry | undefined,
+  run: RunChecks,
+): { below: BelowFloor[]; above: Array<{ scenario: string; check: string }> };

@@ -1,5 +1,6 @@
 // Reads the MCP conformance suite's `-o` folders and compares a run against a server directly with a run
-// through mcpscope, check by check. Pure functions over files; run.mjs does the processes.
+// through mcpscope, check by check, or a bridged run with its floor (bridge-floor.json). Pure functions over
+// files; run.mjs does the processes.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -152,4 +153,124 @@ export function applyKnownGaps(results, gaps) {
     else if (r.through.get(g.scenario)?.get(g.check)?.status === SUCCESS) fixed.push(g);
   }
   return { known, unexpected, fixed, unevaluated };
+}
+
+/**
+ * The checks of a run that are SUCCESS, as the bridge floor lists them: { scenario: [check key, …] }, scenarios
+ * and keys sorted (a stable file whatever order the suite ran in).
+ */
+export function passingChecks(run) {
+  const out = {};
+  for (const scenario of [...run.keys()].sort()) {
+    const keys = [...run.get(scenario)]
+      .filter(([, c]) => c.status === SUCCESS)
+      .map(([key]) => key)
+      .sort();
+    if (keys.length) out[scenario] = keys;
+  }
+  return out;
+}
+
+/** A run's score: SUCCESS checks of SUCCESS and FAILURE ones (the suite's own tally, summed). */
+export function score(run) {
+  let passed = 0;
+  let scored = 0;
+  for (const checks of run.values()) {
+    const t = tally(checks);
+    passed += t.success;
+    scored += t.success + t.failure;
+  }
+  return { passed, scored };
+}
+
+/** The floor entry of one bridged comparison, from a run. */
+export function floorEntry(requirements, run) {
+  const { passed, scored } = score(run);
+  return { requirements, passed, scored, checks: passingChecks(run) };
+}
+
+/**
+ * The floor raised by a run: its checks and the run's passing ones (a floor check failing now stays: the
+ * floor never drops a check by itself). `scored` is the run's.
+ */
+export function raiseFloor(entry, requirements, run) {
+  const now = floorEntry(requirements, run);
+  const checks = {};
+  for (const scenario of [
+    ...new Set([...Object.keys(entry?.checks ?? {}), ...Object.keys(now.checks)]),
+  ].sort()) {
+    checks[scenario] = [
+      ...new Set([...(entry?.checks[scenario] ?? []), ...(now.checks[scenario] ?? [])]),
+    ].sort();
+  }
+  const passed = Object.values(checks).reduce((n, keys) => n + keys.length, 0);
+  return { requirements, passed, scored: now.scored, checks };
+}
+
+/**
+ * Validate bridge-floor.json: an object, comparison name → { requirements, passed, scored, checks }, where
+ * checks maps scenario → distinct check keys and passed is how many there are.
+ */
+export function parseBridgeFloor(text, file = 'bridge-floor.json') {
+  let floor;
+  try {
+    floor = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not JSON (${err.message})`);
+  }
+  if (floor === null || typeof floor !== 'object' || Array.isArray(floor)) {
+    throw new Error(`${file} must be an object: comparison → {requirements, passed, scored, checks}`);
+  }
+  for (const [name, entry] of Object.entries(floor)) {
+    const where = `${file} "${name}"`;
+    if (typeof entry?.requirements !== 'string' || entry.requirements === '')
+      throw new Error(`${where} needs a non-empty string "requirements"`);
+    for (const field of ['passed', 'scored']) {
+      if (!Number.isInteger(entry[field]) || entry[field] < 0)
+        throw new Error(`${where} needs a whole number "${field}"`);
+    }
+    const checks = entry.checks;
+    if (checks === null || typeof checks !== 'object' || Array.isArray(checks))
+      throw new Error(`${where} needs "checks": scenario → [check, …]`);
+    let count = 0;
+    for (const [scenario, keys] of Object.entries(checks)) {
+      if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === ''))
+        throw new Error(`${where} checks "${scenario}" must be an array of check names`);
+      if (new Set(keys).size !== keys.length)
+        throw new Error(`${where} checks "${scenario}" repeats a check`);
+      count += keys.length;
+    }
+    if (count !== entry.passed)
+      throw new Error(`${where} says passed ${entry.passed} but lists ${count} checks`);
+  }
+  return floor;
+}
+
+/**
+ * A bridged run against its floor entry: below (a floor check that is not SUCCESS now, or missing: a
+ * regression) and above (a check SUCCESS now that the floor does not list: the floor may rise).
+ */
+export function compareFloor(entry, run) {
+  const below = [];
+  const above = [];
+  const listed = new Set();
+  for (const [scenario, keys] of Object.entries(entry?.checks ?? {})) {
+    for (const check of keys) {
+      listed.add(`${scenario}\u0000${check}`);
+      const now = run.get(scenario)?.get(check);
+      if (now?.status === SUCCESS) continue;
+      below.push({
+        scenario,
+        check,
+        status: now?.status ?? MISSING,
+        ...(now?.errorMessage ? { errorMessage: now.errorMessage } : {}),
+      });
+    }
+  }
+  for (const [scenario, checks] of run) {
+    for (const [check, c] of checks) {
+      if (c.status === SUCCESS && !listed.has(`${scenario}\u0000${check}`)) above.push({ scenario, check });
+    }
+  }
+  return { below, above };
 }

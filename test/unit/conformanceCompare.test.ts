@@ -1,15 +1,21 @@
-// The conformance runner's comparison and known-gaps bookkeeping (test/conformance/compare.mjs): a bug here
-// would let a regression through mcpscope pass CI silently.
+// The conformance runner's comparison, known-gaps and bridge-floor bookkeeping (test/conformance/compare.mjs):
+// a bug here would let a regression through mcpscope pass CI silently.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   applyKnownGaps,
+  compareFloor,
   compareRuns,
+  floorEntry,
   keyChecks,
+  parseBridgeFloor,
   parseKnownGaps,
+  passingChecks,
+  raiseFloor,
   readChecks,
+  score,
   type RunChecks,
   type SuiteCheck,
 } from '../conformance/compare.mjs';
@@ -120,5 +126,74 @@ describe('known gaps', () => {
     expect(() => parseKnownGaps('{}')).toThrow(/array/);
     expect(() => parseKnownGaps(JSON.stringify([{ ...gap('a'), reason: '' }]))).toThrow(/reason/);
     expect(() => parseKnownGaps(JSON.stringify([gap('a'), gap('a')]))).toThrow(/repeats/);
+  });
+});
+
+describe('bridge floor', () => {
+  const bridged = run({
+    s2: [check('b', 'SUCCESS'), check('a', 'SUCCESS'), check('w', 'WARNING'), check('f', 'FAILURE')],
+    s1: [check('x', 'SUCCESS'), check('y', 'INFO')],
+    s3: [check('z', 'FAILURE')],
+  });
+
+  it('lists the passing checks sorted, scenarios without one left out, and scores SUCCESS of SUCCESS+FAILURE', () => {
+    expect(passingChecks(bridged)).toEqual({ s1: ['x'], s2: ['a', 'b'] });
+    expect(score(bridged)).toEqual({ passed: 3, scored: 5 });
+    expect(floorEntry('2026-07-28', bridged)).toEqual({
+      requirements: '2026-07-28',
+      passed: 3,
+      scored: 5,
+      checks: { s1: ['x'], s2: ['a', 'b'] },
+    });
+  });
+
+  it('finds floor checks that no longer pass (or are gone) and passing checks above the floor', () => {
+    const floor = {
+      requirements: '2026-07-28',
+      passed: 4,
+      scored: 6,
+      checks: { s1: ['x'], s2: ['a', 'w'], gone: ['g'] },
+    };
+    const { below, above } = compareFloor(floor, bridged);
+    expect(below).toEqual([
+      { scenario: 's2', check: 'w', status: 'WARNING' },
+      { scenario: 'gone', check: 'g', status: 'MISSING' },
+    ]);
+    expect(above).toEqual([{ scenario: 's2', check: 'b' }]);
+    // No floor yet: nothing below, everything passing is above.
+    expect(compareFloor(undefined, bridged)).toEqual({
+      below: [],
+      above: [
+        { scenario: 's2', check: 'b' },
+        { scenario: 's2', check: 'a' },
+        { scenario: 's1', check: 'x' },
+      ],
+    });
+  });
+
+  it('raises a floor by the passing checks of a run and never drops one that fails now', () => {
+    const floor = { requirements: '2026-07-28', passed: 2, scored: 9, checks: { s2: ['f'], old: ['o'] } };
+    expect(raiseFloor(floor, '2026-07-28', bridged)).toEqual({
+      requirements: '2026-07-28',
+      passed: 5,
+      scored: 5,
+      checks: { old: ['o'], s1: ['x'], s2: ['a', 'b', 'f'] },
+    });
+    expect(raiseFloor(undefined, '2026-07-28', bridged)).toEqual(floorEntry('2026-07-28', bridged));
+  });
+
+  it('rejects a floor file whose entries are incomplete or whose count disagrees with its list', () => {
+    const entry = { requirements: '2025-11-25', passed: 2, scored: 3, checks: { s: ['a', 'b'] } };
+    expect(parseBridgeFloor(JSON.stringify({ b: entry }))).toEqual({ b: entry });
+    expect(() => parseBridgeFloor('[]')).toThrow(/object/);
+    expect(() => parseBridgeFloor(JSON.stringify({ b: { ...entry, requirements: '' } }))).toThrow(
+      /requirements/,
+    );
+    expect(() => parseBridgeFloor(JSON.stringify({ b: { ...entry, scored: -1 } }))).toThrow(/scored/);
+    expect(() => parseBridgeFloor(JSON.stringify({ b: { ...entry, passed: 3 } }))).toThrow(/lists 2/);
+    expect(() => parseBridgeFloor(JSON.stringify({ b: { ...entry, checks: { s: ['a', 'a'] } } }))).toThrow(
+      /repeats/,
+    );
+    expect(() => parseBridgeFloor(JSON.stringify({ b: { ...entry, checks: [] } }))).toThrow(/checks/);
   });
 });
