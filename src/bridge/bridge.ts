@@ -142,6 +142,9 @@ function infoOf(value: unknown): { name: string; version: string } | undefined {
     : undefined;
 }
 
+/** The ids of the probes' server/discover requests. */
+const PROBE_PREFIX = 'mcpscope-probe-';
+
 /** mcpscope's own name in the envelope of requests it makes when the client gave none. */
 export const BRIDGE_CLIENT_INFO = { name: 'mcpscope-bridge', version: VERSION };
 
@@ -329,7 +332,7 @@ export class BridgeTransport implements Transport, BridgeHost {
 
   #discover(): void {
     const client = this.#client as ClientFacts;
-    const id = `mcpscope-probe-${++this.#ids}`;
+    const id = `${PROBE_PREFIX}${++this.#ids}`;
     this.#probeId = id;
     const msg = {
       jsonrpc: '2.0',
@@ -449,6 +452,12 @@ export class BridgeTransport implements Transport, BridgeHost {
       }
       this.event('probe', err.message);
       this.#decide(undefined, err.message);
+      return;
+    }
+    if (typeof err.details?.id === 'string' && err.details.id.startsWith(PROBE_PREFIX)) {
+      // About a probe already answered (an HTTP server that answers it with id null leaves the wire
+      // thinking it went unanswered): the verdict stands, nothing is pending.
+      this.logger.debug({ code: err.code }, `bridge: ${err.message} (the probe was answered already)`);
       return;
     }
     if (this.#state === 'translate' && (this.#translator as Translator).upstreamError(err)) return;

@@ -61,6 +61,10 @@ const REMOVED: ReadonlySet<string> = new Set([
 const ROUND_GATHER_MS = 10;
 const ENVELOPE_KEYS = [META_PROTOCOL_VERSION, META_CLIENT_INFO, META_CLIENT_CAPABILITIES, META_LOG_LEVEL];
 
+function isObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 interface Ask {
   readonly serverId: JsonRpcId;
   readonly method: string;
@@ -202,9 +206,31 @@ export class ToLegacy implements Translator {
       this.#refuse(frame, `${method} is not part of protocol revision 2026-07-28`);
       return;
     }
-    if (params.requestState !== undefined || params.inputResponses !== undefined) {
+    if (
+      'inputResponses' in params &&
+      (!isObject(params.inputResponses) || !Object.values(params.inputResponses as Json).every(isObject))
+    ) {
+      // What a 2026-07-28 server does with answers that are not a map of answers.
+      this.#host.toClient(
+        errorFrame(
+          frame.id as JsonRpcId,
+          new McpscopeError(
+            'INVALID_PARAMS',
+            'params.inputResponses must be an object mapping each input key to its answer (an object: an elicitation, sampling or roots result)',
+          ),
+        ),
+      );
+      return;
+    }
+    if (params.requestState !== undefined && INPUT_METHODS.has(method)) {
       this.#resume(frame, params);
       return;
+    }
+    if (params.inputResponses !== undefined) {
+      // Answers with no state of mcpscope's name no held call: a new request, whose extra params the
+      // older server would not understand (2026-07-28 servers ignore unexpected input responses too).
+      const { inputResponses: _, ...rest } = params;
+      frame = withMessage(frame, { ...(frame.msg as object), params: rest });
     }
     const meta = objectOr(params._meta);
     const level = meta[META_LOG_LEVEL];

@@ -7,6 +7,7 @@
 export type ErrorCode =
   | 'PARSE_ERROR'
   | 'INVALID_REQUEST'
+  | 'INVALID_PARAMS'
   | 'BATCH_NOT_SUPPORTED'
   | 'MESSAGE_TOO_LARGE'
   | 'SESSION_REQUIRED'
@@ -85,6 +86,7 @@ interface Mapping {
 const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   PARSE_ERROR: { rpc: JsonRpcCode.ParseError, http: 400, side: 'client' },
   INVALID_REQUEST: { rpc: JsonRpcCode.InvalidRequest, http: 400, side: 'client' },
+  INVALID_PARAMS: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
   BATCH_NOT_SUPPORTED: { rpc: JsonRpcCode.InvalidRequest, http: 400, side: 'client' },
   MESSAGE_TOO_LARGE: { rpc: JsonRpcCode.InvalidRequest, http: 413, side: 'client' },
   SESSION_REQUIRED: { rpc: JsonRpcCode.ConnectionClosed, http: 400, side: 'client' },

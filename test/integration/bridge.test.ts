@@ -20,6 +20,7 @@ import {
   CLI,
   EVERYTHING,
   MODERN_VERSION,
+  ROOT,
   V2_SERVER,
   adminUrlFrom,
   connectV2Http,
@@ -287,6 +288,11 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Every line, the bridge's included, is what the tape's JSON Schema describes.
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'docs/tape.schema.json'), 'utf8')) as object;
+    const valid = new Ajv2020({ allErrors: true, allowUnionTypes: true }).compile(schema);
+    for (const line of lines) expect(valid(line) ? [] : valid.errors).toEqual([]);
     const bridged = lines
       .filter((l) => l.edge === 'event' && (l.event as { type?: string }).type === 'bridge')
       .map(
@@ -648,6 +654,23 @@ describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older 
       requestState: first.requestState,
     });
     expect(replayed.error).toMatchObject({ code: -32602, data: { code: 'BRIDGE_STATE_INVALID' } });
+  });
+
+  it('takes input responses without a state as a new request, and refuses ones that are not answers', async () => {
+    const fresh = (await postModern(proxy.url, 21, 'tools/call', {
+      name: 'confirm',
+      arguments: { action: 'y' },
+      inputResponses: {},
+    })) as { result?: InputRequired };
+    expect(fresh.result?.resultType).toBe('input_required');
+    const bad = await postModern(proxy.url, 22, 'tools/call', {
+      name: 'confirm',
+      arguments: { action: 'y' },
+      inputResponses: { ok: 12345 },
+    });
+    expect(bad.error).toMatchObject({ code: -32602, data: { code: 'INVALID_PARAMS' } });
+    // The probe's answer (HTTP 400, id null) is taken as the answer it is: no error about it is reported.
+    expect(proxy.stderr()).not.toMatch(/mcpscope-probe/);
   });
 
   it('keeps concurrent held calls of one client apart', async () => {
