@@ -26,6 +26,9 @@ import { StdioClientTransport, type RestartPolicy } from './transport/stdioClien
 import { StdioServerTransport } from './transport/stdioServer.js';
 import { RecorderStage } from './stages/recorderStage.js';
 import { BreakerStage } from './stages/breakerStage.js';
+import { InterceptStage } from './stages/interceptStage.js';
+import { RulesError } from './intercept/rules.js';
+import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
@@ -131,6 +134,10 @@ export interface ProxyOptions {
    * translates when the client's era differs. Default 'off'. Not on replay (a tape is in the client's era).
    */
   bridge?: BridgeMode;
+  /** Interception rules (see src/stages/interceptStage.ts): the file, watched unless `watch` is false. */
+  rules?: { file: string; watch?: boolean };
+  /** A message held at a breakpoint is released unchanged after this long, ms. Default 300,000. */
+  breakpointTimeoutMs?: number;
   /** Restart a crashed server process (replaying the client's handshake). Default: never. */
   restart?: RestartPolicy | null;
   /** Log one line per message (method, id, size). Default false. */
@@ -229,12 +236,16 @@ function buildStages(
   breaker: BreakerStage | undefined,
   feed: Feed | undefined,
   upstream: string,
+  intercept: InterceptStage | undefined,
 ): Stage[] {
   const stages: Stage[] = [];
   // Transformers: trace context first (its request span must cover what later stages do); rate limits
   // before the breaker (a refused request says nothing about the upstream); then the user's.
   if (tracing) stages.push(tracing.propagate);
   if (options.rateLimits) stages.push(new RateLimitStage(options.rateLimits, metrics, logger));
+  // Interception after the limits (a mocked request is still a request), before the breaker (what a rule
+  // answers or holds says nothing about the upstream).
+  if (intercept) stages.push(intercept);
   if (breaker) stages.push(breaker);
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
@@ -247,6 +258,29 @@ function buildStages(
   return stages;
 }
 
+function interceptStage(
+  rules: { file: string; watch?: boolean },
+  options: ProxyOptions,
+  upstreamName: string,
+  metrics: Metrics | null,
+  logger: Logger,
+): InterceptStage {
+  try {
+    return new InterceptStage({
+      file: rules.file,
+      watch: rules.watch,
+      upstreamName,
+      metrics,
+      logger,
+      holdTimeoutMs: options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS,
+    });
+  } catch (err) {
+    if (err instanceof RulesError)
+      throw new McpscopeError('CONFIG_INVALID', `--rules ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 /** Build and start a proxy: the same pipeline whatever the ends. */
 export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const logger = options.logger ?? silentLogger();
@@ -256,6 +290,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
 
   let listener: HttpListener | undefined;
   const metrics = options.metrics === false ? null : new Metrics(options.metrics);
+  // A rules file that is not valid stops mcpscope before anything starts (a usage error: exit 2).
+  const intercept = options.rules
+    ? interceptStage(options.rules, options, upstreamName, metrics, logger)
+    : undefined;
   const stopUndici =
     metrics && 'url' in upstream
       ? observeUndici(metrics, new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]))
@@ -289,7 +327,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       ? undefined
       : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName),
+    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName, intercept),
     logger,
     {
       holdTimeoutMs: options.holdTimeoutMs,
@@ -457,6 +495,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await processes.stopAll();
       await admin?.close();
       breaker?.close();
+      intercept?.close();
       stopUndici?.();
       await remote?.close();
       await tracing

@@ -152,6 +152,8 @@ export async function run(
       : null,
     upstreamName: config.upstreamName,
     bridge: config.bridge,
+    rules: config.rules === undefined ? undefined : { file: config.rules },
+    breakpointTimeoutMs: config.breakpointTimeoutMs,
     restart: config.restart === 'on-failure' ? { maxRestarts: config.maxRestarts } : null,
     tracing: otlp ? { endpoint: otlp, sampleRatio: config.traceSampleRatio } : null,
     feed: config.feed

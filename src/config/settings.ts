@@ -332,6 +332,19 @@ export const SETTINGS = table({
     commands: ALL,
     docs: 'config file only, e.g. `{ "search": "1/s" }`',
   },
+  rules: {
+    flag: '--rules <file>',
+    help: 'interception rules (YAML or JSON) that mock, fail, delay, patch, drop or hold messages; reloaded when the file changes',
+    type: z.string().min(1).optional(),
+    commands: ALL,
+    docs: 'see docs/interception.md; `mcpscope rules check FILE` validates one',
+  },
+  breakpointTimeoutMs: {
+    flag: '--breakpoint-timeout-ms <ms>',
+    help: 'a message held at a breakpoint is released unchanged after this long',
+    type: int(1_000).default(300_000),
+    commands: ALL,
+  },
   restart: {
     flag: '--restart <policy>',
     help: 'never, or on-failure: restart a crashed server and replay its handshake',

@@ -61,6 +61,11 @@ export interface Frame {
   httpStatus: number | undefined;
   /** On an answer: how its request ended, computed once (see session/outcome.ts `outcomeOf`). */
   outcome: Outcome | undefined;
+  /**
+   * A message an interception rule or a breakpoint made, changed or held (see src/stages/interceptStage.ts):
+   * the rule's name (or `breakpoint:<id>`) and what it did. Labels it in the feed, tapes and traces.
+   */
+  intercept: { readonly rule: string; readonly action: string } | undefined;
 }
 
 /**
@@ -270,6 +275,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     mcpHeaders: undefined,
     httpStatus: undefined,
     outcome: undefined,
+    intercept: undefined,
   };
 }
 

@@ -111,6 +111,10 @@ export class Metrics {
   readonly tapeOperations: Counter<'operation'>;
   readonly tapeSize: Gauge;
   readonly tapeWriteErrors: Counter;
+  // intercept
+  readonly interceptActions: Counter<'rule' | 'action'>;
+  readonly rulesReloads: Counter<'result'>;
+  readonly pausedMessages: Gauge;
 
   constructor(options: MetricsOptions = {}) {
     const p = options.prefix ?? DEFAULT_METRIC_PREFIX;
@@ -206,6 +210,23 @@ export class Metrics {
       name: `${p}messages_dropped_total`,
       help: 'Messages mcpscope did not pass on, by direction and reason (a stage dropped it, or it matched nothing)',
       labelNames: ['direction', 'reason'],
+      registers,
+    });
+    this.interceptActions = new Counter({
+      name: `${p}intercept_actions_total`,
+      help: 'Messages an interception rule or breakpoint acted on, by rule name (breakpoint:<id> for one set over the admin API) and action (mock, error, delay, patch, drop, fault_close, fault_timeout, fault_corrupt, break)',
+      labelNames: ['rule', 'action'],
+      registers,
+    });
+    this.rulesReloads = new Counter({
+      name: `${p}rules_reloads_total`,
+      help: 'Reloads of the --rules file after it changed, by result: ok (the new rules are in force) or invalid (refused; the previous rules stay)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.pausedMessages = new Gauge({
+      name: `${p}paused_messages`,
+      help: 'Messages held at a breakpoint now, waiting for a person (or --breakpoint-timeout-ms)',
       registers,
     });
     this.stageErrors = new Counter({

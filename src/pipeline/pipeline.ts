@@ -217,11 +217,12 @@ export class Pipeline {
     const hold: Hold = { stage, queue: held[direction]?.queue ?? [], overflowLogged: false };
     held[direction] = hold;
     let settled = false;
+    const limit = stage.holdTimeoutMs ?? this.#holdTimeoutMs;
     const timer = setTimeout(() => {
       settled = true;
-      this.#timedOut(session, frame, direction, stage);
+      this.#timedOut(session, frame, direction, stage, limit);
       this.#release(session, direction, hold);
-    }, this.#holdTimeoutMs);
+    }, limit);
     // One timer per hold (only a transformer that returns a Promise makes one); it must not keep the
     // process alive on its own.
     timer.unref();
@@ -265,9 +266,14 @@ export class Pipeline {
     }
   }
 
-  #timedOut(session: Session & PipelineTarget, frame: Frame, direction: Direction, stage: Stage): void {
+  #timedOut(
+    session: Session & PipelineTarget,
+    frame: Frame,
+    direction: Direction,
+    stage: Stage,
+    ms: number,
+  ): void {
     this.#hooks?.holdTimedOut(stage.name);
-    const ms = this.#holdTimeoutMs;
     this.#logger.warn(
       { stage: stage.name, session: session.id, direction, id: frame.id, holdTimeoutMs: ms },
       `pipeline stage held a ${describeMessage(frame)} for ${ms} ms without deciding; refused`,

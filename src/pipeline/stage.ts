@@ -44,6 +44,8 @@ interface StageHooks {
  */
 export interface TransformerStage extends StageHooks {
   readonly kind: 'transformer';
+  /** Longest this stage may hold one message, ms, when it needs longer than the pipeline's (a breakpoint). */
+  readonly holdTimeoutMs?: number;
   transform(frame: Frame, session: Session, direction: Direction): Verdict | Promise<Verdict>;
 }
 
