@@ -177,6 +177,10 @@ export class Feed implements ObserverStage {
     if (frame.method !== undefined) fields.method = frame.method;
     if (frame.id !== undefined) fields.id = frame.id;
     if (frame.synthetic) fields.synthetic = true;
+    if (frame.intercept !== undefined) {
+      fields.rule = frame.intercept.rule;
+      fields.ruleAction = frame.intercept.action;
+    }
     if (verdict.action === 'drop') fields.dropReason = verdict.reason;
     const related = frame.related;
     const answer = frame.kind === 'response' || frame.kind === 'error';

@@ -408,6 +408,16 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             verdict: { enum: ['forward', 'rewrite', 'reply', 'drop'] },
             dropReason: { type: 'string' },
             synthetic: { const: true },
+            rule: {
+              type: 'string',
+              description:
+                'The interception rule (or breakpoint:<id>) that made, changed or held this message',
+            },
+            ruleAction: {
+              type: 'string',
+              description:
+                'What it did: mock, error, delay, patch, drop, fault_close, fault_timeout, fault_corrupt, break',
+            },
             durationMs: { type: 'number', minimum: 0 },
             requestSeq: { type: 'integer', minimum: 1 },
             bytes: int,

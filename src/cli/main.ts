@@ -13,6 +13,7 @@ import { readTape } from '../tape/tapeReader.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
 import { againstCommand } from './replay.js';
 import { statsCommand } from './stats.js';
+import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
 import { safeText } from './terminal.js';
 
@@ -350,6 +351,7 @@ program
 program.addCommand(replayCommand());
 program.addCommand(tapeCommand());
 program.addCommand(statsCommand());
+program.addCommand(rulesCommand());
 program.addHelpText(
   'after',
   `

@@ -166,6 +166,7 @@ function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
   const arrow = e.dir === 'c2s' ? '→' : '←';
   let text = `${offset}  ${arrow}  ${label(e)}${latencyMs !== undefined ? `  (${latencyMs.toFixed(1)} ms)` : ''}`;
   if (e.synthetic) text += dim('  [mcpscope]');
+  if (e.rule) text += dim(`  [rule ${t(e.rule.rule)}: ${t(e.rule.action)}]`);
   if (e.drop) text += dim(`  [not delivered: ${t(e.drop)}]`);
   return e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text;
 }

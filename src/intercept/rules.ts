@@ -93,7 +93,15 @@ export type ActionName = (typeof ACTIONS)[number];
 
 const ActionSchema = z
   .object({
-    mock: z.object({ result: z.unknown() }).strict().optional(),
+    mock: z
+      .object({
+        result: z.custom<unknown>((v) => v !== undefined, {
+          message:
+            'a mock needs a result: what the server would answer, e.g. { content: [{ type: text, text: … }] }',
+        }),
+      })
+      .strict()
+      .optional(),
     error: z
       .object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() })
       .strict()

@@ -188,6 +188,15 @@ export class Tracing {
   }
 
   #observe(frame: Frame, _session: Session, direction: Direction, verdict: Verdict): void {
+    const intercept = frame.intercept;
+    if (intercept !== undefined) {
+      // A rule or breakpoint acted: the request's span says which and what, whichever way the message went.
+      const entry = frame.related ? this.#requests.get(frame.related) : undefined;
+      entry?.span.setAttributes({
+        'mcp.intercept.rule': intercept.rule,
+        'mcp.intercept.action': intercept.action,
+      });
+    }
     if (direction === 'client-to-server') {
       if (verdict.action === 'reply') this.#endRequest(verdict.frame);
       else if (verdict.action === 'drop' && frame.related) this.#endRequest(frame, verdict.reason);

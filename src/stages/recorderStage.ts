@@ -200,6 +200,8 @@ export class RecorderStage implements ObserverStage {
     const dir = direction === 'client-to-server' ? 'c2s' : 's2c';
     let line = `{"t":${round(frame.receivedAt - rec.origin)},"dir":"${dir}","msg":${this.#redactor.message(frame.raw, frame.msg)}`;
     if (frame.synthetic) line += ',"synthetic":true';
+    const intercept = frame.intercept;
+    if (intercept !== undefined) line += `,"rule":${JSON.stringify(intercept)}`;
     if (drop !== undefined) line += `,"drop":${JSON.stringify(drop)}`;
     if (sse !== undefined) line += `,"sse":${sse}`;
     const related = frame.related;

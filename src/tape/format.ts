@@ -55,6 +55,11 @@ export interface TapeMessageEvent {
   msg: JSONRPCMessage;
   /** mcpscope built this message itself (an error, a cancellation, a stage's reply). */
   synthetic?: true;
+  /**
+   * An interception rule or a breakpoint made, changed, delayed, dropped or held it: the rule's name (or
+   * `breakpoint:<id>`) and what it did (mock, error, delay, patch, drop, fault_*, break).
+   */
+  rule?: { rule: string; action: string };
   /** The message went no further, and why (`reply` means a stage answered it). */
   drop?: string;
   /** For server → client messages: the JSON-RPC id of the client request it belongs to, when known. */
