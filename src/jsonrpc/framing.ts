@@ -304,12 +304,15 @@ export function withMessage(frame: Frame, msg: object): Frame {
 /**
  * The message of `source` in the context of `frame`: how the pipeline applies a rewrite, so a stage that
  * built its frame from scratch (parseFrame) still keeps the original's context. The message is `raw`,
- * `msg`, `kind`, `id`, `method`, `error` and its `outcome`; every other field comes from `frame`.
+ * `msg`, `kind`, `id`, `method`, `error`, its `outcome` and what made it (`intercept`); every other field
+ * comes from `frame`.
  */
 export function withMessageOf(frame: Frame, source: Frame): Frame {
   if (source === frame) return frame;
   const { raw, msg, kind, id, method, error, outcome } = source;
-  return { ...frame, raw, msg, kind, id, method, error, outcome };
+  // What made the new message (an interception rule) is the message's too.
+  const intercept = source.intercept ?? frame.intercept;
+  return { ...frame, raw, msg, kind, id, method, error, outcome, intercept };
 }
 
 /** Build a frame for a message mcpscope itself creates (errors, cancellations), timing its serialisation. */
