@@ -55,11 +55,11 @@ export class Metrics {
   #collectors: MetricCollectors = {};
 
   // requests
-  readonly requests: Counter<'method' | 'transport' | 'status'>;
+  readonly requests: Counter<'method' | 'transport' | 'status' | 'source'>;
   readonly requestDuration: Histogram<'method' | 'transport' | 'status'>;
   readonly requestSize: Histogram<'method' | 'transport'>;
   readonly responseSize: Histogram<'method' | 'transport'>;
-  readonly toolCalls: Counter<'tool' | 'status'>;
+  readonly toolCalls: Counter<'tool' | 'status' | 'source'>;
   readonly toolCallDuration: Histogram<'tool'>;
   // proxy
   readonly proxyOverhead: Histogram<'upstream'>;
@@ -143,8 +143,8 @@ export class Metrics {
 
     this.requests = new Counter({
       name: `${p}requests_total`,
-      help: 'JSON-RPC requests answered, by method, client transport and status (ok or an error class)',
-      labelNames: ['method', 'transport', 'status'],
+      help: 'JSON-RPC requests answered, by method, client transport, status (ok or an error class) and source of the answer (upstream, rule, breakpoint, proxy: mcpscope itself, tape)',
+      labelNames: ['method', 'transport', 'status', 'source'],
       registers,
     });
     this.requestDuration = new Histogram({
@@ -170,8 +170,8 @@ export class Metrics {
     });
     this.toolCalls = new Counter({
       name: `${p}tool_calls_total`,
-      help: 'tools/call requests by tool and status: ok, error (a result with isError), or the JSON-RPC error class',
-      labelNames: ['tool', 'status'],
+      help: 'tools/call requests by tool, status (ok; error (a result with isError); or the JSON-RPC error class) and source of the answer (upstream, rule, breakpoint, proxy, tape)',
+      labelNames: ['tool', 'status', 'source'],
       registers,
     });
     this.toolCallDuration = new Histogram({

@@ -9,6 +9,22 @@ import { outcomeOf } from '../session/outcome.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { Metrics } from './metrics.js';
 
+/**
+ * Who answered a request: the upstream, an interception rule, a person at a breakpoint, mcpscope itself
+ * (its errors: limits, breaker, timeouts), or a tape standing in for the server. Dashboards and alerts
+ * tell real server behaviour from staged behaviour with it.
+ */
+export type AnswerSource = 'upstream' | 'rule' | 'breakpoint' | 'proxy' | 'tape';
+
+export function sourceOf(frame: Frame, session: Session): AnswerSource {
+  const intercept = frame.intercept;
+  if (intercept !== undefined) {
+    return intercept.action === 'break' || intercept.rule.startsWith('breakpoint:') ? 'breakpoint' : 'rule';
+  }
+  if (frame.synthetic) return 'proxy';
+  return (session.outbound as { replaying?: boolean }).replaying === true ? 'tape' : 'upstream';
+}
+
 /** Prometheus label for a transport kind. */
 export function transportLabel(kind: TransportKind): string {
   return kind === 'streamable-http' ? 'streamable_http' : kind;
@@ -19,7 +35,10 @@ type KindCounters = Record<Frame['kind'], Counter.Internal>;
 interface MethodChildren {
   requestSize: Histogram.Internal<string>;
   responseSize: Histogram.Internal<string>;
-  byStatus: Map<string, { count: Counter.Internal; duration: Histogram.Internal<string> }>;
+  byStatus: Map<
+    string,
+    { counts: Map<AnswerSource, Counter.Internal>; duration: Histogram.Internal<string> }
+  >;
 }
 
 /** The children of one client wire's stream metrics, bound once. */
@@ -88,15 +107,15 @@ export class MetricsStage implements ObserverStage {
         );
       }
       // A stage answered on the server's behalf: that answer counts like any other.
-      if (verdict.action === 'reply') this.#answer(verdict.frame, transport);
+      if (verdict.action === 'reply') this.#answer(verdict.frame, transport, session);
       return;
     }
     // A dropped answer never reached the client: the request is not answered (yet).
     if ((frame.kind === 'response' || frame.kind === 'error') && verdict.action !== 'drop')
-      this.#answer(frame, transport);
+      this.#answer(frame, transport, session);
   }
 
-  #answer(frame: Frame, transport: string): void {
+  #answer(frame: Frame, transport: string, session: Session): void {
     const related = frame.related;
     if (!related) return;
     const m = this.#m;
@@ -105,22 +124,26 @@ export class MetricsStage implements ObserverStage {
     const status = outcome.status;
     const method = m.methods.value(related.method);
     const children = this.#method(transport, method);
+    const source = sourceOf(frame, session);
     // Label children are made once and kept: prom-client's labels() hashes the values on every call.
     let byStatus = children.byStatus.get(status);
     if (!byStatus) {
-      byStatus = {
-        count: m.requests.labels(method, transport, status),
-        duration: m.requestDuration.labels(method, transport, status),
-      };
+      byStatus = { counts: new Map(), duration: m.requestDuration.labels(method, transport, status) };
       children.byStatus.set(status, byStatus);
     }
-    byStatus.count.inc();
+    let count = byStatus.counts.get(source);
+    if (!count) {
+      count = m.requests.labels(method, transport, status, source);
+      byStatus.counts.set(source, count);
+    }
+    count.inc();
     byStatus.duration.observe(seconds);
     children.responseSize.observe(frame.raw.length);
-    if (related.method === 'tools/call') this.#toolCall(frame, related.target ?? 'unknown', status, seconds);
+    if (related.method === 'tools/call')
+      this.#toolCall(frame, related.target ?? 'unknown', status, source, seconds);
   }
 
-  #toolCall(frame: Frame, target: string, status: string, seconds: number): void {
+  #toolCall(frame: Frame, target: string, status: string, source: AnswerSource, seconds: number): void {
     const m = this.#m;
     const tool = m.tools.value(target);
     let t = this.#tools.get(tool);
@@ -130,10 +153,11 @@ export class MetricsStage implements ObserverStage {
     }
     // A tool that reported isError answered 'ok' on the wire, but failed.
     const toolStatus = outcomeOf(frame).failed && frame.kind === 'response' ? 'error' : status;
-    let counter = t.byStatus.get(toolStatus);
+    const key = `${toolStatus}\0${source}`;
+    let counter = t.byStatus.get(key);
     if (!counter) {
-      counter = m.toolCalls.labels(tool, toolStatus);
-      t.byStatus.set(toolStatus, counter);
+      counter = m.toolCalls.labels(tool, toolStatus, source);
+      t.byStatus.set(key, counter);
     }
     counter.inc();
     t.duration.observe(seconds);

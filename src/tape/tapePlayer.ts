@@ -113,6 +113,8 @@ interface Scheduled {
  */
 export class TapePlayerTransport implements Transport {
   readonly kind = 'stdio' as const;
+  /** A tape answers, not a server (the `source` of answers in the metrics). */
+  readonly replaying = true;
   onmessage?: (frame: Frame) => void;
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;

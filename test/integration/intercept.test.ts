@@ -192,6 +192,11 @@ describe('--rules over Streamable HTTP', () => {
     expect(metrics).toMatch(/mcpscope_intercept_actions_total\{rule="drop-progress",action="drop"\} 3/);
     expect(metrics).toMatch(/mcpscope_intercept_actions_total\{rule="once",action="mock"\} 1/);
     expect(metrics).not.toMatch(/rule="off"/);
+    // Who answered: dashboards tell staged answers from the server's.
+    expect(metrics).toMatch(/mcpscope_tool_calls_total\{tool="get_weather",status="ok",source="rule"\} 1/);
+    expect(metrics).toMatch(/mcpscope_tool_calls_total\{tool="delete_all",status="error",source="rule"\} 1/);
+    expect(metrics).toMatch(/mcpscope_tool_calls_total\{tool="add",status="ok",source="upstream"\} [1-9]/);
+    expect(metrics).toMatch(/mcpscope_tool_calls_total\{tool="echo",status="timeout",source="proxy"\} 1/);
     const sessions = (await (await fetch(`${admin}/sessions`)).json()) as { sessions: Array<{ id: string }> };
     const labelled: Array<{ rule?: string; ruleAction?: string; synthetic?: boolean }> = [];
     for (const s of sessions.sessions) {
