@@ -24,6 +24,21 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/cli/main.js`;
 const ECHO = `${ROOT}bench/echoServer.mjs`;
 const ECHO_V2 = `${ROOT}bench/echoServerV2.mjs`;
+/** 20 interception rules that match no message of the bench (tools and methods it never calls). */
+const RULES_20 = join(mkdtempSync(join(tmpdir(), 'mcpscope-bench-rules-')), 'rules.json');
+writeFileSync(
+  RULES_20,
+  JSON.stringify({
+    rules: Array.from({ length: 20 }, (_, i) => ({
+      name: `unused-${i}`,
+      match:
+        i % 2 === 0
+          ? { method: 'tools/call', tool: `nope_${i}`, arguments: { q: { regex: '^x' } } }
+          : { method: `nothing/${i}` },
+      action: { error: { code: -32050, message: 'never' } },
+    })),
+  }),
+);
 const NODE = process.execPath;
 const bin = (name) => `${ROOT}node_modules/.bin/${name}`;
 
@@ -177,6 +192,27 @@ const TARGETS = [
     stdio: () => ({
       command: NODE,
       args: [CLI, 'forward', 'stdio', '--admin-port', '0', '--log-level', 'warn', '--', ...echoStdio],
+    }),
+  },
+  {
+    name: 'mcpscope stdio→stdio, 20 rules that do not match',
+    floor: 'direct stdio',
+    // What interception costs a message no rule acts on: 20 rules tried, field by field, on every message.
+    stdio: () => ({
+      command: NODE,
+      args: [
+        CLI,
+        'forward',
+        'stdio',
+        '--admin-port',
+        '0',
+        '--log-level',
+        'warn',
+        '--rules',
+        RULES_20,
+        '--',
+        ...echoStdio,
+      ],
     }),
   },
   {
