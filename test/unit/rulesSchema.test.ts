@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseRules, RulesError } from '../../src/intercept/rules.js';
+import { loadRules, parseRules, RulesError } from '../../src/intercept/rules.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -36,6 +36,15 @@ describe('the rules file', () => {
     const typo = 'rules:\n  - name: t\n    action: { mokc: {} }\n';
     expect(validate(parseYaml(typo))).toBe(false);
     expect(() => parseRules(typo, 'f.yaml')).toThrow(RulesError);
+  });
+
+  it('examples/rules.yaml (README runs it) is valid', () => {
+    expect(loadRules(`${root}/examples/rules.yaml`).map((r) => r.name)).toEqual([
+      'mock-weather',
+      'no-crash',
+      'slow-add',
+      'shout',
+    ]);
   });
 
   it('names the rule, the key and what was expected', () => {
