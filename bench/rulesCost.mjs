@@ -1,27 +1,12 @@
 #!/usr/bin/env node
 // What 20 interception rules that match nothing cost one message, measured on the stage alone (the
 // whole-proxy row of `npm run bench` is within its noise): `node bench/rulesCost.mjs` after `npm run build`.
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseFrame } from '../dist/jsonrpc/framing.js';
 import { silentLogger } from '../dist/log.js';
 import { InterceptStage } from '../dist/stages/interceptStage.js';
+import { writeRules20 } from './rules20.mjs';
 
-const file = join(mkdtempSync(join(tmpdir(), 'mcpscope-rules-cost-')), 'rules.json');
-writeFileSync(
-  file,
-  JSON.stringify({
-    rules: Array.from({ length: 20 }, (_, i) => ({
-      name: `unused-${i}`,
-      match:
-        i % 2 === 0
-          ? { method: 'tools/call', tool: `nope_${i}`, arguments: { q: { regex: '^x' } } }
-          : { method: `nothing/${i}` },
-      action: { error: { code: -32050, message: 'never' } },
-    })),
-  }),
-);
+const file = writeRules20();
 const stage = new InterceptStage({
   file,
   watch: false,

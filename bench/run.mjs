@@ -16,6 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Agent, request } from 'undici';
+import { writeRules20 } from './rules20.mjs';
 
 // The SDK's HTTP client adds an abort listener per request to one signal; thousands of calls are the point here.
 setMaxListeners(0);
@@ -24,8 +25,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/cli/main.js`;
 const ECHO = `${ROOT}bench/echoServer.mjs`;
 const ECHO_V2 = `${ROOT}bench/echoServerV2.mjs`;
-/** 20 interception rules that match no message of the bench (tools and methods it never calls). */
-const RULES_20 = join(mkdtempSync(join(tmpdir(), 'mcpscope-bench-rules-')), 'rules.json');
+/** 20 interception rules that match no message of the bench. */
+const RULES_20 = writeRules20();
 writeFileSync(
   RULES_20,
   JSON.stringify({
@@ -176,6 +177,14 @@ async function peer(command, args, ready, port) {
   return { url, pid: p.pid, stop: p.stop };
 }
 
+/** `mcpscope forward stdio` in front of `server`, with `extra` flags, as the client launches it. */
+function forwardStdio(extra, server) {
+  return {
+    command: NODE,
+    args: [CLI, 'forward', 'stdio', '--admin-port', '0', '--log-level', 'warn', ...extra, '--', ...server],
+  };
+}
+
 const TARGETS = [
   { name: 'direct stdio', floor: null, stdio: () => ({ command: NODE, args: [ECHO, 'stdio'] }) },
   {
@@ -186,77 +195,24 @@ const TARGETS = [
       return { url: s.url, pid: s.pid, stop: s.stop };
     },
   },
-  {
-    name: 'mcpscope stdio→stdio',
-    floor: 'direct stdio',
-    stdio: () => ({
-      command: NODE,
-      args: [CLI, 'forward', 'stdio', '--admin-port', '0', '--log-level', 'warn', '--', ...echoStdio],
-    }),
-  },
+  { name: 'mcpscope stdio→stdio', floor: 'direct stdio', stdio: () => forwardStdio([], echoStdio) },
   {
     name: 'mcpscope stdio→stdio, 20 rules that do not match',
     floor: 'direct stdio',
     // What interception costs a message no rule acts on: 20 rules tried, field by field, on every message.
-    stdio: () => ({
-      command: NODE,
-      args: [
-        CLI,
-        'forward',
-        'stdio',
-        '--admin-port',
-        '0',
-        '--log-level',
-        'warn',
-        '--rules',
-        RULES_20,
-        '--',
-        ...echoStdio,
-      ],
-    }),
+    stdio: () => forwardStdio(['--rules', RULES_20], echoStdio),
   },
   {
     name: 'mcpscope stdio→stdio, --bridge auto, same era',
     floor: 'direct stdio',
-    // The probe (one server/discover per session, refused by this 2025 server), then nothing translated.
-    stdio: () => ({
-      command: NODE,
-      args: [
-        CLI,
-        'forward',
-        'stdio',
-        '--admin-port',
-        '0',
-        '--log-level',
-        'warn',
-        '--bridge',
-        'auto',
-        '--',
-        ...echoStdio,
-      ],
-    }),
+    // An older client's initialize goes first and is answered: nothing is translated, nothing probed.
+    stdio: () => forwardStdio(['--bridge', 'auto'], echoStdio),
   },
   {
     name: 'mcpscope stdio→stdio, bridged to 2026-07-28',
     floor: 'direct stdio',
     // The same 2025 client; the server serves only 2026-07-28 (a v2 SDK server), so every call is translated.
-    stdio: () => ({
-      command: NODE,
-      args: [
-        CLI,
-        'forward',
-        'stdio',
-        '--admin-port',
-        '0',
-        '--log-level',
-        'warn',
-        '--bridge',
-        'auto',
-        '--',
-        NODE,
-        ECHO_V2,
-      ],
-    }),
+    stdio: () => forwardStdio(['--bridge', 'auto'], [NODE, ECHO_V2]),
   },
   {
     name: 'mcpscope http→stdio',

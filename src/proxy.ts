@@ -26,8 +26,7 @@ import { StdioClientTransport, type RestartPolicy } from './transport/stdioClien
 import { StdioServerTransport } from './transport/stdioServer.js';
 import { RecorderStage } from './stages/recorderStage.js';
 import { BreakerStage } from './stages/breakerStage.js';
-import { InterceptStage } from './stages/interceptStage.js';
-import { RulesError } from './intercept/rules.js';
+import type { InterceptStage } from './stages/interceptStage.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
@@ -258,13 +257,21 @@ function buildStages(
   return stages;
 }
 
-function interceptStage(
+/**
+ * The interception stage, loaded only when there are rules (its YAML, JSONPath, glob and JSON Patch
+ * libraries are not paid for otherwise). A rules file that is not valid is a usage error (exit 2).
+ */
+async function interceptStage(
   rules: { file: string; watch?: boolean },
   options: ProxyOptions,
   upstreamName: string,
   metrics: Metrics | null,
   logger: Logger,
-): InterceptStage {
+): Promise<InterceptStage> {
+  const [{ InterceptStage }, { RulesError }] = await Promise.all([
+    import('./stages/interceptStage.js'),
+    import('./intercept/rules.js'),
+  ]);
   try {
     return new InterceptStage({
       file: rules.file,
@@ -292,7 +299,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const metrics = options.metrics === false ? null : new Metrics(options.metrics);
   // A rules file that is not valid stops mcpscope before anything starts (a usage error: exit 2).
   const intercept = options.rules
-    ? interceptStage(options.rules, options, upstreamName, metrics, logger)
+    ? await interceptStage(options.rules, options, upstreamName, metrics, logger)
     : undefined;
   const stopUndici =
     metrics && 'url' in upstream

@@ -34,6 +34,8 @@ export type BridgeMode = 'off' | 'auto';
 
 /** How long the probe waits for the upstream's answer to `server/discover` before taking it as older (5 s). */
 export const DEFAULT_BRIDGE_PROBE_MS = 5_000;
+/** Methods that may answer input-required (the spec allows it on these only). */
+export const INPUT_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** Most input-required rounds one request may take (the v2 SDK client stops at 10). */
 export const MAX_BRIDGE_ROUNDS = 16;
 /** How long an older server's call may wait for a 2026-07-28 client to come back with input (10 min). */

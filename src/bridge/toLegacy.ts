@@ -22,6 +22,7 @@ import {
 } from '../jsonrpc/era.js';
 import {
   BRIDGE_CLIENT_INFO,
+  INPUT_METHODS,
   MAX_BRIDGE_ROUNDS,
   objectOr,
   type BridgeHost,
@@ -41,8 +42,6 @@ const CACHEABLE: ReadonlySet<string> = new Set([
   'resources/templates/list',
   'resources/read',
 ]);
-/** Methods that may answer input-required (the spec allows it on these only). */
-const INPUT_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** The server → client requests a 2026-07-28 client answers as input requests, and the capability each needs. */
 const ASKS: ReadonlyMap<string, string> = new Map([
   ['elicitation/create', 'elicitation'],

@@ -24,6 +24,7 @@ import {
 } from '../jsonrpc/era.js';
 import {
   BRIDGE_CLIENT_INFO,
+  INPUT_METHODS,
   MAX_BRIDGE_ROUNDS,
   objectOr,
   type BridgeHost,
@@ -67,8 +68,6 @@ interface Ask {
 
 /** Listen ids remembered after they were replaced. */
 const MAX_OLD_LISTENS = 16;
-/** Methods that may answer input-required (the spec allows it on these only). */
-const INPUT_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 export class ToModern implements Translator {
   readonly #host: BridgeHost;

@@ -2,14 +2,17 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
-import { actionOf, loadRules, RulesError } from '../intercept/rules.js';
 import { silentLogger } from '../log.js';
 import type { Direction, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
-import { InterceptStage } from '../stages/interceptStage.js';
+import type { InterceptStage } from '../stages/interceptStage.js';
 import { safeJson, safeText } from './terminal.js';
 
-function usage(err: unknown): never {
+// The rules modules (YAML, JSONPath, globs, JSON Patch) load when a rules command runs, not at every start.
+const rulesModule = () => import('../intercept/rules.js');
+
+async function usage(err: unknown): Promise<never> {
+  const { RulesError } = await rulesModule();
   if (err instanceof RulesError) throw new McpscopeError('CONFIG_INVALID', err.message, { cause: err });
   throw err;
 }
@@ -52,7 +55,8 @@ export function rulesCommand(): Command {
     .command('check')
     .description('validate a rules file: exits 0 when valid, 2 with the problems when not')
     .argument('<file>', 'the rules file (YAML or JSON)')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { actionOf, loadRules, RulesError } = await rulesModule();
       let rules;
       try {
         rules = loadRules(file);
@@ -89,6 +93,7 @@ export function rulesCommand(): Command {
         file: string,
         opts: { message: string; request?: string; direction?: string; session?: string },
       ) => {
+        const { InterceptStage } = await import('../stages/interceptStage.js');
         let stage: InterceptStage;
         try {
           stage = new InterceptStage({
@@ -100,7 +105,7 @@ export function rulesCommand(): Command {
             holdTimeoutMs: Number.MAX_SAFE_INTEGER,
           });
         } catch (err) {
-          usage(err);
+          return usage(err);
         }
         const frame = readMessage(opts.message, '--message');
         if (opts.request !== undefined) {

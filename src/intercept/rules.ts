@@ -9,6 +9,7 @@ import { JSONPath } from 'jsonpath-plus';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { mcpNameOf } from '../jsonrpc/era.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
@@ -185,18 +186,10 @@ function methodOf(frame: Frame): string | undefined {
   return frame.method ?? frame.related?.method;
 }
 
-/** The tool, prompt or resource a message is about. */
+/** The tool, prompt or resource a message is about (an answer: its request's). */
 function targetOf(frame: Frame): string | undefined {
   if (frame.related !== undefined && frame.kind !== 'request') return frame.related.target;
-  const params = (frame.msg as { params?: { name?: unknown; uri?: unknown } }).params;
-  const method = frame.method;
-  const value =
-    method === 'tools/call' || method === 'prompts/get'
-      ? params?.name
-      : method === 'resources/read'
-        ? params?.uri
-        : undefined;
-  return typeof value === 'string' ? value : undefined;
+  return frame.method === undefined ? undefined : mcpNameOf(frame.method, frame.msg);
 }
 
 function argumentsOf(frame: Frame): Record<string, unknown> | undefined {

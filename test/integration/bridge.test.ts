@@ -54,6 +54,27 @@ async function until(check: () => boolean, what: string, ms = 5_000): Promise<vo
   }
 }
 
+/** A fixture server over HTTP, and `forward http --bridge auto --upstream` to it, for a describe block. */
+function bridgedHttp(fixture: string): { fixture: RunningFixture; proxy: RunningCli } {
+  const ctx = {} as { fixture: RunningFixture; proxy: RunningCli };
+  beforeAll(async () => {
+    ctx.fixture = await startFixture(fixture, ['http']);
+    ctx.proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--bridge',
+      'auto',
+      '--upstream',
+      ctx.fixture.url,
+    ]);
+  });
+  afterAll(async () => {
+    await ctx.proxy?.stop();
+    await ctx.fixture?.stop();
+  });
+  return ctx;
+}
+
 /** A v1 SDK client that can be asked for elicitation, sampling and roots, collecting what it was sent. */
 interface V1Peer {
   client: Client;
@@ -315,22 +336,11 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
 });
 
 describe('older client → a server of both eras whose older side is stateless (the v2 SDK’s default, over HTTP)', () => {
-  let fixture: RunningFixture;
-  let proxy: RunningCli;
-
-  beforeAll(async () => {
-    fixture = await startFixture('v2Server.mjs', ['http']);
-    proxy = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', fixture.url]);
-  });
-
-  afterAll(async () => {
-    await proxy?.stop();
-    await fixture?.stop();
-  });
+  const bridged = bridgedHttp('v2Server.mjs');
 
   it('is bridged to the 2026-07-28 side, so the client gets the server’s questions', async () => {
     const peer = v1Peer();
-    await peer.client.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
+    await peer.client.connect(new StreamableHTTPClientTransport(new URL(bridged.proxy.url)));
     try {
       // Served statelessly in its own era, this server could not ask the client anything.
       expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'go' } }))).toBe(
@@ -339,7 +349,7 @@ describe('older client → a server of both eras whose older side is stateless (
       expect(text(await peer.client.callTool({ name: 'echo', arguments: { text: 'x' } }))).toBe(
         'echo(modern): x',
       );
-      const admin = await adminUrlFrom(proxy.stderr);
+      const admin = await adminUrlFrom(bridged.proxy.stderr);
       const sessions = (await (await fetch(`${admin}/sessions`)).json()) as {
         sessions: Array<{ bridge?: string }>;
       };
@@ -605,22 +615,11 @@ interface InputRequired {
 }
 
 describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older HTTP server)', () => {
-  let fixture: RunningFixture;
-  let proxy: RunningCli;
-
-  beforeAll(async () => {
-    fixture = await startFixture('v1Server.mjs', ['http']);
-    proxy = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', fixture.url]);
-  });
-
-  afterAll(async () => {
-    await proxy?.stop();
-    await fixture?.stop();
-  });
+  const bridged = bridgedHttp('v1Server.mjs');
 
   it('is refused when altered or replayed, and the genuine one still resumes the call', async () => {
     const first = (
-      await postModern(proxy.url, 1, 'tools/call', { name: 'confirm', arguments: { action: 'x' } })
+      await postModern(bridged.proxy.url, 1, 'tools/call', { name: 'confirm', arguments: { action: 'x' } })
     ).result as InputRequired;
     expect(first.resultType).toBe('input_required');
     const [key] = Object.keys(first.inputRequests);
@@ -632,7 +631,7 @@ describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older 
       `${head}.${payload}.${mac.slice(0, -2)}AA`,
       'v1.not-ours.x',
     ]) {
-      const refused = await postModern(proxy.url, 2, 'tools/call', {
+      const refused = await postModern(bridged.proxy.url, 2, 'tools/call', {
         name: 'confirm',
         arguments: { action: 'x' },
         inputResponses: answers,
@@ -640,14 +639,14 @@ describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older 
       });
       expect(refused.error).toMatchObject({ code: -32602, data: { code: 'BRIDGE_STATE_INVALID' } });
     }
-    const done = await postModern(proxy.url, 3, 'tools/call', {
+    const done = await postModern(bridged.proxy.url, 3, 'tools/call', {
       name: 'confirm',
       arguments: { action: 'x' },
       inputResponses: answers,
       requestState: first.requestState,
     });
     expect(text(done.result as { content?: unknown })).toBe('did x');
-    const replayed = await postModern(proxy.url, 4, 'tools/call', {
+    const replayed = await postModern(bridged.proxy.url, 4, 'tools/call', {
       name: 'confirm',
       arguments: { action: 'x' },
       inputResponses: answers,
@@ -657,27 +656,27 @@ describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older 
   });
 
   it('takes input responses without a state as a new request, and refuses ones that are not answers', async () => {
-    const fresh = (await postModern(proxy.url, 21, 'tools/call', {
+    const fresh = (await postModern(bridged.proxy.url, 21, 'tools/call', {
       name: 'confirm',
       arguments: { action: 'y' },
       inputResponses: {},
     })) as { result?: InputRequired };
     expect(fresh.result?.resultType).toBe('input_required');
-    const bad = await postModern(proxy.url, 22, 'tools/call', {
+    const bad = await postModern(bridged.proxy.url, 22, 'tools/call', {
       name: 'confirm',
       arguments: { action: 'y' },
       inputResponses: { ok: 12345 },
     });
     expect(bad.error).toMatchObject({ code: -32602, data: { code: 'INVALID_PARAMS' } });
     // The probe's answer (HTTP 400, id null) is taken as the answer it is: no error about it is reported.
-    expect(proxy.stderr()).not.toMatch(/mcpscope-probe/);
+    expect(bridged.proxy.stderr()).not.toMatch(/mcpscope-probe/);
   });
 
   it('keeps concurrent held calls of one client apart', async () => {
     const [a, b] = (
       await Promise.all([
-        postModern(proxy.url, 11, 'tools/call', { name: 'confirm', arguments: { action: 'alpha' } }),
-        postModern(proxy.url, 12, 'tools/call', { name: 'confirm', arguments: { action: 'beta' } }),
+        postModern(bridged.proxy.url, 11, 'tools/call', { name: 'confirm', arguments: { action: 'alpha' } }),
+        postModern(bridged.proxy.url, 12, 'tools/call', { name: 'confirm', arguments: { action: 'beta' } }),
       ])
     ).map((r) => r.result as InputRequired);
     const question = (r: InputRequired): string | undefined =>
@@ -689,13 +688,13 @@ describe('the request state mcpscope issues to a 2026-07-28 client (HTTP, older 
     });
     // Answered in the other order, each with its own state.
     const [doneB, doneA] = await Promise.all([
-      postModern(proxy.url, 13, 'tools/call', {
+      postModern(bridged.proxy.url, 13, 'tools/call', {
         name: 'confirm',
         arguments: { action: 'beta' },
         inputResponses: answer(b as InputRequired, false),
         requestState: (b as InputRequired).requestState,
       }),
-      postModern(proxy.url, 14, 'tools/call', {
+      postModern(bridged.proxy.url, 14, 'tools/call', {
         name: 'confirm',
         arguments: { action: 'alpha' },
         inputResponses: answer(a as InputRequired, true),
