@@ -2,7 +2,15 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { AdminServer, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, type ReadyState } from './admin/adminServer.js';
+import {
+  ADMIN_BODY_OVERHEAD_BYTES,
+  AdminServer,
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_ADMIN_PORT,
+  type ReadyState,
+} from './admin/adminServer.js';
+import { BreakpointsApi } from './admin/breakpointsApi.js';
+import { Breakpoints } from './intercept/breakpoints.js';
 import { McpscopeError } from './jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
@@ -258,11 +266,12 @@ function buildStages(
 }
 
 /**
- * The interception stage, loaded only when there are rules (its YAML, JSONPath, glob and JSON Patch
- * libraries are not paid for otherwise). A rules file that is not valid is a usage error (exit 2).
+ * The interception stage, loaded only when there are rules or breakpoints (its YAML, JSONPath, glob and
+ * JSON Patch libraries are not paid for otherwise). A rules file that is not valid is a usage error (exit 2).
  */
 async function interceptStage(
-  rules: { file: string; watch?: boolean },
+  rules: { file: string; watch?: boolean } | undefined,
+  breakpoints: Breakpoints | undefined,
   options: ProxyOptions,
   upstreamName: string,
   metrics: Metrics | null,
@@ -274,8 +283,9 @@ async function interceptStage(
   ]);
   try {
     return new InterceptStage({
-      file: rules.file,
-      watch: rules.watch,
+      file: rules?.file,
+      watch: rules?.watch,
+      breakpoints,
       upstreamName,
       metrics,
       logger,
@@ -297,10 +307,24 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
 
   let listener: HttpListener | undefined;
   const metrics = options.metrics === false ? null : new Metrics(options.metrics);
-  // A rules file that is not valid stops mcpscope before anything starts (a usage error: exit 2).
-  const intercept = options.rules
-    ? await interceptStage(options.rules, options, upstreamName, metrics, logger)
+  const redaction = options.redaction ?? options.record?.redaction;
+  // Breakpoints are set over the admin API: with an admin server there is always an InterceptStage, whose
+  // test costs one check per message while no breakpoint is set.
+  const breakpoints = options.admin
+    ? new Breakpoints({
+        upstreamName,
+        timeoutMs: options.breakpointTimeoutMs,
+        maxMessageBytes,
+        redactor: new Redactor(redaction),
+        metrics,
+        logger,
+      })
     : undefined;
+  // A rules file that is not valid stops mcpscope before anything starts (a usage error: exit 2).
+  const intercept =
+    options.rules || breakpoints
+      ? await interceptStage(options.rules, breakpoints, options, upstreamName, metrics, logger)
+      : undefined;
   const stopUndici =
     metrics && 'url' in upstream
       ? observeUndici(metrics, new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]))
@@ -314,7 +338,6 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const stats = options.admin
     ? new StatsCollector(upstreamName, { bucketMs: options.admin.statsBucketMs })
     : undefined;
-  const redaction = options.redaction ?? options.record?.redaction;
   // The live feed serves the admin API: kept only when there is an admin server.
   const feed =
     options.admin && options.feed !== false
@@ -485,6 +508,8 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
             ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
             : undefined,
           feed,
+          breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
+          maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
           version: VERSION,
           ready,
           logger,
@@ -502,6 +527,8 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await processes.stopAll();
       await admin?.close();
       breaker?.close();
+      // Sessions are closed: what they held went with them; anything left is let go.
+      breakpoints?.close();
       intercept?.close();
       stopUndici?.();
       await remote?.close();

@@ -8,6 +8,9 @@ import { openApiDocument } from './openapi.js';
 import type { StatsApi } from './statsApi.js';
 import { MAX_FEED_PAGE, type Feed } from './feed.js';
 import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/originCheck.js';
+import { readBody } from '../transport/httpBody.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
+import { BreakpointsApi, type AdminAnswer } from './breakpointsApi.js';
 
 /** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
 export const ADMIN_RATE_PER_S = 50;
@@ -18,6 +21,8 @@ export const DEFAULT_ADMIN_HOST = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9090;
 /** Interval of keep-alive comments on live feed streams (25 s). */
 export const FEED_KEEPALIVE_MS = 25_000;
+/** Room in an admin POST body beyond the message it may carry (`{ "message": … }`): 64 KiB. */
+export const ADMIN_BODY_OVERHEAD_BYTES = 64 * 1024;
 
 export interface ReadyState {
   ready: boolean;
@@ -43,6 +48,13 @@ export interface AdminServerOptions {
   stats?: StatsApi | undefined;
   /** The live feed (/sessions, /sessions/{id}/events, /events); absent when off (--no-feed). */
   feed?: Feed | undefined;
+  /** Breakpoints and held messages (/breakpoints, /paused…); absent when not wired. */
+  breakpoints?: BreakpointsApi | undefined;
+  /**
+   * Largest POST body, bytes (an edited message rides in one). Default DEFAULT_MAX_MESSAGE_BYTES +
+   * ADMIN_BODY_OVERHEAD_BYTES.
+   */
+  maxBodyBytes?: number;
 }
 
 const SESSION_EVENTS = /^\/sessions\/([^/]{1,200})\/events$/;
@@ -58,9 +70,18 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function send(res: ServerResponse, answer: AdminAnswer): void {
+  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  if (answer.body === undefined) {
+    res.writeHead(answer.status, { 'cache-control': 'no-store' });
+    res.end();
+  } else json(res, answer.status, answer.body);
+}
+
 /**
- * The admin server (separate port): /metrics, /health, /ready. It never writes to stdout and never stops
- * the proxy: when its port is taken it logs one warning and stays off.
+ * The admin server (separate port): /metrics, /health, /ready, the stats API, the live feed, breakpoints.
+ * It never writes to stdout and never stops the proxy: when its port is taken it logs one warning and
+ * stays off. Everything is read-only but breakpoints and held messages (POST, DELETE).
  */
 export class AdminServer {
   readonly #options: AdminServerOptions;
@@ -128,28 +149,42 @@ export class AdminServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    req.resume();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const breakpoints =
+      this.#options.breakpoints && BreakpointsApi.owns(path) ? this.#options.breakpoints : undefined;
+    // Only a POST to a breakpoint route has a body worth reading; any other is discarded (as are those
+    // of requests refused below).
+    const wantsBody = breakpoints !== undefined && req.method === 'POST';
+    if (!wantsBody) req.resume();
     if (!this.#allow()) {
+      req.resume();
       res.setHeader('retry-after', '1');
       json(res, 429, { error: `the admin API allows ${ADMIN_RATE_PER_S} requests a second; slow down` });
       return;
     }
     const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#originPolicy);
     if (forbidden) {
+      req.resume();
       json(res, 403, { error: forbidden.message });
       return;
     }
     if (this.#token && !this.#authorized(req.headers.authorization)) {
+      req.resume();
       res.setHeader('www-authenticate', 'Bearer');
       json(res, 401, { error: 'the admin API needs Authorization: Bearer <the --admin-token value>' });
       return;
     }
+    if (breakpoints) {
+      this.#breakpointRoute(breakpoints, req, res, path, wantsBody);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      json(res, 405, { error: `method ${req.method} is not allowed; the admin API is read-only` });
+      json(res, 405, {
+        error: `method ${req.method} is not allowed on ${path}; the admin API is read-only but for /breakpoints and /paused`,
+      });
       return;
     }
     try {
@@ -191,6 +226,8 @@ export class AdminServer {
               '/sessions',
               '/sessions/{id}/events',
               '/events',
+              '/breakpoints',
+              '/paused',
             ],
           });
         }
@@ -199,6 +236,53 @@ export class AdminServer {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });
     }
+  }
+
+  /** Breakpoints and held messages: a POST's body is read (bounded) and parsed as JSON first. */
+  #breakpointRoute(
+    api: BreakpointsApi,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    wantsBody: boolean,
+  ): void {
+    const method = req.method ?? 'GET';
+    const answer = (body: unknown): void => {
+      try {
+        send(res, api.handle(method, path, body));
+      } catch (err) {
+        this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
+        if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+      }
+    };
+    if (!wantsBody) {
+      answer(undefined);
+      return;
+    }
+    const max = this.#options.maxBodyBytes ?? DEFAULT_MAX_MESSAGE_BYTES + ADMIN_BODY_OVERHEAD_BYTES;
+    readBody(
+      req,
+      res,
+      max,
+      (r, err) => json(r, 413, { error: err.message }),
+      (raw) => {
+        if (raw.length === 0) {
+          answer(undefined);
+          return;
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch (err) {
+          json(res, 400, {
+            error: `the body is not JSON (${(err as Error).message})`,
+            problems: [{ key: 'the body', expected: 'JSON' }],
+          });
+          return;
+        }
+        answer(body);
+      },
+    );
   }
 
   /** The live feed's routes; false when `path` is not one of them. */

@@ -113,6 +113,233 @@ const itemPath = (summary: string, param: string, schema: string) => ({
   },
 });
 
+const idParam = (description: string) => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description,
+});
+
+const jsonBody = (schema: string, required: boolean, description: string) => ({
+  required,
+  description,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+});
+
+const tooLarge = json('Error', 'the body is over --max-message-bytes (and 64 KiB)');
+const notHeld = json('Error', 'no such held message (let go already, or never held)');
+
+/** Breakpoints and held messages (src/admin/breakpointsApi.ts). */
+const breakpointPaths = {
+  '/breakpoints': {
+    get: {
+      summary: 'Breakpoints set over this API, in the order they are tried',
+      responses: { '200': json('BreakpointList', 'breakpoints') },
+    },
+    post: {
+      summary:
+        'Set a breakpoint: messages its match fits are held (later messages of that session and direction wait behind them) until let go at /paused/{id}, or released unchanged after --breakpoint-timeout-ms',
+      requestBody: jsonBody('BreakpointCreate', true, 'the match, as a rule’s (docs/interception.md)'),
+      responses: {
+        '201': json('Breakpoint', 'set; `Location` names it'),
+        '400': json('Invalid', 'the body is not valid: each problem names the key and what was expected'),
+        '409': json('Error', 'as many breakpoints are set as may be (100)'),
+        '413': tooLarge,
+      },
+    },
+  },
+  '/breakpoints/{id}': {
+    get: {
+      summary: 'One breakpoint',
+      parameters: [idParam('the breakpoint id')],
+      responses: { '200': json('Breakpoint', 'the breakpoint'), '404': json('Error', 'no such breakpoint') },
+    },
+    delete: {
+      summary: 'Remove a breakpoint (messages it holds stay held)',
+      parameters: [idParam('the breakpoint id')],
+      responses: { '204': { description: 'removed' }, '404': json('Error', 'no such breakpoint') },
+    },
+  },
+  '/paused': {
+    get: {
+      summary: 'Messages held now (at a breakpoint or a rule with break: true), oldest first',
+      responses: { '200': json('PausedList', 'held messages') },
+    },
+  },
+  '/paused/{id}': {
+    get: {
+      summary: 'One held message',
+      parameters: [idParam('the held message id')],
+      responses: { '200': json('Paused', 'the held message'), '404': notHeld },
+    },
+  },
+  '/paused/{id}/resume': {
+    post: {
+      summary:
+        'Send it on: unchanged, or as `message` (valid JSON-RPC, of the same kind, with the same id; a request keeps its method)',
+      parameters: [idParam('the held message id')],
+      requestBody: jsonBody('Resume', false, 'none, or the edited message'),
+      responses: {
+        '200': json('PauseAnswer', 'sent on (state resumed or edited)'),
+        '400': json('Invalid', 'the edit is refused (the reason says why); the message stays held'),
+        '404': notHeld,
+        '413': tooLarge,
+      },
+    },
+  },
+  '/paused/{id}/drop': {
+    post: {
+      summary:
+        'Let it go no further: a request is answered with a DROPPED_AT_BREAKPOINT error, an answer replaced by it, a notification dropped',
+      parameters: [idParam('the held message id')],
+      responses: { '200': json('PauseAnswer', 'dropped'), '404': notHeld },
+    },
+  },
+  '/paused/{id}/reply': {
+    post: {
+      summary: "Answer a held request in the other side's name",
+      parameters: [idParam('the held message id')],
+      requestBody: jsonBody('Reply', true, '`result`, or `error`'),
+      responses: {
+        '200': json('PauseAnswer', 'answered (state replied)'),
+        '400': json('Invalid', 'the body is not valid, or the held message is not a request; it stays held'),
+        '404': notHeld,
+        '413': tooLarge,
+      },
+    },
+  },
+};
+
+const str = { type: 'string' } as const;
+const match = {
+  type: 'object',
+  description:
+    'Which messages: every key given must fit (docs/interception.md). Without `direction` anywhere, messages from the client.',
+  properties: {
+    direction: { enum: ['request', 'response'] },
+    method: { type: 'string', minLength: 1, description: 'exact, or a glob such as resources/*' },
+    tool: {
+      type: 'string',
+      minLength: 1,
+      description: 'tools/call: params.name; prompts/get, resources/read: name or uri',
+    },
+    arguments: {
+      type: 'object',
+      description: 'each listed argument equals this value, or matches { "regex": "…" }',
+    },
+    path: { type: 'string', pattern: '^\\$', description: 'a JSONPath into the message' },
+    equals: { description: 'with path: a value found there equals this' },
+    matches: { type: 'string', description: 'with path: a string found there matches this regex' },
+    session: { type: 'string', minLength: 1, description: "the session id or the client's name" },
+    upstream: { type: 'string', minLength: 1 },
+    all: { type: 'array', items: { $ref: '#/components/schemas/Match' } },
+    any: { type: 'array', items: { $ref: '#/components/schemas/Match' } },
+    not: { $ref: '#/components/schemas/Match' },
+  },
+  additionalProperties: false,
+} as const;
+
+const breakpointSchemas = {
+  Match: match,
+  BreakpointCreate: {
+    type: 'object',
+    required: ['match'],
+    properties: { match: { $ref: '#/components/schemas/Match' } },
+    additionalProperties: false,
+  },
+  Breakpoint: {
+    type: 'object',
+    required: ['id', 'match', 'hits'],
+    properties: {
+      id: str,
+      match: { $ref: '#/components/schemas/Match' },
+      hits: { ...int, description: 'messages it has held' },
+    },
+    additionalProperties: false,
+  },
+  BreakpointList: {
+    type: 'object',
+    required: ['breakpoints'],
+    properties: { breakpoints: { type: 'array', items: { $ref: '#/components/schemas/Breakpoint' } } },
+    additionalProperties: false,
+  },
+  Paused: {
+    type: 'object',
+    required: ['id', 'session', 'direction', 'kind', 'cause', 'message', 'heldMs', 'releasedInMs'],
+    properties: {
+      id: str,
+      session: str,
+      direction: { enum: ['client-to-server', 'server-to-client'] },
+      kind: { enum: ['request', 'notification', 'response', 'error'] },
+      method: { type: 'string', description: "the message's method (an answer's: its request's)" },
+      messageId: { type: ['string', 'integer'], description: "the message's JSON-RPC id" },
+      cause: { type: 'string', description: 'breakpoint:<id>, or the name of a rule with break: true' },
+      message: { type: 'object', description: 'the JSON-RPC message, secrets redacted as in the live feed' },
+      heldMs: int,
+      releasedInMs: { ...int, description: 'time left before it is released unchanged' },
+    },
+    additionalProperties: false,
+  },
+  PausedList: {
+    type: 'object',
+    required: ['paused'],
+    properties: { paused: { type: 'array', items: { $ref: '#/components/schemas/Paused' } } },
+    additionalProperties: false,
+  },
+  PauseAnswer: {
+    type: 'object',
+    required: ['id', 'state'],
+    properties: { id: str, state: { enum: ['resumed', 'edited', 'dropped', 'replied'] } },
+    additionalProperties: false,
+  },
+  Resume: {
+    type: 'object',
+    properties: { message: { type: 'object', description: 'the edited JSON-RPC message' } },
+    additionalProperties: false,
+  },
+  Reply: {
+    oneOf: [
+      {
+        type: 'object',
+        required: ['result'],
+        properties: { result: {} },
+        additionalProperties: false,
+      },
+      {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: { code: { type: 'integer' }, message: str, data: {} },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+    ],
+  },
+  Invalid: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: str,
+      problems: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['key', 'expected'],
+          properties: { key: str, expected: str },
+          additionalProperties: false,
+        },
+      },
+    },
+    additionalProperties: false,
+  },
+};
+
 /** The OpenAPI 3.1 document of the admin API, served at /openapi.json. */
 export function openApiDocument(metricsPath: string): Record<string, unknown> {
   return {
@@ -121,7 +348,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
       title: 'mcpscope admin API',
       version: VERSION,
       description:
-        'Metrics, health, readiness, statistics and the live feed of a running mcpscope. Read-only.',
+        'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages of a running mcpscope. Read-only but for /breakpoints and /paused.',
     },
     paths: {
       [metricsPath]: {
@@ -195,12 +422,14 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
           },
         },
       },
+      ...breakpointPaths,
       '/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
     },
     components: {
       schemas: {
+        ...breakpointSchemas,
         Window: window,
         Trend: trend,
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
@@ -397,6 +626,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
                 'http',
                 'bridge',
                 'session-expired',
+                'paused',
               ],
             },
             direction: { enum: ['client-to-server', 'server-to-client'] },
@@ -447,6 +677,16 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               description: "A bridge event's message: sent to the upstream, or said by it",
             },
             detail: { type: 'string' },
+            pause: { type: 'string', description: 'paused: the held message id (/paused/{id})' },
+            cause: {
+              type: 'string',
+              description: 'paused: breakpoint:<id>, or the name of a rule with break: true',
+            },
+            state: {
+              enum: ['held', 'resumed', 'edited', 'dropped', 'replied', 'timed_out'],
+              description: 'paused: held, then how the hold ended',
+            },
+            heldMs: { ...int, description: 'paused: how long it was held (on the end of a hold)' },
             truncated: { const: true },
             preview: { type: 'string' },
           },

@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'CIRCUIT_OPEN'
   | 'STAGE_TIMEOUT'
   | 'PIPELINE_FULL'
+  | 'DROPPED_AT_BREAKPOINT'
   | 'SHUTTING_DOWN'
   | 'BRIDGE_UNSUPPORTED'
   | 'BRIDGE_STATE_INVALID'
@@ -63,6 +64,8 @@ export const JsonRpcCode = {
   Unavailable: -32003,
   /** mcpscope: over a rate limit (429); retry after `data.retryAfterMs`. */
   RateLimited: -32029,
+  /** mcpscope: a person dropped the message at a breakpoint (admin `POST /paused/{id}/drop`). */
+  DroppedAtBreakpoint: -32004,
 } as const;
 
 /**
@@ -151,6 +154,8 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
   STAGE_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, side: 'local' },
   PIPELINE_FULL: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
+  // A person dropped the held message over the admin API: nothing was sent on; never the upstream's fault.
+  DROPPED_AT_BREAKPOINT: { rpc: JsonRpcCode.DroppedAtBreakpoint, http: 409, side: 'local' },
   SHUTTING_DOWN: { rpc: JsonRpcCode.ConnectionClosed, http: 503, side: 'local' },
   // --bridge: a message with no faithful equivalent in the other era is refused, naming what is missing.
   BRIDGE_UNSUPPORTED: { rpc: JsonRpcCode.MethodNotFound, http: 400, side: 'client' },

@@ -10,6 +10,8 @@
  * Events marked transient are emitted for every message on the hot path from one reused object: read them
  * during the call, never keep them.
  */
+import type { JsonRpcId } from '../jsonrpc/errors.js';
+import type { Direction } from '../pipeline/stage.js';
 import type { TransportKind } from '../transport/transport.js';
 
 /** post: a POST's answer stream; get: a standalone or legacy SSE stream; resume: Last-Event-ID; socket: a WebSocket. */
@@ -168,6 +170,32 @@ export interface BridgeEvent {
   readonly detail?: string;
 }
 
+/**
+ * What became of a message held at a breakpoint (see src/intercept/breakpoints.ts): `held` (it waits for a
+ * person), then one of `resumed` (sent on unchanged), `edited` (sent on as a person changed it), `dropped`
+ * (a request or an answer was replaced by a DROPPED_AT_BREAKPOINT error, a notification went no further),
+ * `replied` (a person answered the request in the other side's name), `timed_out` (released unchanged
+ * after `--breakpoint-timeout-ms`).
+ */
+export type PauseState = 'held' | 'resumed' | 'edited' | 'dropped' | 'replied' | 'timed_out';
+
+/** A message held at a breakpoint, and how its hold ended (one event when held, one when it ends). */
+export interface PausedEvent {
+  readonly type: 'paused';
+  /** The held message's id in the admin API (`/paused/{pause}`). */
+  readonly pause: string;
+  /** What held it: `breakpoint:<id>` (set over the admin API) or the name of a rule with `break: true`. */
+  readonly cause: string;
+  readonly state: PauseState;
+  readonly direction: Direction;
+  /** The message's method (an answer's: its request's), when it has one. */
+  readonly method?: string;
+  /** The message's JSON-RPC id, when it has one. */
+  readonly id?: JsonRpcId;
+  /** On the end of a hold: how long the message was held, ms. */
+  readonly heldMs?: number;
+}
+
 export type SessionEvent =
   | StreamOpenedEvent
   | StreamClosedEvent
@@ -187,7 +215,8 @@ export type SessionEvent =
   | HttpExchangeEvent
   | SessionExpiredEvent
   | ErrorEvent
-  | BridgeEvent;
+  | BridgeEvent
+  | PausedEvent;
 
 /** Event types that are emitted for every message from a reused object (not kept by the feed). */
 export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([

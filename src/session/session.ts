@@ -349,6 +349,10 @@ export class Session implements PipelineTarget {
   deliver(frame: Frame, direction: Direction): void {
     if (this.#closed) return;
     if (direction === 'client-to-server') {
+      // A stage's answer to a server → client request (a rule's mock, a breakpoint's reply or drop): the
+      // server's request is settled as the client's own answer would have settled it.
+      if (frame.synthetic && frame.id !== undefined && (frame.kind === 'response' || frame.kind === 'error'))
+        this.#serverPending.delete(frame.id);
       this.outbound.send(frame);
       return;
     }

@@ -27,6 +27,8 @@ import type { Session } from '../session/session.js';
 
 /** Holds a message for a person (breakpoints; see src/intercept/breakpoints.ts). */
 export interface BreakpointHolder {
+  /** The longest it holds one message (its timeout, and a margin), ms: the stage's hold limit with it. */
+  readonly holdTimeoutMs: number;
   /** The id of the first admin-API breakpoint that matches the message, if any. */
   matching(frame: Frame, session: Session, direction: Direction): string | undefined;
   /** Hold the message until a person lets it go (or the breakpoint timeout): the verdict they chose. */
@@ -91,6 +93,8 @@ function checkDelays(specs: readonly RuleSpec[], holdTimeoutMs: number, file: st
 export class InterceptStage implements TransformerStage {
   readonly kind = 'transformer' as const;
   readonly name = 'intercept';
+  /** With breakpoints, a person may hold a message for minutes: longer than the pipeline's default. */
+  readonly holdTimeoutMs: number | undefined;
   readonly #options: InterceptOptions;
   #rules: Rule[] = [];
   #watcher: FSWatcher | undefined;
@@ -99,6 +103,9 @@ export class InterceptStage implements TransformerStage {
   /** Throws RulesError when the file is not valid (a usage error at start). */
   constructor(options: InterceptOptions) {
     this.#options = options;
+    this.holdTimeoutMs = options.breakpoints
+      ? Math.max(options.holdTimeoutMs, options.breakpoints.holdTimeoutMs)
+      : undefined;
     if (options.file !== undefined) {
       this.#rules = this.#load(options.file);
       if (options.watch !== false) this.#watch(options.file);

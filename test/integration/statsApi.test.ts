@@ -156,6 +156,56 @@ describe('the admin API is described by /openapi.json', () => {
       await check('/stats/tools?limit=0', 'BadParameter', 400);
       await check('/stats/tools/nope', 'Error', 404);
       await check('/sessions', 'FeedSessions');
+
+      // Breakpoints and held messages: what is sent validates against the request schemas, what comes
+      // back against the answers'.
+      const schema = (name: string) => {
+        const validate = ajv.getSchema(`mcpscope#/components/schemas/${name}`);
+        if (!validate) throw new Error(`no schema ${name}`);
+        return validate;
+      };
+      const send = async (
+        method: string,
+        path: string,
+        body: unknown,
+        request: string | undefined,
+        answer: string | undefined,
+        status: number,
+      ) => {
+        if (request) expect(schema(request)(body) ? [] : schema(request).errors, `${path} body`).toEqual([]);
+        const res = await fetch(`${admin}${path}`, {
+          method,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        expect(res.status, `${method} ${path}`).toBe(status);
+        const text = await res.text();
+        if (answer) {
+          const validate = schema(answer);
+          expect(validate(JSON.parse(text)) ? [] : validate.errors, `${path} against ${answer}`).toEqual([]);
+        } else expect(text).toBe('');
+      };
+      await send('POST', '/breakpoints', { match: { tool: 'echo' } }, 'BreakpointCreate', 'Breakpoint', 201);
+      await send('POST', '/breakpoints', { match: { tool: 1 } }, undefined, 'Invalid', 400);
+      await check('/breakpoints', 'BreakpointList');
+      await check('/breakpoints/1', 'Breakpoint');
+      await check('/breakpoints/9', 'Error', 404);
+      const pending = c.client.callTool({ name: 'echo', arguments: { message: 'held' } });
+      let held: Array<{ id: string }> = [];
+      await expect
+        .poll(async () => (held = (await get(admin, '/paused')).body.paused as typeof held).length)
+        .toBe(1);
+      const id = held[0]?.id as string;
+      await check('/paused', 'PausedList');
+      await check(`/paused/${id}`, 'Paused');
+      await check('/paused/9', 'Error', 404);
+      await send('POST', `/paused/${id}/resume`, { message: { jsonrpc: '1.0' } }, 'Resume', 'Invalid', 400);
+      await send('POST', `/paused/${id}/reply`, { error: { code: 'x' } }, undefined, 'Invalid', 400);
+      const reply = { result: { content: [{ type: 'text', text: 'a person' }] } };
+      await send('POST', `/paused/${id}/reply`, reply, 'Reply', 'PauseAnswer', 200);
+      await pending;
+      await send('POST', `/paused/${id}/drop`, undefined, undefined, 'Error', 404);
+      await send('DELETE', '/breakpoints/1', undefined, undefined, undefined, 204);
+      // The feed's paused events are FeedEvents too.
       await check(`/sessions/${c.transport.sessionId}/events?limit=500`, 'FeedPage');
       await check(`/sessions/${c.transport.sessionId}/events?limit=0`, 'BadParameter', 400);
       await check('/sessions/nope/events', 'Error', 404);
