@@ -241,10 +241,7 @@ export class Breakpoints implements BreakpointHolder {
     if (typeof edited === 'string') {
       return { ok: false, status: 400, error: `${edited}; message ${id} stays held` };
     }
-    const label = { rule: entry.cause, action: 'edit' };
-    // The pipeline applies a rewrite in the original frame's context: label both.
-    entry.frame.intercept = label;
-    edited.intercept = label;
+    edited.intercept = labelOf(entry);
     this.#end(entry, { action: 'rewrite', frame: edited }, 'edited');
     return { ok: true, state: 'edited' };
   }
@@ -257,8 +254,7 @@ export class Breakpoints implements BreakpointHolder {
     const entry = this.#paused.get(id);
     if (!entry) return notHeld(id);
     const { frame, cause } = entry;
-    const label = { rule: cause, action: 'drop' };
-    frame.intercept = label;
+    const label = labelOf(entry);
     const err = new McpscopeError(
       'DROPPED_AT_BREAKPOINT',
       `this ${describeMessage(frame)} was held at ${causeText(cause)} and dropped there by a person ` +
@@ -286,7 +282,7 @@ export class Breakpoints implements BreakpointHolder {
   reply(id: string, answer: { result: unknown } | { error: unknown }): PauseResult {
     const entry = this.#paused.get(id);
     if (!entry) return notHeld(id);
-    const { frame, cause } = entry;
+    const { frame } = entry;
     if (frame.kind !== 'request') {
       return {
         ok: false,
@@ -294,10 +290,8 @@ export class Breakpoints implements BreakpointHolder {
         error: `message ${id} is a ${frame.kind}, not a request: there is nothing to reply to (resume it, edited or not, or drop it); it stays held`,
       };
     }
-    const label = { rule: cause, action: 'reply' };
-    frame.intercept = label;
     const reply = syntheticFrame({ jsonrpc: '2.0', id: frame.id, ...answer });
-    reply.intercept = label;
+    reply.intercept = labelOf(entry);
     this.#end(entry, { action: 'reply', frame: reply }, 'replied');
     return { ok: true, state: 'replied' };
   }
@@ -396,6 +390,15 @@ export class Breakpoints implements BreakpointHolder {
       releasedInMs: Math.max(0, this.#timeoutMs - heldMs),
     };
   }
+}
+
+/**
+ * What labels a message a person let go, made or changed at a break (the feed, tapes, traces, and the
+ * `breakpoint` source in requests_total): the hold's own label, `{ rule: cause, action: 'break' }`. What the
+ * person did is the `paused` event's `state`.
+ */
+function labelOf(entry: Paused): { readonly rule: string; readonly action: string } {
+  return entry.frame.intercept ?? { rule: entry.cause, action: 'break' };
 }
 
 function view(bp: Breakpoint): BreakpointView {
