@@ -223,6 +223,11 @@ describe('breakpoints, forward http', () => {
       state: 'replied',
     });
     expect(await first).toEqual(result);
+    // Counted as an answer a person gave, not the server's.
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^mcpscope_requests_total\{[^}]*method="tools\/call"[^}]*status="ok"[^}]*source="breakpoint"[^}]*\} [1-9]/m,
+    );
 
     const second = c.client.callTool({ name: 'echo', arguments: { message: 'y' } });
     const [h2] = await held(admin);
