@@ -27,19 +27,6 @@ const ECHO = `${ROOT}bench/echoServer.mjs`;
 const ECHO_V2 = `${ROOT}bench/echoServerV2.mjs`;
 /** 20 interception rules that match no message of the bench. */
 const RULES_20 = writeRules20();
-writeFileSync(
-  RULES_20,
-  JSON.stringify({
-    rules: Array.from({ length: 20 }, (_, i) => ({
-      name: `unused-${i}`,
-      match:
-        i % 2 === 0
-          ? { method: 'tools/call', tool: `nope_${i}`, arguments: { q: { regex: '^x' } } }
-          : { method: `nothing/${i}` },
-      action: { error: { code: -32050, message: 'never' } },
-    })),
-  }),
-);
 const NODE = process.execPath;
 const bin = (name) => `${ROOT}node_modules/.bin/${name}`;
 

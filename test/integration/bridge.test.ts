@@ -54,6 +54,33 @@ async function until(check: () => boolean, what: string, ms = 5_000): Promise<vo
   }
 }
 
+/** `forward stdio --bridge auto` (plus `extra`) in front of `server`, over stdio, as a v1 client launches it; its stderr kept. */
+function bridgedStdio(
+  server: string[],
+  extra: string[] = [],
+): { transport: StdioClientTransport; stderr(): string } {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [
+      CLI,
+      'forward',
+      'stdio',
+      '--admin-port',
+      '0',
+      '--bridge',
+      'auto',
+      ...extra,
+      '--',
+      process.execPath,
+      ...server,
+    ],
+    stderr: 'pipe',
+  });
+  let err = '';
+  transport.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return { transport, stderr: () => err };
+}
+
 /** A fixture server over HTTP, and `forward http --bridge auto --upstream` to it, for a describe block. */
 function bridgedHttp(fixture: string): { fixture: RunningFixture; proxy: RunningCli } {
   const ctx = {} as { fixture: RunningFixture; proxy: RunningCli };
@@ -139,15 +166,9 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
       stderr = proxy.stderr;
       await peer.client.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
     } else {
-      const transport = new StdioClientTransport({
-        command: process.execPath,
-        args: [CLI, 'forward', 'stdio', ...common, '--', process.execPath, V2_SERVER, 'stdio', '--reject'],
-        stderr: 'pipe',
-      });
-      let err = '';
-      transport.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-      stderr = () => err;
-      await peer.client.connect(transport);
+      const bridged = bridgedStdio([V2_SERVER, 'stdio', '--reject'], ['--record', tapes]);
+      stderr = bridged.stderr;
+      await peer.client.connect(bridged.transport);
     }
     adminUrl = await adminUrlFrom(stderr);
   });
@@ -380,26 +401,7 @@ describe('older client → a server of both eras whose older side is stateless (
 
 describe('older client → 2026-07-28-only server: what the client cannot answer', () => {
   async function connect(client: Client): Promise<void> {
-    await client.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: [
-          CLI,
-          'forward',
-          'stdio',
-          '--admin-port',
-          '0',
-          '--bridge',
-          'auto',
-          '--',
-          process.execPath,
-          V2_SERVER,
-          'stdio',
-          '--reject',
-        ],
-        stderr: 'ignore',
-      }),
-    );
+    await client.connect(bridgedStdio([V2_SERVER, 'stdio', '--reject']).transport);
   }
 
   it('a client that answers the server’s question with an error gets BRIDGE_INPUT_FAILED, and the session goes on', async () => {
@@ -748,32 +750,14 @@ describe('concurrent held calls over stdio, where the wire does not say which ca
 describe('same era on both sides', () => {
   it('passes an older client to an older server untranslated', async () => {
     const peer = v1Peer();
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [
-        CLI,
-        'forward',
-        'stdio',
-        '--admin-port',
-        '0',
-        '--bridge',
-        'auto',
-        '--',
-        process.execPath,
-        V1_SERVER,
-        'stdio',
-      ],
-      stderr: 'pipe',
-    });
-    let err = '';
-    transport.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+    const { transport, stderr } = bridgedStdio([V1_SERVER, 'stdio']);
     await peer.client.connect(transport);
     try {
       expect(peer.client.getServerVersion()?.name).toBe('v1-fixture');
       expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'go' } }))).toBe(
         'did go',
       );
-      const admin = await adminUrlFrom(() => err);
+      const admin = await adminUrlFrom(stderr);
       expect(await metricsText(admin)).not.toMatch(/mcpscope_bridge_translations_total\{/);
       // Over stdio the older client's initialize went first and was answered: no server/discover at all.
       const sessions = (await (await fetch(`${admin}/sessions`)).json()) as {
