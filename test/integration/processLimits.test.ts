@@ -72,7 +72,7 @@ describe('server processes of sessions that are never deleted', () => {
       '--admin-port',
       '0',
       '--process-idle-ms',
-      '500',
+      '1500',
       '--',
       process.execPath,
       EXAMPLE,
@@ -84,27 +84,29 @@ describe('server processes of sessions that are never deleted', () => {
     clients.push(busy.c);
     const waiting = await connectWithChild(proxy);
     clients.push(waiting.c);
-    // Traffic keeps one process; a call the server takes 4 expiry periods to answer, silent meanwhile,
-    // keeps the other.
-    const slow = waiting.c.client.callTool({ name: 'slow', arguments: { ms: 2_000, steps: 1 } });
+    // Traffic keeps one process (a call every 100 ms: far inside the 1.5 s expiry even on a loaded
+    // machine); a call the server takes over 2 expiry periods to answer, silent meanwhile, keeps the other.
+    const slow = waiting.c.client.callTool({ name: 'slow', arguments: { ms: 3_500, steps: 1 } });
     let calling = true;
+    let callFailed: unknown;
     const calls = (async () => {
       while (calling) {
         await busy.c.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
         await sleep(100);
       }
-    })();
+    })().catch((err: unknown) => (callFailed = err));
     try {
       await expect.poll(() => alive(idle.child), { timeout: 10_000, interval: 100 }).toBe(false);
-      expect((await slow).content).toEqual([{ type: 'text', text: 'slept 2000 ms' }]);
+      expect((await slow).content).toEqual([{ type: 'text', text: 'slept 3500 ms' }]);
       expect(alive(waiting.child)).toBe(true);
       // Several expiry periods later, the session with traffic still has its process.
-      await sleep(1_000);
+      await sleep(2_000);
       expect(alive(busy.child)).toBe(true);
     } finally {
       calling = false;
       await calls;
     }
+    expect(callFailed).toBeUndefined();
     // The idle session's GET stream (the SDK client opens one) was open when it expired: its POST streams
     // had all closed, so one stream opened more than closed before the session-expired event.
     const events = await feedEvents(admin, idle.c.transport.sessionId as string);
@@ -114,7 +116,7 @@ describe('server processes of sessions that are never deleted', () => {
     const before = events.slice(0, expired);
     const open = before.filter((e) => e.type === 'stream-opened').length;
     expect(open - before.filter((e) => e.type === 'stream-closed').length).toBe(1);
-    expect((events[expired]?.idleSeconds as number) >= 0.5).toBe(true);
+    expect((events[expired]?.idleSeconds as number) >= 1.5).toBe(true);
     expect(
       await metric(admin, 'mcpscope_sessions_expired_total{reason="process_idle"}'),
     ).toBeGreaterThanOrEqual(1);
