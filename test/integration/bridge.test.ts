@@ -44,6 +44,16 @@ function text(result: object): string {
   return first?.text ?? '';
 }
 
+/** The fixtures' tools that need the client's input, through any client: one round, several, each kind. */
+async function expectInputRounds(
+  call: (name: string, args: Record<string, unknown>) => Promise<object>,
+): Promise<void> {
+  expect(text(await call('confirm', { action: 'deploy' }))).toBe('did deploy');
+  expect(text(await call('ask_llm', { q: 'Capital?' }))).toBe('llm said: Paris');
+  expect(text(await call('roots', {}))).toBe('file:///tmp/project');
+  expect(text(await call('wizard', {}))).toBe('Ada likes teal');
+}
+
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
@@ -198,14 +208,7 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
   });
 
   it('turns input-required into real elicitation, sampling and roots requests, for as many rounds as asked', async () => {
-    expect(text(await peer.client.callTool({ name: 'confirm', arguments: { action: 'deploy' } }))).toBe(
-      'did deploy',
-    );
-    expect(text(await peer.client.callTool({ name: 'ask_llm', arguments: { q: 'Capital?' } }))).toBe(
-      'llm said: Paris',
-    );
-    expect(text(await peer.client.callTool({ name: 'roots', arguments: {} }))).toBe('file:///tmp/project');
-    expect(text(await peer.client.callTool({ name: 'wizard', arguments: {} }))).toBe('Ada likes teal');
+    await expectInputRounds((name, args) => peer.client.callTool({ name, arguments: args }));
     expect(peer.asked).toEqual(
       expect.arrayContaining(['Really deploy?', 'sampling: Capital?', 'Name?', 'Color?']),
     );
@@ -494,14 +497,7 @@ describe.each(['stdio', 'http'] as const)('2026-07-28 client → older server, o
   });
 
   it('turns the server’s requests during a call into input-required rounds', async () => {
-    expect(text(await tc.client.callTool({ name: 'confirm', arguments: { action: 'deploy' } }))).toBe(
-      'did deploy',
-    );
-    expect(text(await tc.client.callTool({ name: 'ask_llm', arguments: { q: 'Capital?' } }))).toBe(
-      'llm said: Paris',
-    );
-    expect(text(await tc.client.callTool({ name: 'roots', arguments: {} }))).toBe('file:///tmp/project');
-    expect(text(await tc.client.callTool({ name: 'wizard', arguments: {} }))).toBe('Ada likes teal');
+    await expectInputRounds((name, args) => tc.client.callTool({ name, arguments: args }));
     // An elicitation and a sampling request the server sends at once (one round when they come together).
     expect(text(await tc.client.callTool({ name: 'both', arguments: {} }))).toBe('accept + Paris');
     const rounds =
