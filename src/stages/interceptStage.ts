@@ -7,7 +7,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { createRequire } from 'node:module';
+import type { Operation } from 'fast-json-patch';
 import type { Logger } from 'pino';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { syntheticFrame, withMessage, type Frame } from '../jsonrpc/framing.js';
@@ -48,6 +49,11 @@ export interface InterceptOptions {
   /** Longest a stage may hold a message (the pipeline's hold timeout): delays must be shorter. */
   holdTimeoutMs: number;
 }
+
+// The JSON Patch library is loaded by the first patch applied, not with this module (which every run with
+// an admin server loads, for breakpoints).
+const require = createRequire(import.meta.url);
+let jsonPatch: typeof import('fast-json-patch') | undefined;
 
 /** Wait this long after a change before reading the file (editors write in steps). */
 const RELOAD_DEBOUNCE_MS = 50;
@@ -254,7 +260,8 @@ export class InterceptStage implements TransformerStage {
   #patch(rule: Rule, frame: Frame, ops: Operation[]): Verdict {
     let patched: Frame;
     try {
-      const doc = fastJsonPatch.applyPatch(structuredClone(frame.msg), ops, true, true).newDocument;
+      jsonPatch ??= require('fast-json-patch') as typeof import('fast-json-patch');
+      const doc = jsonPatch.applyPatch(structuredClone(frame.msg), ops, true, true).newDocument;
       patched = withMessage(frame, doc as object);
     } catch (err) {
       // The message is not one the patch fits (a path it lacks): it goes on unchanged, said once per rule.
