@@ -17,6 +17,7 @@ import { errorFrame, syntheticFrame, type Frame } from '../jsonrpc/framing.js';
 import {
   META_CLIENT_CAPABILITIES,
   META_CLIENT_INFO,
+  META_LOG_LEVEL,
   META_PROTOCOL_VERSION,
   MODERN_PROTOCOL_VERSIONS,
   eraOf,
@@ -131,10 +132,14 @@ function clientFacts(frame: Frame): ClientFacts {
   };
 }
 
+/** A JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `value` when it is a JSON object, else an empty one. */
 export function objectOr(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
+  return isObject(value) ? value : {};
 }
 
 function infoOf(value: unknown): { name: string; version: string } | undefined {
@@ -146,6 +151,24 @@ function infoOf(value: unknown): { name: string; version: string } | undefined {
 
 /** The ids of the probes' server/discover requests. */
 const PROBE_PREFIX = 'mcpscope-probe-';
+
+/**
+ * A 2026-07-28 request's `_meta`: what it already had (`existing`), with the envelope: the newest modern
+ * protocol version, the client's info and capabilities, and a log level when one is asked for.
+ */
+export function envelopeMeta(
+  info: unknown,
+  capabilities: Record<string, unknown>,
+  existing?: unknown,
+  logLevel?: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...objectOr(existing) };
+  out[META_PROTOCOL_VERSION] = MODERN_PROTOCOL_VERSIONS[MODERN_PROTOCOL_VERSIONS.length - 1];
+  out[META_CLIENT_INFO] = info;
+  out[META_CLIENT_CAPABILITIES] = capabilities;
+  if (logLevel !== undefined) out[META_LOG_LEVEL] = logLevel;
+  return out;
+}
 
 /** mcpscope's own name in the envelope of requests it makes when the client gave none. */
 export const BRIDGE_CLIENT_INFO = { name: 'mcpscope-bridge', version: VERSION };
@@ -341,11 +364,7 @@ export class BridgeTransport implements Transport, BridgeHost {
       id,
       method: 'server/discover',
       params: {
-        _meta: {
-          [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSIONS[MODERN_PROTOCOL_VERSIONS.length - 1],
-          [META_CLIENT_INFO]: client.info ?? BRIDGE_CLIENT_INFO,
-          [META_CLIENT_CAPABILITIES]: client.capabilities,
-        },
+        _meta: envelopeMeta(client.info ?? BRIDGE_CLIENT_INFO, client.capabilities),
       },
     };
     this.event(

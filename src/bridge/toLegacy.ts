@@ -24,6 +24,7 @@ import {
   BRIDGE_CLIENT_INFO,
   INPUT_METHODS,
   MAX_BRIDGE_ROUNDS,
+  isObject,
   objectOr,
   type BridgeHost,
   type ClientFacts,
@@ -59,10 +60,6 @@ const REMOVED: ReadonlySet<string> = new Set([
 /** How long a round of server questions waits for more before it goes to the client (10 ms). */
 const ROUND_GATHER_MS = 10;
 const ENVELOPE_KEYS = [META_PROTOCOL_VERSION, META_CLIENT_INFO, META_CLIENT_CAPABILITIES, META_LOG_LEVEL];
-
-function isObject(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 interface Ask {
   readonly serverId: JsonRpcId;

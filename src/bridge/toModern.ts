@@ -10,13 +10,8 @@ import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { errorFrame, syntheticFrame, withMessage, type Frame } from '../jsonrpc/framing.js';
 import {
   LEGACY_PROTOCOL_VERSIONS,
-  META_CLIENT_CAPABILITIES,
-  META_CLIENT_INFO,
-  META_LOG_LEVEL,
-  META_PROTOCOL_VERSION,
   META_SERVER_INFO,
   META_SUBSCRIPTION_ID,
-  MODERN_PROTOCOL_VERSIONS,
   HEADER_MCP_PARAM_PREFIX,
   buildMcpHeaders,
   encodeHeaderValue,
@@ -25,6 +20,7 @@ import {
 import {
   BRIDGE_CLIENT_INFO,
   INPUT_METHODS,
+  envelopeMeta,
   MAX_BRIDGE_ROUNDS,
   objectOr,
   type BridgeHost,
@@ -32,7 +28,6 @@ import {
   type Translator,
 } from './bridge.js';
 
-const MODERN = MODERN_PROTOCOL_VERSIONS[MODERN_PROTOCOL_VERSIONS.length - 1] as string;
 const NEWEST_LEGACY = LEGACY_PROTOCOL_VERSIONS[LEGACY_PROTOCOL_VERSIONS.length - 1] as string;
 
 type Json = Record<string, unknown>;
@@ -173,12 +168,7 @@ export class ToModern implements Translator {
 
   /** The envelope every request upstream carries, over what the request's _meta already has. */
   #envelope(meta: unknown): Json {
-    const out: Json = { ...objectOr(meta) };
-    out[META_PROTOCOL_VERSION] = MODERN;
-    out[META_CLIENT_INFO] = this.#clientInfo;
-    out[META_CLIENT_CAPABILITIES] = this.#clientCaps;
-    if (this.#logLevel !== undefined) out[META_LOG_LEVEL] = this.#logLevel;
-    return out;
+    return envelopeMeta(this.#clientInfo, this.#clientCaps, meta, this.#logLevel);
   }
 
   #send(frame: Frame, method: string, params: Json): void {

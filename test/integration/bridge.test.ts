@@ -33,6 +33,8 @@ import {
 } from '../helpers.js';
 
 const V1_SERVER = path.join(path.dirname(V2_SERVER), 'v1Server.mjs');
+/** mcpscope's flags in every bridged run here: an admin server on a free port, and the bridge. */
+const BRIDGE_FLAGS = ['--admin-port', '0', '--bridge', 'auto'];
 const ENVELOPE = {
   'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
   'io.modelcontextprotocol/clientInfo': { name: 'raw-client', version: '1.0.0' },
@@ -71,19 +73,7 @@ function bridgedStdio(
 ): { transport: StdioClientTransport; stderr(): string } {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [
-      CLI,
-      'forward',
-      'stdio',
-      '--admin-port',
-      '0',
-      '--bridge',
-      'auto',
-      ...extra,
-      '--',
-      process.execPath,
-      ...server,
-    ],
+    args: [CLI, 'forward', 'stdio', ...BRIDGE_FLAGS, ...extra, '--', process.execPath, ...server],
     stderr: 'pipe',
   });
   let err = '';
@@ -96,14 +86,7 @@ function bridgedHttp(fixture: string): { fixture: RunningFixture; proxy: Running
   const ctx = {} as { fixture: RunningFixture; proxy: RunningCli };
   beforeAll(async () => {
     ctx.fixture = await startFixture(fixture, ['http']);
-    ctx.proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--bridge',
-      'auto',
-      '--upstream',
-      ctx.fixture.url,
-    ]);
+    ctx.proxy = await startHttpProxy([...BRIDGE_FLAGS, '--upstream', ctx.fixture.url]);
   });
   afterAll(async () => {
     await ctx.proxy?.stop();
@@ -169,7 +152,7 @@ describe.each(['stdio', 'http'] as const)('older client → 2026-07-28-only serv
   beforeAll(async () => {
     tapes = mkdtempSync(path.join(tmpdir(), 'mcpscope-bridge-'));
     peer = v1Peer();
-    const common = ['--admin-port', '0', '--bridge', 'auto', '--record', tapes];
+    const common = [...BRIDGE_FLAGS, '--record', tapes];
     if (wire === 'http') {
       fixture = await startFixture('v2Server.mjs', ['http', '--reject']);
       proxy = await startHttpProxy([...common, '--upstream', fixture.url]);
@@ -385,7 +368,7 @@ describe('older client → a server of both eras whose older side is stateless (
 
   it('while an older server with sessions is not bridged', async () => {
     const older = await startFixture('v1Server.mjs', ['http']);
-    const front = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', older.url]);
+    const front = await startHttpProxy([...BRIDGE_FLAGS, '--upstream', older.url]);
     const peer = v1Peer();
     try {
       await peer.client.connect(new StreamableHTTPClientTransport(new URL(front.url)));
@@ -454,20 +437,11 @@ describe.each(['stdio', 'http'] as const)('2026-07-28 client → older server, o
   beforeAll(async () => {
     if (wire === 'http') {
       fixture = await startFixture('v1Server.mjs', ['http']);
-      proxy = await startHttpProxy(['--admin-port', '0', '--bridge', 'auto', '--upstream', fixture.url]);
+      proxy = await startHttpProxy([...BRIDGE_FLAGS, '--upstream', fixture.url]);
       tc = await connectV2Http(proxy.url);
       adminUrl = await adminUrlFrom(proxy.stderr);
     } else {
-      const c = await connectV2Stdio([
-        '--admin-port',
-        '0',
-        '--bridge',
-        'auto',
-        '--',
-        process.execPath,
-        V1_SERVER,
-        'stdio',
-      ]);
+      const c = await connectV2Stdio([...BRIDGE_FLAGS, '--', process.execPath, V1_SERVER, 'stdio']);
       tc = c;
       adminUrl = await adminUrlFrom(c.stderr);
     }
@@ -546,16 +520,7 @@ describe('2026-07-28 client → server-everything (2025 only), over stdio', () =
   let tc: V2TestClient & { stderr(): string };
 
   beforeAll(async () => {
-    tc = await connectV2Stdio([
-      '--admin-port',
-      '0',
-      '--bridge',
-      'auto',
-      '--',
-      process.execPath,
-      EVERYTHING,
-      'stdio',
-    ]);
+    tc = await connectV2Stdio([...BRIDGE_FLAGS, '--', process.execPath, EVERYTHING, 'stdio']);
   });
 
   afterAll(async () => {
@@ -708,16 +673,7 @@ describe('concurrent held calls over stdio, where the wire does not say which ca
   let proxy: RunningCli;
 
   beforeAll(async () => {
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--bridge',
-      'auto',
-      '--',
-      process.execPath,
-      V1_SERVER,
-      'stdio',
-    ]);
+    proxy = await startHttpProxy([...BRIDGE_FLAGS, '--', process.execPath, V1_SERVER, 'stdio']);
   });
 
   afterAll(async () => {
@@ -772,10 +728,7 @@ describe('same era on both sides', () => {
 
   it('passes a 2026-07-28 client to a 2026-07-28 server untranslated', async () => {
     const tc = await connectV2Stdio([
-      '--admin-port',
-      '0',
-      '--bridge',
-      'auto',
+      ...BRIDGE_FLAGS,
       '--',
       process.execPath,
       V2_SERVER,
