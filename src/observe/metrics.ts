@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Counter, type Histogram } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './boundMetrics.js';
 import { performance } from 'node:perf_hooks';
 import {
   EVENT_LOOP_RESOLUTION_MS,
@@ -122,7 +123,7 @@ export class Metrics {
     const buckets = options.buckets ?? DEFAULT_LATENCY_BUCKETS;
     const limit = options.cardinalityLimit ?? DEFAULT_CARDINALITY_LIMIT;
 
-    this.labelsFolded = new Counter({
+    this.labelsFolded = new BoundCounter({
       name: `${p}metric_labels_folded_total`,
       help: 'Label values folded into "other" because the label reached its cardinality limit',
       labelNames: ['label'],
@@ -141,84 +142,84 @@ export class Metrics {
     const foldedClient = this.labelsFolded.labels('client');
     this.clients = new LabelGuard(limit, ['global', 'stdio'], () => foldedClient.inc());
 
-    this.requests = new Counter({
+    this.requests = new BoundCounter({
       name: `${p}requests_total`,
       help: 'JSON-RPC requests answered, by method, client transport, status (ok or an error class) and source of the answer (upstream, rule, breakpoint, proxy: mcpscope itself, tape)',
       labelNames: ['method', 'transport', 'status', 'source'],
       registers,
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = new BoundHistogram({
       name: `${p}request_duration_seconds`,
       help: 'Time from a request reaching mcpscope to its answer reaching mcpscope',
       labelNames: ['method', 'transport', 'status'],
       buckets,
       registers,
     });
-    this.requestSize = new Histogram({
+    this.requestSize = new BoundHistogram({
       name: `${p}request_size_bytes`,
       help: 'Size of JSON-RPC requests from clients',
       labelNames: ['method', 'transport'],
       buckets: SIZE_BUCKETS,
       registers,
     });
-    this.responseSize = new Histogram({
+    this.responseSize = new BoundHistogram({
       name: `${p}response_size_bytes`,
       help: 'Size of JSON-RPC answers to clients',
       labelNames: ['method', 'transport'],
       buckets: SIZE_BUCKETS,
       registers,
     });
-    this.toolCalls = new Counter({
+    this.toolCalls = new BoundCounter({
       name: `${p}tool_calls_total`,
       help: 'tools/call requests by tool, status (ok; error (a result with isError); or the JSON-RPC error class) and source of the answer (upstream, rule, breakpoint, proxy, tape)',
       labelNames: ['tool', 'status', 'source'],
       registers,
     });
-    this.toolCallDuration = new Histogram({
+    this.toolCallDuration = new BoundHistogram({
       name: `${p}tool_call_duration_seconds`,
       help: 'Duration of tools/call requests by tool',
       labelNames: ['tool'],
       buckets,
       registers,
     });
-    this.proxyOverhead = new Histogram({
+    this.proxyOverhead = new BoundHistogram({
       name: `${p}proxy_overhead_seconds`,
       help: 'Time a message spends inside mcpscope, from received to handed to the other side (both directions)',
       labelNames: ['upstream'],
       buckets: OVERHEAD_BUCKETS,
       registers,
     });
-    this.upstreamErrors = new Counter({
+    this.upstreamErrors = new BoundCounter({
       name: `${p}upstream_errors_total`,
       help: 'Failures of the upstream server by type (timeout, exited, refused, protocol, http_4xx, http_5xx, backpressure, stream_lost, closed)',
       labelNames: ['upstream', 'error_type'],
       registers,
     });
-    this.errors = new Counter({
+    this.errors = new BoundCounter({
       name: `${p}errors_total`,
       help: 'Errors mcpscope raised for client input or sessions, by stable error code',
       labelNames: ['code'],
       registers,
     });
-    this.messages = new Counter({
+    this.messages = new BoundCounter({
       name: `${p}messages_total`,
       help: 'JSON-RPC messages through the proxy by direction and kind',
       labelNames: ['direction', 'kind'],
       registers,
     });
-    this.messagesDropped = new Counter({
+    this.messagesDropped = new BoundCounter({
       name: `${p}messages_dropped_total`,
       help: 'Messages mcpscope did not pass on, by direction and reason (a stage dropped it, or it matched nothing)',
       labelNames: ['direction', 'reason'],
       registers,
     });
-    this.interceptActions = new Counter({
+    this.interceptActions = new BoundCounter({
       name: `${p}intercept_actions_total`,
       help: 'Messages an interception rule or breakpoint acted on, by rule name (breakpoint:<id> for one set over the admin API) and action (mock, error, delay, patch, drop, fault_close, fault_timeout, fault_corrupt, break)',
       labelNames: ['rule', 'action'],
       registers,
     });
-    this.rulesReloads = new Counter({
+    this.rulesReloads = new BoundCounter({
       name: `${p}rules_reloads_total`,
       help: 'Reloads of the --rules file after it changed, by result: ok (the new rules are in force) or invalid (refused; the previous rules stay)',
       labelNames: ['result'],
@@ -229,19 +230,19 @@ export class Metrics {
       help: 'Messages held at a breakpoint now, waiting for a person (or --breakpoint-timeout-ms)',
       registers,
     });
-    this.stageErrors = new Counter({
+    this.stageErrors = new BoundCounter({
       name: `${p}stage_errors_total`,
       help: 'Pipeline stages that threw (the message went on), by stage name and hook (transform, observe, onSessionOpen, …)',
       labelNames: ['stage', 'hook'],
       registers,
     });
-    this.holdTimeouts = new Counter({
+    this.holdTimeouts = new BoundCounter({
       name: `${p}pipeline_hold_timeouts_total`,
       help: 'Messages a pipeline stage held past the hold timeout, by stage: refused (a request answered with STAGE_TIMEOUT, anything else dropped)',
       labelNames: ['stage'],
       registers,
     });
-    this.heldOverflow = new Counter({
+    this.heldOverflow = new BoundCounter({
       name: `${p}pipeline_held_overflow_total`,
       help: 'Messages refused because the queue behind a held one was full (maxHeld per session and direction), by the stage holding it',
       labelNames: ['stage'],
@@ -253,46 +254,46 @@ export class Metrics {
       labelNames: ['transport'],
       registers,
     });
-    this.sessionsTotal = new Counter({
+    this.sessionsTotal = new BoundCounter({
       name: `${p}sessions_total`,
       help: 'Sessions opened, by client transport',
       labelNames: ['transport'],
       registers,
     });
-    this.sessionDuration = new Histogram({
+    this.sessionDuration = new BoundHistogram({
       name: `${p}session_duration_seconds`,
       help: 'Lifetime of closed sessions',
       buckets: LIFETIME_BUCKETS,
       registers,
     });
-    this.transportConnect = new Histogram({
+    this.transportConnect = new BoundHistogram({
       name: `${p}transport_connect_seconds`,
       help: 'Time to connect to the upstream (spawn a child, or the first HTTP exchange)',
       labelNames: ['transport'],
       buckets,
       registers,
     });
-    this.transportFirstByte = new Histogram({
+    this.transportFirstByte = new BoundHistogram({
       name: `${p}transport_first_byte_seconds`,
       help: 'Time from sending a request upstream to the first byte of its HTTP response',
       labelNames: ['transport'],
       buckets,
       registers,
     });
-    this.transportTransfer = new Histogram({
+    this.transportTransfer = new BoundHistogram({
       name: `${p}transport_transfer_seconds`,
       help: 'Time spent moving bytes per operation: send (write until flushed), receive (body read), close',
       labelNames: ['transport', 'op'],
       buckets,
       registers,
     });
-    this.serialize = new Histogram({
+    this.serialize = new BoundHistogram({
       name: `${p}serialize_seconds`,
       help: 'Time to serialise a message mcpscope built or changed (unchanged messages are not re-serialised)',
       buckets: OVERHEAD_BUCKETS,
       registers,
     });
-    this.deserialize = new Histogram({
+    this.deserialize = new BoundHistogram({
       name: `${p}deserialize_seconds`,
       help: 'Time to parse and validate one incoming message',
       buckets: OVERHEAD_BUCKETS,
@@ -304,97 +305,97 @@ export class Metrics {
       labelNames: ['transport'],
       registers,
     });
-    this.streamConnections = new Counter({
+    this.streamConnections = new BoundCounter({
       name: `${p}stream_connections_total`,
       help: 'SSE streams opened to clients, by kind (post, get, resume)',
       labelNames: ['transport', 'kind'],
       registers,
     });
-    this.streamDuration = new Histogram({
+    this.streamDuration = new BoundHistogram({
       name: `${p}stream_connection_duration_seconds`,
       help: 'Lifetime of SSE streams to clients',
       labelNames: ['transport'],
       buckets,
       registers,
     });
-    this.streamSent = new Counter({
+    this.streamSent = new BoundCounter({
       name: `${p}stream_messages_sent_total`,
       help: 'Messages written to client SSE streams',
       labelNames: ['transport'],
       registers,
     });
-    this.streamDropped = new Counter({
+    this.streamDropped = new BoundCounter({
       name: `${p}stream_messages_dropped_total`,
       help: 'Messages for clients that could not be delivered, by reason',
       labelNames: ['transport', 'reason'],
       registers,
     });
-    this.streamBackpressure = new Counter({
+    this.streamBackpressure = new BoundCounter({
       name: `${p}stream_backpressure_total`,
       help: 'Flow control toward slow clients, by action: upstream paused, resumed, or a client stream closed for being too far behind',
       labelNames: ['transport', 'action'],
       registers,
     });
-    this.sseResumptions = new Counter({
+    this.sseResumptions = new BoundCounter({
       name: `${p}sse_resumptions_total`,
       help: 'Last-Event-ID resumptions, by result: of client streams (ok, unknown_event) and of upstream streams (upstream_ok, upstream_rejected)',
       labelNames: ['result'],
       registers,
     });
-    this.sseReconnects = new Counter({
+    this.sseReconnects = new BoundCounter({
       name: `${p}sse_reconnects_total`,
       help: 'Reconnection attempts to dropped upstream SSE streams, by result (ok, failed, exhausted: the last attempt failed)',
       labelNames: ['result'],
       registers,
     });
-    this.sseDeduplicated = new Counter({
+    this.sseDeduplicated = new BoundCounter({
       name: `${p}sse_events_deduplicated_total`,
       help: 'Upstream SSE events dropped because their event id was already delivered (replayed after a resumption)',
       registers,
     });
-    this.bridgeTranslations = new Counter({
+    this.bridgeTranslations = new BoundCounter({
       name: `${p}bridge_translations_total`,
       help: '--bridge: what was translated between protocol eras, by direction (to_modern: an older client with a 2026-07-28 server; to_legacy: the reverse) and kind (initialize, discover, envelope, input_required, input_answer, listen, notification, subscribe, log_level, ping, error_code, cancel, refused)',
       labelNames: ['direction', 'kind'],
       registers,
     });
-    this.streamIdle = new Histogram({
+    this.streamIdle = new BoundHistogram({
       name: `${p}stream_idle_seconds`,
       help: 'Quiet time between two messages on a long-lived stream: client GET streams by client transport, upstream streams as upstream_<transport>',
       labelNames: ['transport'],
       buckets,
       registers,
     });
-    this.processLifetime = new Histogram({
+    this.processLifetime = new BoundHistogram({
       name: `${p}process_lifetime_seconds`,
       help: 'Lifetime of upstream server processes, by how they ended (stopped, crashed)',
       labelNames: ['result'],
       buckets: LIFETIME_BUCKETS,
       registers,
     });
-    this.processRestarts = new Counter({
+    this.processRestarts = new BoundCounter({
       name: `${p}process_restarts_total`,
       help: 'Upstream server processes restarted after a crash',
       registers,
     });
-    this.sessionsExpired = new Counter({
+    this.sessionsExpired = new BoundCounter({
       name: `${p}sessions_expired_total`,
       help: 'Sessions mcpscope closed on its own, by reason: idle (--session-idle-ms), process_idle (its server process idle for --process-idle-ms), evicted (its idle process stopped to make room under --max-processes)',
       labelNames: ['reason'],
       registers,
     });
-    this.processesEvicted = new Counter({
+    this.processesEvicted = new BoundCounter({
       name: `${p}processes_evicted_total`,
       help: 'Idle server processes stopped (their sessions closed) to make room for a new session at --max-processes',
       registers,
     });
-    this.processShutdowns = new Counter({
+    this.processShutdowns = new BoundCounter({
       name: `${p}process_shutdowns_total`,
       help: 'Shutdowns, by process: upstream server processes stopped by mcpscope (process="server"; result graceful, terminated, killed) and mcpscope itself on SIGTERM (process="mcpscope"; result drained: every request finished in the grace period, forced: some were failed at its end)',
       labelNames: ['process', 'result'],
       registers,
     });
-    this.processShutdownSeconds = new Histogram({
+    this.processShutdownSeconds = new BoundHistogram({
       name: `${p}process_shutdown_seconds`,
       help: 'Time to stop, by process: an upstream server process (server) or mcpscope itself (mcpscope)',
       labelNames: ['process'],
@@ -407,19 +408,19 @@ export class Metrics {
       labelNames: ['upstream'],
       registers,
     });
-    this.breakerTransitions = new Counter({
+    this.breakerTransitions = new BoundCounter({
       name: `${p}circuit_breaker_transitions_total`,
       help: 'Circuit breaker state changes per upstream, by the state entered (closed, open, half_open)',
       labelNames: ['upstream', 'to'],
       registers,
     });
-    this.rateLimited = new Counter({
+    this.rateLimited = new BoundCounter({
       name: `${p}rate_limit_exceeded_total`,
       help: 'Requests refused by a rate limit, by limit (global, client, tool) and client (session id, address or subject; bounded)',
       labelNames: ['limit_type', 'client'],
       registers,
     });
-    this.tapeOperations = new Counter({
+    this.tapeOperations = new BoundCounter({
       name: `${p}tape_operations_total`,
       help: 'Tape operations, by operation (open, write, close, drop, replay)',
       labelNames: ['operation'],
@@ -430,7 +431,7 @@ export class Metrics {
       help: 'Bytes written so far to the tapes being recorded',
       registers,
     });
-    this.tapeWriteErrors = new Counter({
+    this.tapeWriteErrors = new BoundCounter({
       name: `${p}tape_write_errors_total`,
       help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
       registers,

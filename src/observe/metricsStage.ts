@@ -64,6 +64,8 @@ export class MetricsStage implements ObserverStage {
   readonly #m: Metrics;
   readonly #upstream: string;
   readonly #overhead;
+  readonly #serialize: Histogram.Internal<string>;
+  readonly #deserialize: Histogram.Internal<string>;
   readonly #messages: Record<Direction, KindCounters>;
   /** Per transport label, per method (both bounded by the label guards). */
   readonly #methods = new Map<string, Map<string, MethodChildren>>();
@@ -75,6 +77,8 @@ export class MetricsStage implements ObserverStage {
     this.#m = metrics;
     this.#upstream = upstream;
     this.#overhead = metrics.proxyOverhead.labels(upstream);
+    this.#serialize = metrics.serialize.labels();
+    this.#deserialize = metrics.deserialize.labels();
     const kinds = (direction: string): KindCounters => ({
       request: metrics.messages.labels(direction, 'request'),
       notification: metrics.messages.labels(direction, 'notification'),
@@ -94,9 +98,9 @@ export class MetricsStage implements ObserverStage {
       const dir = direction === 'client-to-server' ? 'client_to_server' : 'server_to_client';
       m.messagesDropped.labels(dir, m.dropReasons.value(verdict.reason)).inc();
     }
-    if (frame.synthetic) m.serialize.observe(frame.codecMs / 1000);
+    if (frame.synthetic) this.#serialize.observe(frame.codecMs / 1000);
     else {
-      m.deserialize.observe(frame.codecMs / 1000);
+      this.#deserialize.observe(frame.codecMs / 1000);
       if (verdict.action !== 'drop') this.#overhead.observe((performance.now() - frame.receivedAt) / 1000);
     }
     const transport = transportLabel(session.inbound.kind);
