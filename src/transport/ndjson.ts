@@ -4,6 +4,12 @@ import { McpscopeError } from '../jsonrpc/errors.js';
 import { LineSplitter, parseFrame, sniffId, type Frame, type LineHandler } from '../jsonrpc/framing.js';
 
 const NEWLINE = Buffer.from('\n');
+/**
+ * Messages shorter than this are copied with their newline into one buffer and written with write(); longer
+ * ones go out as a corked writev of the message and the newline. Node's writev path (cork, uncork, a
+ * buffered-request list, an array of chunks) cost more per call than copying a few kilobytes.
+ */
+const COPY_BELOW_BYTES = 16 * 1024;
 
 export interface NdjsonHandler {
   onFrame(frame: Frame): void;
@@ -64,10 +70,21 @@ export class NdjsonChannel implements LineHandler {
     this.#handler.onBadLine(err, prefix);
   }
 
-  /** Write one message and its newline in a single writev. Returns false when the peer is not keeping up. */
+  /**
+   * Write one message and its newline in a single system call. Returns false when the peer is not keeping
+   * up. A message up to COPY_BELOW_BYTES is copied into one buffer with its newline and written once;
+   * a larger one is corked with the newline into one writev, so it is never copied.
+   */
   write(raw: Buffer | string): boolean {
     const out = this.#output;
     if (out.destroyed || out.writableEnded) return false;
+    if (typeof raw === 'string') return out.write(`${raw}\n`);
+    if (raw.length < COPY_BELOW_BYTES) {
+      const line = Buffer.allocUnsafe(raw.length + 1);
+      raw.copy(line);
+      line[raw.length] = 0x0a;
+      return out.write(line);
+    }
     out.cork();
     out.write(raw);
     const ok = out.write(NEWLINE);
