@@ -2,48 +2,38 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import {
-  ADMIN_BODY_OVERHEAD_BYTES,
-  AdminServer,
-  DEFAULT_ADMIN_HOST,
-  DEFAULT_ADMIN_PORT,
-  type ReadyState,
-} from './admin/adminServer.js';
-import { BreakpointsApi } from './admin/breakpointsApi.js';
-import { Breakpoints } from './intercept/breakpoints.js';
+import type { AdminServer, ReadyState } from './admin/adminServer.js';
+import type { Breakpoints } from './intercept/breakpoints.js';
 import { McpscopeError } from './jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './jsonrpc/framing.js';
 import { silentLogger } from './log.js';
-import { Metrics, type MetricsOptions } from './observe/metrics.js';
+import type { Metrics, MetricsOptions } from './observe/metrics.js';
 import { MetricsStage } from './observe/metricsStage.js';
-import { StatsCollector } from './observe/statsCollector.js';
-import { StatsApi } from './admin/statsApi.js';
-import { Feed, type FeedOptions } from './admin/feed.js';
+import type { StatsCollector } from './observe/statsCollector.js';
+import type { Feed, FeedOptions } from './admin/feed.js';
 import type { Tracing, TracingOptions } from './observe/tracing.js';
-import { observeUndici } from './observe/undiciTimings.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/stage.js';
 import { ProcessManager, commandProblem } from './process/processManager.js';
 import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
 import { LogMessagesStage } from './stages/logMessages.js';
-import { HttpListener, type UpstreamFactory } from './transport/httpListener.js';
+import type { HttpListener, UpstreamFactory } from './transport/httpListener.js';
 import type { HttpUpstream, UpstreamTransport } from './transport/httpUpstream.js';
 import type { Transport } from './transport/transport.js';
 import { StdioClientTransport, type RestartPolicy } from './transport/stdioClient.js';
 import { StdioServerTransport } from './transport/stdioServer.js';
-import { RecorderStage } from './stages/recorderStage.js';
+import type { RecorderStage } from './stages/recorderStage.js';
 import { BreakerStage } from './stages/breakerStage.js';
 import type { InterceptStage } from './stages/interceptStage.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
-import { Redactor, type RedactionOptions } from './tape/redact.js';
-import { TapePlayerTransport, type TapePlayerOptions, type TapeScript } from './tape/tapePlayer.js';
+import type { RedactionOptions } from './tape/redact.js';
+import type { TapePlayerOptions, TapeScript } from './tape/tapePlayer.js';
 import { VERSION } from './version.js';
-import { BridgeTransport, type BridgeMode } from './bridge/bridge.js';
-import { RequestStateCodec } from './bridge/requestState.js';
+import type { BridgeMode, BridgeTransport } from './bridge/bridge.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
@@ -232,6 +222,14 @@ async function loadHttpUpstream(): Promise<typeof HttpUpstream> {
   return (await import('./transport/httpUpstream.js')).HttpUpstream;
 }
 
+/*
+ * What a run does not need is not loaded: prom-client (metrics), the stats windows, the admin server and its
+ * live feed, the HTTP stack (the listener, WebSocket), tapes (recording, replay, redaction), the bridge and
+ * OpenTelemetry are imported when the options ask for them, and after a stdio server's process has been
+ * started (see createProxy), so that server boots while they load. Loading all of them up front made
+ * `forward stdio` start its server about half a second later.
+ */
+
 /** Build the stage list, in the one place where its order is written. */
 function buildStages(
   options: ProxyOptions,
@@ -303,19 +301,66 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const logger = options.logger ?? silentLogger();
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const upstream = options.upstream;
+  const processes = new ProcessManager({ logger, graceMs: options.graceMs });
+  const spec =
+    'command' in upstream
+      ? { command: upstream.command, args: upstream.args ?? [], env: upstream.env, cwd: upstream.cwd }
+      : undefined;
+  // stdio in front of a command: the server's process starts first, and boots while the rest loads.
+  let started: StdioClientTransport | undefined;
+  if (spec) {
+    // A mistyped command is found now, not at the first client (a usage error: exit 2).
+    const problem = commandProblem(spec.command, { PATH: process.env.PATH, ...spec.env });
+    if (problem !== undefined) {
+      throw new McpscopeError(
+        'CONFIG_INVALID',
+        `could not start upstream server \`${[spec.command, ...spec.args].join(' ')}\`: ${problem}; check the command and PATH`,
+      );
+    }
+    if (options.inbound === 'stdio') {
+      started = new StdioClientTransport({
+        spec,
+        processes,
+        maxMessageBytes,
+        logger,
+        restart: options.restart ?? null,
+      });
+      started.prestart();
+    }
+  }
+  try {
+    return await build(options, logger, processes, spec, started);
+  } catch (err) {
+    await processes.stopAll();
+    throw err;
+  }
+}
+
+/** The rest of createProxy(), once a stdio server's process is on its way. */
+async function build(
+  options: ProxyOptions,
+  logger: Logger,
+  processes: ProcessManager,
+  spec: { command: string; args: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string } | undefined,
+  started: StdioClientTransport | undefined,
+): Promise<ProxyHandle> {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const upstream = options.upstream;
   const upstreamName = options.upstreamName ?? upstreamLabel(upstream);
 
   let listener: HttpListener | undefined;
-  const metrics = options.metrics === false ? null : new Metrics(options.metrics);
+  const metrics =
+    options.metrics === false ? null : new (await import('./observe/metrics.js')).Metrics(options.metrics);
   const redaction = options.redaction ?? options.record?.redaction;
+  const redactor = async () => new (await import('./tape/redact.js')).Redactor(redaction);
   // Breakpoints are set over the admin API: with an admin server there is always an InterceptStage, whose
   // test costs one check per message while no breakpoint is set.
   const breakpoints = options.admin
-    ? new Breakpoints({
+    ? new (await import('./intercept/breakpoints.js')).Breakpoints({
         upstreamName,
         timeoutMs: options.breakpointTimeoutMs,
         maxMessageBytes,
-        redactor: new Redactor(redaction),
+        redactor: await redactor(),
         metrics,
         logger,
       })
@@ -327,7 +372,10 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
       : undefined;
   const stopUndici =
     metrics && 'url' in upstream
-      ? observeUndici(metrics, new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]))
+      ? (await import('./observe/undiciTimings.js')).observeUndici(
+          metrics,
+          new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]),
+        )
       : null;
 
   // OpenTelemetry is loaded only when traces are wanted.
@@ -336,17 +384,19 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     : undefined;
   // The stats windows serve the admin API: kept only when there is an admin server.
   const stats = options.admin
-    ? new StatsCollector(upstreamName, { bucketMs: options.admin.statsBucketMs })
+    ? new (await import('./observe/statsCollector.js')).StatsCollector(upstreamName, {
+        bucketMs: options.admin.statsBucketMs,
+      })
     : undefined;
   // The live feed serves the admin API: kept only when there is an admin server.
   const feed =
     options.admin && options.feed !== false
-      ? new Feed(options.feed ?? {}, new Redactor(redaction))
+      ? new (await import('./admin/feed.js')).Feed(options.feed ?? {}, await redactor())
       : undefined;
   const recorder = options.record
-    ? new RecorderStage({
+    ? new (await import('./stages/recorderStage.js')).RecorderStage({
         dir: options.record.dir,
-        redactor: new Redactor(redaction),
+        redactor: await redactor(),
         logger,
         metrics,
         maxQueueBytes: options.record.maxQueueBytes,
@@ -380,11 +430,11 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     processIdleMs: options.processIdleMs,
     maxProcesses: options.maxProcesses,
   });
-  const processes = new ProcessManager({ logger, graceMs: options.graceMs });
   let remote: HttpUpstream | undefined;
   let create: () => Transport;
   if ('tape' in upstream) {
     const { tape, player } = upstream;
+    const { TapePlayerTransport } = await import('./tape/tapePlayer.js');
     create = () => {
       metrics?.tapeOperations.labels('replay').inc();
       return new TapePlayerTransport(tape, player);
@@ -399,34 +449,32 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     });
     remote = http;
     create = () => http.create();
-  } else {
-    const spec = {
-      command: upstream.command,
-      args: upstream.args ?? [],
-      env: upstream.env,
-      cwd: upstream.cwd,
-    };
-    // A mistyped command is found now, not at the first client (a usage error: exit 2).
-    const problem = commandProblem(spec.command, { PATH: process.env.PATH, ...spec.env });
-    if (problem !== undefined) {
-      await processes.stopAll();
-      throw new McpscopeError(
-        'CONFIG_INVALID',
-        `could not start upstream server \`${[spec.command, ...spec.args].join(' ')}\`: ${problem}; check the command and PATH`,
-      );
-    }
+  } else if (spec) {
     const restart = options.restart ?? null;
-    create = () => new StdioClientTransport({ spec, processes, maxMessageBytes, logger, restart });
+    create = () => {
+      // The one already started (stdio: the only session), else a new process.
+      const transport =
+        started ?? new StdioClientTransport({ spec, processes, maxMessageBytes, logger, restart });
+      started = undefined;
+      return transport;
+    };
+  } else {
+    throw new McpscopeError('CONFIG_INVALID', 'no upstream: give a command, a URL or a tape');
   }
   const bridging = options.bridge === 'auto' && !('tape' in upstream);
+  let Bridge: typeof BridgeTransport | undefined;
   if (bridging) {
-    const codec = new RequestStateCodec();
+    const bridge = await import('./bridge/bridge.js');
+    const codec = new (await import('./bridge/requestState.js')).RequestStateCodec();
+    Bridge = bridge.BridgeTransport;
+    const Wrapper = bridge.BridgeTransport;
     const unbridged = create;
-    create = () => new BridgeTransport(unbridged(), { logger, codec });
+    create = () => new Wrapper(unbridged(), { logger, codec });
   }
   const factory: UpstreamFactory = { description: describeUpstream(upstream), create };
 
   if (options.inbound === 'http') {
+    const { HttpListener } = await import('./transport/httpListener.js');
     listener = new HttpListener({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8080,
@@ -470,7 +518,7 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
         return { ready: false, reason: 'the upstream server has exited' };
       }
       const outbound =
-        stdioSession.outbound instanceof BridgeTransport
+        Bridge && stdioSession.outbound instanceof Bridge
           ? stdioSession.outbound.inner
           : stdioSession.outbound;
       if (outbound instanceof StdioClientTransport && outbound.restarting) {
@@ -494,26 +542,30 @@ export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
     return remote.probe();
   };
 
-  const admin =
-    options.admin === false || options.admin === undefined
-      ? undefined
-      : new AdminServer({
-          host: options.admin.host ?? DEFAULT_ADMIN_HOST,
-          port: options.admin.port ?? DEFAULT_ADMIN_PORT,
-          metrics,
-          metricsPath: options.admin.metricsPath,
-          metricsIntervalMs: options.admin.metricsIntervalMs,
-          token: options.admin.token,
-          stats: stats
-            ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
-            : undefined,
-          feed,
-          breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
-          maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
-          version: VERSION,
-          ready,
-          logger,
-        });
+  let admin: AdminServer | undefined;
+  if (options.admin) {
+    const { ADMIN_BODY_OVERHEAD_BYTES, AdminServer, DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } =
+      await import('./admin/adminServer.js');
+    const { StatsApi } = await import('./admin/statsApi.js');
+    const { BreakpointsApi } = await import('./admin/breakpointsApi.js');
+    admin = new AdminServer({
+      host: options.admin.host ?? DEFAULT_ADMIN_HOST,
+      port: options.admin.port ?? DEFAULT_ADMIN_PORT,
+      metrics,
+      metricsPath: options.admin.metricsPath,
+      metricsIntervalMs: options.admin.metricsIntervalMs,
+      token: options.admin.token,
+      stats: stats
+        ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
+        : undefined,
+      feed,
+      breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
+      maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
+      version: VERSION,
+      ready,
+      logger,
+    });
+  }
 
   let closing: Promise<void> | undefined;
   let exitCode = 0;

@@ -16,9 +16,7 @@ import { BreakpointsApi, type AdminAnswer } from './breakpointsApi.js';
 export const ADMIN_RATE_PER_S = 50;
 export const ADMIN_BURST = 100;
 
-/** Default admin address: loopback only. */
-export const DEFAULT_ADMIN_HOST = '127.0.0.1';
-export const DEFAULT_ADMIN_PORT = 9090;
+export { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from './adminDefaults.js';
 /** Interval of keep-alive comments on live feed streams (25 s). */
 export const FEED_KEEPALIVE_MS = 25_000;
 /** Room in an admin POST body beyond the message it may carry (`{ "message": … }`): 64 KiB. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminServer.js';
+import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminDefaults.js';
 import { DEFAULT_FEED_BODY_BYTES, DEFAULT_FEED_CLOSED_SESSIONS, DEFAULT_FEED_EVENTS } from '../admin/feed.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
@@ -7,7 +7,7 @@ import {
   DEFAULT_CARDINALITY_LIMIT,
   DEFAULT_LATENCY_BUCKETS,
   DEFAULT_METRIC_PREFIX,
-} from '../observe/metrics.js';
+} from '../observe/metricDefaults.js';
 import { DEFAULT_GRACE_MS } from '../process/processManager.js';
 import {
   DEFAULT_BREAKER_ERROR_RATE,

@@ -8,11 +8,14 @@ import {
   type EventLoopFigures,
 } from './eventLoop.js';
 import { LabelGuard, MCP_METHODS } from './labelGuard.js';
+import {
+  DEFAULT_CARDINALITY_LIMIT,
+  DEFAULT_LATENCY_BUCKETS,
+  DEFAULT_METRIC_PREFIX,
+} from './metricDefaults.js';
 
-/** Latency buckets in seconds: 100 µs to 60 s. */
-export const DEFAULT_LATENCY_BUCKETS = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-];
+export { DEFAULT_CARDINALITY_LIMIT, DEFAULT_LATENCY_BUCKETS, DEFAULT_METRIC_PREFIX };
+
 /** Size buckets in bytes: 64 B to 16 MiB. */
 export const SIZE_BUCKETS = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
 /** Finer buckets for time spent inside mcpscope: 5 µs to 100 ms. */
@@ -21,8 +24,6 @@ export const OVERHEAD_BUCKETS = [
 ];
 /** Lifetimes in seconds: 1 s to 1 day. */
 const LIFETIME_BUCKETS = [1, 10, 60, 300, 900, 3600, 14_400, 86_400];
-export const DEFAULT_CARDINALITY_LIMIT = 10_000;
-export const DEFAULT_METRIC_PREFIX = 'mcpscope_';
 
 export interface MetricsOptions {
   /** Default 'mcpscope_'. */

@@ -5,7 +5,7 @@ import { syntheticFrame, type Frame } from '../jsonrpc/framing.js';
 import type { ManagedProcess, ProcessManager, ProcessSpec } from '../process/processManager.js';
 import { NdjsonChannel, type NdjsonHandler } from './ndjson.js';
 import type { Transport } from './transport.js';
-import type { EventSink } from '../session/events.js';
+import { TRANSIENT_EVENTS, type EventSink, type SessionEvent } from '../session/events.js';
 
 /** Cap on bytes queued for a child that is not reading its stdin (16 MiB). */
 export const MAX_CHILD_BACKLOG_BYTES = 16 * 1024 * 1024;
@@ -15,6 +15,8 @@ export const MAX_RESTART_QUEUE = 1_000;
 export const REINITIALIZE_TIMEOUT_MS = 10_000;
 /** How long the rest of an exited child's stdout may take to be read (1 s). */
 export const STDOUT_DRAIN_MS = 1_000;
+/** Process events kept between prestart() and start() (its start, stderr lines); later ones are dropped. */
+const MAX_EARLY_EVENTS = 100;
 /** The id of the replayed initialize request, never one a client uses. */
 const REINIT_ID = 'mcpscope-reinitialize';
 
@@ -77,8 +79,22 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
   onreset?: (reason: McpscopeError) => void;
   onrestored?: () => void;
   onevent?: EventSink;
+  /** The first spawn, shared by prestart() and start(). */
+  #spawning: Promise<void> | undefined;
+  /**
+   * Between prestart() and start(): the process's events, kept for the session (bounded; null once it has
+   * them), and the promise that start() resolves. The child's stdout is not read meanwhile (its pipe holds
+   * what it writes), nor is its exit reported before what it wrote.
+   */
+  #heldEvents: SessionEvent[] | null = null;
+  #attach: (() => void) | undefined;
+  #attached: Promise<void> = Promise.resolve();
   /** Hands the process's events to whoever listens now (the Session sets `onevent` after construction). */
-  readonly #emit: EventSink = (event) => this.onevent?.(event);
+  readonly #emit: EventSink = (event) => {
+    const early = this.#heldEvents;
+    if (early === null) this.onevent?.(event);
+    else if (early.length < MAX_EARLY_EVENTS && !TRANSIENT_EVENTS.has(event.type)) early.push(event);
+  };
 
   constructor(options: StdioClientTransportOptions) {
     this.#options = options;
@@ -93,8 +109,30 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     return this.#held !== null;
   }
 
+  /**
+   * Start the server's process now, before there is a session to take what it says: its events are kept,
+   * its stdout is left unread and its exit unreported until start(). For `forward stdio`, whose server can
+   * then boot while the rest of mcpscope loads. A failure to spawn is thrown by start().
+   */
+  prestart(): void {
+    if (this.#spawning) return;
+    this.#heldEvents = [];
+    this.#attached = new Promise((resolve) => (this.#attach = resolve));
+    this.#spawning = this.#spawn();
+    // Reported by start(), which awaits the same promise.
+    this.#spawning.catch(() => undefined);
+  }
+
   async start(): Promise<void> {
-    await this.#spawn();
+    this.#spawning ??= this.#spawn();
+    await this.#spawning;
+    const early = this.#heldEvents;
+    if (early === null) return;
+    this.#heldEvents = null;
+    for (const event of early) this.onevent?.(event);
+    this.#channel?.start();
+    if (this.#paused) this.#channel?.pause();
+    this.#attach?.();
   }
 
   async #spawn(): Promise<void> {
@@ -107,9 +145,13 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
       this,
     );
     this.#channel = channel;
-    channel.start();
-    if (this.#paused) channel.pause();
+    // Prestarted: read once start() hands the process to its session.
+    if (this.#heldEvents === null) {
+      channel.start();
+      if (this.#paused) channel.pause();
+    }
     void proc.exited.then(async (info) => {
+      await this.#attached;
       // What the child wrote before exiting is still in the pipe (more so when paused): read it to the
       // end first, in bounded time (a grandchild may hold the pipe open).
       channel.resume();
