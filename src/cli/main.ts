@@ -4,6 +4,7 @@
 // `mcpscope forward stdio -- <server>` waits for mcpscope before its server even starts: see
 // docs/performance.md, "Cold start".
 import { readFileSync } from 'node:fs';
+import { spawnEarly } from '../process/earlySpawn.js';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
@@ -13,5 +14,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   };
   process.stdout.write(`${pkg.version}\n`);
 } else {
+  // forward stdio -- <server>: the server starts now and boots while the rest loads (src/process/earlySpawn.ts).
+  spawnEarly(args);
   await import('./program.js');
 }

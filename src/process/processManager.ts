@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import type { EventSink, ShutdownResult } from '../session/events.js';
+import { takeEarly, type EarlyProcess } from './earlySpawn.js';
 
 /** Default grace between SIGTERM and SIGKILL (5 s). */
 export const DEFAULT_GRACE_MS = 5_000;
@@ -39,7 +40,7 @@ export interface ProcessManagerOptions {
 export class ManagedProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly spec: ProcessSpec;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<ExitInfo>;
   #exit: ExitInfo | undefined;
@@ -50,19 +51,28 @@ export class ManagedProcess {
   /** A stderr line not ended yet. */
   #partial = '';
 
-  constructor(spec: ProcessSpec, graceMs: number, passStderr: boolean, emit: EventSink | undefined) {
+  constructor(
+    spec: ProcessSpec,
+    graceMs: number,
+    passStderr: boolean,
+    emit: EventSink | undefined,
+    adopted?: EarlyProcess,
+  ) {
     this.spec = spec;
     this.#graceMs = graceMs;
     this.#emit = emit;
-    // Own process group, so that stop() reaches grandchildren (`sh -c`, `npx …`) too.
-    this.child = spawn(spec.command, spec.args, {
-      env: spec.env ?? process.env,
-      cwd: spec.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
+    this.startedAt = adopted?.startedAt ?? performance.now();
+    // Own process group, so that stop() reaches grandchildren (`sh -c`, `npx …`) too (spawnEarly() too).
+    this.child =
+      adopted?.child ??
+      spawn(spec.command, spec.args, {
+        env: spec.env ?? process.env,
+        cwd: spec.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         this.#exit = { code, signal };
         if (this.#partial) this.#stderrLine(this.#partial);
         this.#emit?.({
@@ -74,7 +84,11 @@ export class ManagedProcess {
           crashed: !this.#stopping,
         });
         resolve(this.#exit);
-      });
+      };
+      // An adopted process may have exited before it was adopted.
+      const child = this.child;
+      if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+      else child.once('exit', onExit);
       this.child.once('error', () => {
         // spawn failures (ENOENT) emit 'error' without 'exit'.
         if (this.child.pid === undefined && !this.#exit) {
@@ -258,7 +272,9 @@ export class ProcessManager {
    * start, exit, stop and stderr lines go to `emit` (its session's event stream).
    */
   async spawn(spec: ProcessSpec, emit?: EventSink): Promise<ManagedProcess> {
-    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr, emit);
+    // `forward stdio`: the entry point may have started this very command already (see earlySpawn.ts).
+    const early = takeEarly(spec);
+    const proc = new ManagedProcess(spec, this.#graceMs, this.#passStderr, emit, early);
     this.#processes.add(proc);
     void proc.exited.then((info) => {
       this.#processes.delete(proc);
@@ -266,7 +282,8 @@ export class ProcessManager {
     });
     try {
       await new Promise<void>((resolve, reject) => {
-        proc.child.once('spawn', () => resolve());
+        if (early) early.spawned.then(resolve, () => undefined);
+        else proc.child.once('spawn', () => resolve());
         proc.child.once('error', (err: NodeJS.ErrnoException) => {
           const cmd = [spec.command, ...spec.args].join(' ');
           reject(

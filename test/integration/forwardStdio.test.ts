@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { EXAMPLE, INIT, connectStdio, jsonLines, spawnCli } from '../helpers.js';
@@ -172,6 +175,44 @@ describe('forward stdio with bad input', () => {
       expect(stderr).toMatch(
         /could not start upstream server `.* server\.mjs`: .* (not an executable file|not found on PATH); check the command and PATH/,
       );
+    }
+  });
+
+  it('starts the server once, before loading the rest, and leaves none behind after a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-early-'));
+    // The server notes its pid in a file of its own, then serves as the example does.
+    const server = join(dir, 'server.mjs');
+    writeFileSync(
+      server,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(join(dir, 'pids'))}, process.pid + '\\n');\nawait import(${JSON.stringify(EXAMPLE)});\n`,
+    );
+    const pids = (): number[] =>
+      existsSync(join(dir, 'pids'))
+        ? readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map(Number)
+        : [];
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const proc = spawnCli(['forward', 'stdio', '--no-admin', '--', process.execPath, server]);
+      const out = jsonLines(proc);
+      proc.stdin.write(`${JSON.stringify(INIT)}\n`);
+      expect(await out.next()).toMatchObject({ id: INIT.id, result: { serverInfo: {} } });
+      expect(pids()).toHaveLength(1);
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      // A flag that does not exist: exit 2, and the server started early is stopped with mcpscope.
+      const bad = spawnCli(['forward', 'stdio', '--no-such-flag', '--', process.execPath, server]);
+      expect(await new Promise((r) => bad.once('exit', r))).toBe(2);
+      await expect.poll(() => pids().length).toBe(2);
+      await expect.poll(() => pids().filter(alive)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
