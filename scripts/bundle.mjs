@@ -43,5 +43,7 @@ await build({
   ],
   // Stack traces can be mapped back to src/ (node --enable-source-maps), through tsc's own maps.
   sourcemap: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
