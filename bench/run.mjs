@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
 // npm run bench [-- --quick] [-- --only name,name] [-- --rounds N] [-- --idle-only] [-- --idle 1000,10000]
+//               [-- --stages-only] [-- --cold-start-only] [-- --cold-starts N]
 //
 // Measures, in one run and on loopback only, an SDK client calling an `echo` tool that returns at once:
 // direct (the floors), through mcpscope (each mode, metrics on and off) and through the peer proxies
 // supergateway and mcp-proxy. Targets run in alternating order each round to cancel machine drift; the
-// table shows medians over rounds. Figures also go to bench/results/<date>.json.
+// table shows medians over rounds. Figures also go to bench/results/<date>.json, and each row is compared
+// with the same row of the last saved run (same --quick): a path whose p50 or CPU per call grew by half or
+// more is named under the table, and so is a stage whose in-process cost per call did.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +20,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Agent, request } from 'undici';
 import { writeRules20 } from './rules20.mjs';
+import { coldStart } from './coldStart.mjs';
+import { stageCost } from './stageCost.mjs';
 
 // The SDK's HTTP client adds an abort listener per request to one signal; thousands of calls are the point here.
 setMaxListeners(0);
@@ -24,6 +29,7 @@ setMaxListeners(0);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/cli/main.js`;
 const ECHO = `${ROOT}bench/echoServer.mjs`;
+const RELAY = `${ROOT}bench/relay.mjs`;
 const ECHO_V2 = `${ROOT}bench/echoServerV2.mjs`;
 /** 20 interception rules that match no message of the bench. */
 const RULES_20 = writeRules20();
@@ -37,7 +43,10 @@ const arg = (name) => {
   return i === -1 ? undefined : argv[i + 1];
 };
 const ONLY = arg('--only')?.split(',');
-const IDLE_ONLY = argv.includes('--idle-only') || argv.includes('--stats-only');
+const IDLE_ONLY =
+  argv.includes('--idle-only') || argv.includes('--stats-only') || argv.includes('--cold-start-only');
+const STAGES_ONLY = argv.includes('--stages-only');
+const COLD_ONLY = argv.includes('--cold-start-only');
 const STATS_ONLY = argv.includes('--stats-only');
 const CFG = {
   rounds: Number(arg('--rounds') ?? (QUICK ? 2 : 4)),
@@ -48,6 +57,7 @@ const CFG = {
   big: QUICK ? 60 : 400,
   setups: QUICK ? 3 : 15,
   idle: arg('--idle') ? arg('--idle').split(',').map(Number) : QUICK ? [1_000] : [1_000, 10_000],
+  coldStarts: Number(arg('--cold-starts') ?? (QUICK ? 6 : 10)),
 };
 const SMALL = 'x'.repeat(100);
 const BIG = 'x'.repeat(100 * 1024);
@@ -98,6 +108,23 @@ async function startProcess(cmd, args, ready, { env } = {}) {
       clearTimeout(killer);
     },
   };
+}
+
+/** CPU time a process (all its threads) has used, in µs, from /proc (Linux); NaN elsewhere. */
+function cpuMicros(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return ns / 1000;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Resident set size of a process in bytes, from /proc. */
@@ -188,6 +215,33 @@ const TARGETS = [
     floor: 'direct stdio',
     // What interception costs a message no rule acts on: 20 rules tried, field by field, on every message.
     stdio: () => forwardStdio(['--rules', RULES_20], echoStdio),
+  },
+  {
+    name: 'relay stdio→stdio (bytes only)',
+    floor: 'direct stdio',
+    // bench/relay.mjs: a Node process that copies bytes both ways and parses nothing. What it adds is what
+    // any extra process costs on this path (two more pipe hops and wake-ups); mcpscope's own work is the rest.
+    stdio: () => ({ command: NODE, args: [RELAY, ...echoStdio] }),
+  },
+  {
+    name: 'mcpscope stdio→stdio, stages off',
+    floor: 'direct stdio',
+    // Framing, the session and the pipeline with no stage: what the stages cost is the row above minus this.
+    stdio: () => ({
+      command: NODE,
+      args: [
+        CLI,
+        'forward',
+        'stdio',
+        '--no-admin',
+        '--no-metrics',
+        '--no-breaker',
+        '--log-level',
+        'warn',
+        '--',
+        ...echoStdio,
+      ],
+    }),
   },
   {
     name: 'mcpscope stdio→stdio, --bridge auto, same era',
@@ -281,7 +335,7 @@ const TARGETS = [
         port,
       ),
   },
-].filter((t) => !IDLE_ONLY && (!ONLY || ONLY.some((o) => t.name.includes(o))));
+].filter((t) => !IDLE_ONLY && !STAGES_ONLY && (!ONLY || ONLY.some((o) => t.name.includes(o))));
 
 // ---------------------------------------------------------------------------------------------------
 // Workloads
@@ -346,7 +400,11 @@ async function runTarget(target) {
     setups.push(setupMs);
     setups.sort((a, b) => a - b);
     for (let i = 0; i < CFG.warmup; i++) await call(client, SMALL);
+    // The process that does the proxying (or serving, for the direct floors).
+    const pid = running ? running.pid : transport.pid;
+    const cpu0 = cpuMicros(pid);
     const seq = await sequential(client, CFG.seq, SMALL);
+    const cpuPerCall = (cpuMicros(pid) - cpu0) / CFG.seq;
     const conc = await concurrent(client, CFG.conc, CFG.concurrency, SMALL);
     // A path may refuse large bodies: that is a result, not a crash of the bench.
     let bigP50 = NaN;
@@ -359,11 +417,9 @@ async function runTarget(target) {
       bigError = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
       progress(`  100 kB calls failed: ${bigError}`);
     }
-    // The process that does the proxying (or serving, for the direct floors).
-    const pid = running ? running.pid : transport.pid;
     const rssBytes = rss(pid);
     await client.close().catch(() => undefined);
-    return { ...seq, conc, bigP50, bigError, setupMs: percentile(setups, 0.5), rssBytes };
+    return { ...seq, cpuPerCall, conc, bigP50, bigError, setupMs: percentile(setups, 0.5), rssBytes };
   } finally {
     await running?.stop();
   }
@@ -512,6 +568,23 @@ async function statsScenario() {
 
 // ---------------------------------------------------------------------------------------------------
 
+/** The latest saved run made the same way (--quick or not, same CPU count), to compare with. */
+function lastResult() {
+  try {
+    const dir = `${ROOT}bench/results`;
+    for (const name of readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .reverse()) {
+      const r = JSON.parse(readFileSync(`${dir}/${name}`, 'utf8'));
+      if (r.quick === QUICK && r.machine?.cpus === cpus().length) return r;
+    }
+  } catch {
+    // no saved run yet
+  }
+  return undefined;
+}
+
 const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length === 0
@@ -557,6 +630,7 @@ async function main() {
       p95: pick('p95'),
       p99: pick('p99'),
       rate: pick('rate'),
+      cpuPerCall: pick('cpuPerCall'),
       conc: pick('conc'),
       bigP50: pick('bigP50'),
       setupMs: pick('setupMs'),
@@ -572,8 +646,30 @@ async function main() {
     r.rateRatio = f ? r.rate / f.rate : NaN;
     r.concRatio = f ? r.conc / f.conc : NaN;
   }
+  // Stage by stage, in-process: with every run that measures the stdio path (or --stages-only).
+  let stages;
+  if (STAGES_ONLY || (!IDLE_ONLY && (!ONLY || TARGETS.some((t) => t.name.includes('stdio→stdio'))))) {
+    progress('stage costs: CPU per call inside mcpscope, in-process');
+    try {
+      stages = await stageCost(QUICK ? { calls: 50_000, rounds: 3 } : {});
+    } catch (err) {
+      progress(`  failed: ${err.message.split('\n')[0]}`);
+    }
+  }
+  // Whole-process start-up: in the full run, or alone (--cold-start-only).
+  let cold;
+  if (COLD_ONLY || (!ONLY && !IDLE_ONLY && !STAGES_ONLY)) {
+    try {
+      cold = await coldStart({ runs: CFG.coldStarts, progress });
+    } catch (err) {
+      progress(`  failed: ${err.message.split('\n')[0]}`);
+    }
+  }
+  const last = lastResult();
+  const lastRows = new Map((last?.rows ?? []).map((r) => [r.path, r]));
+  const lastStages = new Map((last?.stages ?? []).map((r) => [r.stages, r]));
   let stats;
-  if (!ONLY) {
+  if (!ONLY && !STAGES_ONLY && !COLD_ONLY) {
     progress('stats API: recording cost, and answers with 1,000 sessions and 100 tools');
     try {
       stats = await statsScenario();
@@ -582,7 +678,7 @@ async function main() {
     }
   }
   const idle = [];
-  if (!ONLY && !STATS_ONLY) {
+  if (!ONLY && !STATS_ONLY && !STAGES_ONLY && !COLD_ONLY) {
     for (const n of CFG.idle) {
       progress(`idle sessions through mcpscope forward http: ${n}`);
       try {
@@ -610,7 +706,12 @@ async function main() {
     '100kB p50 µs',
     'setup ms',
     'RSS MB',
+    'CPU µs',
+    'p50 vs last',
+    'CPU vs last',
   ];
+  const ratio = (now, before) =>
+    Number.isFinite(now) && Number.isFinite(before) && before > 0 ? now / before : NaN;
   const table = rows.map((r) => [
     r.path,
     fmt(r.p50),
@@ -624,15 +725,21 @@ async function main() {
     r.bigError ? 'fails' : fmt(r.bigP50),
     fmt(r.setupMs, 1),
     fmt(r.rssBytes / 2 ** 20, 1),
+    fmt(r.cpuPerCall),
+    lastRows.has(r.path) ? `${fmt(ratio(r.p50, lastRows.get(r.path).p50), 2)}×` : '',
+    lastRows.has(r.path) ? `${fmt(ratio(r.cpuPerCall, lastRows.get(r.path).cpuPerCall), 2)}×` : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const out = [
-    line(header),
-    `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`,
-    ...table.map(line),
-  ];
+  const out =
+    rows.length === 0
+      ? []
+      : [
+          line(header),
+          `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`,
+          ...table.map(line),
+        ];
   const on = byName.get('mcpscope http→stdio');
   const off = byName.get('mcpscope http→stdio, no metrics');
   if (on && off)
@@ -646,6 +753,68 @@ async function main() {
     );
   }
   for (const r of rows) if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+  if (stages) {
+    out.push(
+      '',
+      'stage costs (in-process, CPU ns per call: a tools/call and its answer parsed, paired and piped):',
+      ...stages.map((st) => {
+        const before = lastStages.get(st.stages);
+        const vs = before
+          ? ` (last run ${fmt(before.nsPerCall)}, ${fmt(ratio(st.nsPerCall, before.nsPerCall), 2)}×)`
+          : '';
+        const added = st.stages === 'none' ? 'the bare path' : `+${fmt(st.addedNs)}`;
+        return `  ${st.stages.padEnd(24)} ${fmt(st.nsPerCall).padStart(7)} ns  ${added}${vs}`;
+      }),
+    );
+  }
+  if (cold) {
+    const lastCold = last?.cold;
+    const coldLine = (what, floor, x, before) =>
+      `  ${what}: ${fmt(x.oursMs)} ms vs ${fmt(x.floorMs)} ms ${floor} = ${fmt(x.ratio, 2)}× (+${fmt(x.oursMs - x.floorMs)} ms)` +
+      (before ? `; last run ${fmt(before.oursMs)} ms, ${fmt(before.ratio, 2)}×` : '');
+    out.push(
+      '',
+      `cold start (whole process, medians of ${cold.version.runs} paired runs):`,
+      coldLine('mcpscope --version', 'for node -e 0', cold.version, lastCold?.version),
+      coldLine(
+        'spawn → tools/list through forward stdio',
+        'spawning the server directly',
+        cold.toolsList,
+        lastCold?.toolsList,
+      ),
+    );
+  }
+  // What grew by half or more since the last run: a cost per message that doubled cannot pass unseen.
+  const grew = [];
+  for (const r of rows) {
+    const before = lastRows.get(r.path);
+    if (!before) continue;
+    if (ratio(r.p50, before.p50) >= 1.5) grew.push(`${r.path}: p50 ${fmt(before.p50)} → ${fmt(r.p50)} µs`);
+    if (ratio(r.cpuPerCall, before.cpuPerCall) >= 1.5)
+      grew.push(`${r.path}: CPU per call ${fmt(before.cpuPerCall)} → ${fmt(r.cpuPerCall)} µs`);
+  }
+  for (const st of stages ?? []) {
+    const before = lastStages.get(st.stages);
+    if (before && ratio(st.nsPerCall, before.nsPerCall) >= 1.5)
+      grew.push(`stage cost of ${st.stages}: ${fmt(before.nsPerCall)} → ${fmt(st.nsPerCall)} ns per call`);
+  }
+  if (cold && last?.cold) {
+    for (const key of ['version', 'toolsList']) {
+      const before = last.cold[key];
+      const added = (x) => x.oursMs - x.floorMs;
+      if (before && added(cold[key]) >= 1.5 * Math.max(added(before), 10))
+        grew.push(
+          `cold start (${key}): +${fmt(added(before))} → +${fmt(added(cold[key]))} ms over the floor`,
+        );
+    }
+  }
+  if (last)
+    out.push(
+      '',
+      grew.length > 0
+        ? `GREW since the last run (${last.date}): ${grew.join('; ')}`
+        : `compared with the last run (${last.date}): nothing grew by half or more`,
+    );
   if (stats) {
     out.push(
       `stats: recording a call into the windows costs ${fmt(stats.recordNs, 0)} ns on average; ` +
@@ -665,7 +834,7 @@ async function main() {
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), quick: QUICK, config: CFG, machine, rows, idle },
+      { date: new Date().toISOString(), quick: QUICK, config: CFG, machine, rows, stages, cold, idle },
       null,
       2,
     ),
