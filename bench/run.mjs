@@ -762,7 +762,8 @@ async function main() {
         const vs = before
           ? ` (last run ${fmt(before.nsPerCall)}, ${fmt(ratio(st.nsPerCall, before.nsPerCall), 2)}×)`
           : '';
-        const added = st.stages === 'none' ? 'the bare path' : `+${fmt(st.addedNs)}`;
+        const added =
+          st.stages === 'none' ? 'the bare path' : `${st.addedNs >= 0 ? '+' : ''}${fmt(st.addedNs)}`;
         return `  ${st.stages.padEnd(24)} ${fmt(st.nsPerCall).padStart(7)} ns  ${added}${vs}`;
       }),
     );

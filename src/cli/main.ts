@@ -4,7 +4,6 @@
 // `mcpscope forward stdio -- <server>` waits for mcpscope before its server even starts: see
 // docs/performance.md, "Cold start".
 import { readFileSync } from 'node:fs';
-import { spawnEarly } from '../process/earlySpawn.js';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
@@ -15,6 +14,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${pkg.version}\n`);
 } else {
   // forward stdio -- <server>: the server starts now and boots while the rest loads (src/process/earlySpawn.ts).
-  spawnEarly(args);
+  if (args[0] === 'forward' && args[1] === 'stdio')
+    (await import('../process/earlySpawn.js')).spawnEarly(args);
   await import('./program.js');
 }
