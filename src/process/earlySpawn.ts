@@ -1,5 +1,17 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+
+/**
+ * Keep what a child's pipe receives while nothing reads it yet; returns what lets the reader in. Without a
+ * 'readable' listener, Node throws away the unread output of a child that exits (child_process resumes its
+ * unread streams at exit), so a server that crashes before its session takes it would lose its stderr.
+ */
+export function holdOutput(stream: Readable): () => void {
+  const hold = (): void => {};
+  stream.on('readable', hold);
+  return () => void stream.removeListener('readable', hold);
+}
 
 /**
  * `mcpscope forward stdio [flags] -- <command…>`: the server's process is started by the entry point
@@ -15,6 +27,9 @@ export interface EarlyProcess {
   readonly startedAt: number;
   /** Resolves once it runs; rejects with the spawn error. */
   readonly spawned: Promise<void>;
+  /** Let a reader have stdout and stderr (held until then: holdOutput). */
+  readonly releaseStdout: () => void;
+  readonly releaseStderr: () => void;
 }
 
 interface Early extends EarlyProcess {
@@ -47,7 +62,16 @@ export function spawnEarly(argv: readonly string[]): void {
   spawned.catch(() => undefined);
   // The child may die while nothing reads its input yet.
   child.stdin.on('error', () => {});
-  const entry: Early = { command, args, child, startedAt, spawned, failed: false };
+  const entry: Early = {
+    command,
+    args,
+    child,
+    startedAt,
+    spawned,
+    releaseStdout: holdOutput(child.stdout),
+    releaseStderr: holdOutput(child.stderr),
+    failed: false,
+  };
   early = entry;
   process.once('exit', () => {
     if (early !== entry || child.pid === undefined) return;

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import type { EventSink, ShutdownResult } from '../session/events.js';
-import { takeEarly, type EarlyProcess } from './earlySpawn.js';
+import { holdOutput, takeEarly, type EarlyProcess } from './earlySpawn.js';
 
 /** Default grace between SIGTERM and SIGKILL (5 s). */
 export const DEFAULT_GRACE_MS = 5_000;
@@ -43,6 +43,8 @@ export class ManagedProcess {
   readonly startedAt: number;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<ExitInfo>;
+  /** Let the reader of stdout have it: until then what the child writes is kept (see holdOutput). */
+  readonly releaseStdout: () => void;
   #exit: ExitInfo | undefined;
   #stopping = false;
   #stderrTail: Buffer = Buffer.alloc(0);
@@ -71,6 +73,9 @@ export class ManagedProcess {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
       });
+    // Held until its reader starts (StdioClientTransport reads it once the session takes the process).
+    this.releaseStdout = adopted?.releaseStdout ?? holdOutput(this.child.stdout);
+    adopted?.releaseStderr();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         this.#exit = { code, signal };

@@ -130,6 +130,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     if (early === null) return;
     this.#heldEvents = null;
     for (const event of early) this.onevent?.(event);
+    this.#proc?.releaseStdout();
     this.#channel?.start();
     if (this.#paused) this.#channel?.pause();
     this.#attach?.();
@@ -147,6 +148,7 @@ export class StdioClientTransport implements Transport, NdjsonHandler {
     this.#channel = channel;
     // Prestarted: read once start() hands the process to its session.
     if (this.#heldEvents === null) {
+      proc.releaseStdout();
       channel.start();
       if (this.#paused) channel.pause();
     }

@@ -60,13 +60,15 @@ describe('hardening: crashes and processes', () => {
     proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const out = jsonLines(proc);
     proc.stdin.write(`${JSON.stringify(INIT)}\n`);
-    // The initialize in flight at the first crash is failed at once, not held through the restarts.
+    // The initialize is failed at the first crash it is in flight for, not held through the restarts. The
+    // server is started before mcpscope reads its stdin (src/process/earlySpawn.ts), so it may already have
+    // crashed once when the initialize arrives: the initialize then waits for the first restart and is
+    // failed at the second crash.
     const answer = await out.next();
-    expect(answer).toMatchObject({
-      id: 0,
-      error: { data: { code: 'UPSTREAM_EXITED', exitCode: 3, restart: 1 } },
-    });
-    expect((answer.error as { message: string }).message).toMatch(/restarting it \(1 of 3\)/);
+    expect(answer).toMatchObject({ id: 0, error: { data: { code: 'UPSTREAM_EXITED', exitCode: 3 } } });
+    const restart = (answer.error as { data: { restart: number } }).data.restart;
+    expect([1, 2]).toContain(restart);
+    expect((answer.error as { message: string }).message).toContain(`restarting it (${restart} of 3)`);
     expect(await new Promise((r) => proc.once('exit', r))).toBe(3);
     expect(stderr).toMatch(/gave up after 3 restarts/);
     const delays = [...stderr.matchAll(/"delayMs":(\d+)/g)].map((m) => Number(m[1]));
