@@ -55,12 +55,14 @@ const CFG = {
   conc: QUICK ? 1_600 : 8_000,
   concurrency: 8,
   big: QUICK ? 60 : 400,
+  huge: QUICK ? 12 : 60,
   setups: QUICK ? 3 : 15,
   idle: arg('--idle') ? arg('--idle').split(',').map(Number) : QUICK ? [1_000] : [1_000, 10_000],
   coldStarts: Number(arg('--cold-starts') ?? (QUICK ? 6 : 10)),
 };
 const SMALL = 'x'.repeat(100);
 const BIG = 'x'.repeat(100 * 1024);
+const HUGE = 'x'.repeat(1024 * 1024);
 
 const progress = (msg) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
@@ -407,19 +409,32 @@ async function runTarget(target) {
     const cpuPerCall = (cpuMicros(pid) - cpu0) / CFG.seq;
     const conc = await concurrent(client, CFG.conc, CFG.concurrency, SMALL);
     // A path may refuse large bodies: that is a result, not a crash of the bench.
-    let bigP50 = NaN;
-    let bigError;
-    try {
-      bigP50 = (await sequential(client, CFG.big, BIG)).p50;
-    } catch (err) {
-      // Express answers with an HTML page: keep its <pre> text.
-      const pre = /<pre>([^<]*)<\/pre>/.exec(err.message)?.[1];
-      bigError = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
-      progress(`  100 kB calls failed: ${bigError}`);
-    }
+    const large = async (calls, text, label) => {
+      try {
+        return { p50: (await sequential(client, calls, text)).p50 };
+      } catch (err) {
+        // Express answers with an HTML page: keep its <pre> text.
+        const pre = /<pre>([^<]*)<\/pre>/.exec(err.message)?.[1];
+        const error = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
+        progress(`  ${label} calls failed: ${error}`);
+        return { p50: NaN, error };
+      }
+    };
+    const big = await large(CFG.big, BIG, '100 kB');
+    const huge = await large(CFG.huge, HUGE, '1 MB');
     const rssBytes = rss(pid);
     await client.close().catch(() => undefined);
-    return { ...seq, cpuPerCall, conc, bigP50, bigError, setupMs: percentile(setups, 0.5), rssBytes };
+    return {
+      ...seq,
+      cpuPerCall,
+      conc,
+      bigP50: big.p50,
+      bigError: big.error,
+      hugeP50: huge.p50,
+      hugeError: huge.error,
+      setupMs: percentile(setups, 0.5),
+      rssBytes,
+    };
   } finally {
     await running?.stop();
   }
@@ -602,7 +617,7 @@ async function main() {
   }
   progress(
     `mcpscope bench${QUICK ? ' (quick)' : ''}: ${TARGETS.length} paths × ${CFG.rounds} rounds; ` +
-      `${CFG.seq} sequential + ${CFG.conc} ${CFG.concurrency}-concurrent + ${CFG.big} 100 kB calls each`,
+      `${CFG.seq} sequential + ${CFG.conc} ${CFG.concurrency}-concurrent + ${CFG.big} 100 kB + ${CFG.huge} 1 MB calls each`,
   );
   const samples = new Map(TARGETS.map((t) => [t.name, []]));
   const total = TARGETS.length * CFG.rounds;
@@ -633,9 +648,11 @@ async function main() {
       cpuPerCall: pick('cpuPerCall'),
       conc: pick('conc'),
       bigP50: pick('bigP50'),
+      hugeP50: pick('hugeP50'),
       setupMs: pick('setupMs'),
       rssBytes: pick('rssBytes'),
       bigError: s.find((x) => x.bigError)?.bigError,
+      hugeError: s.find((x) => x.hugeError)?.hugeError,
     };
   });
   const byName = new Map(rows.map((r) => [r.path, r]));
@@ -704,6 +721,7 @@ async function main() {
     '8-conc/s',
     'vs floor',
     '100kB p50 µs',
+    '1MB p50 µs',
     'setup ms',
     'RSS MB',
     'CPU µs',
@@ -723,6 +741,7 @@ async function main() {
     fmt(r.conc),
     r.floor ? `${fmt(r.concRatio, 2)}×` : '',
     r.bigError ? 'fails' : fmt(r.bigP50),
+    r.hugeError ? 'fails' : fmt(r.hugeP50),
     fmt(r.setupMs, 1),
     fmt(r.rssBytes / 2 ** 20, 1),
     fmt(r.cpuPerCall),
@@ -752,7 +771,10 @@ async function main() {
       `idle sessions: ${i.opened} open (${i.failed} failed) through forward http; mcpscope RSS ${fmt(i.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(i.rssAfterBytes / 2 ** 20, 1)} MB = ${fmt(i.perSessionBytes / 1024, 1)} KB per session`,
     );
   }
-  for (const r of rows) if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+  for (const r of rows) {
+    if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+    if (r.hugeError) out.push(`${r.path}: 1 MB calls fail: ${r.hugeError}`);
+  }
   if (stages) {
     out.push(
       '',
