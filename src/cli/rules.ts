@@ -119,6 +119,7 @@ export function rulesCommand(): Command {
             startedAt: 0,
             streaming: false,
             route: undefined,
+            trace: undefined,
           };
         }
         if (opts.direction !== undefined && opts.direction !== 'request' && opts.direction !== 'response') {

@@ -168,6 +168,8 @@ function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
   if (e.synthetic) text += dim('  [mcpscope]');
   if (e.rule) text += dim(`  [rule ${t(e.rule.rule)}: ${t(e.rule.action)}]`);
   if (e.drop) text += dim(`  [not delivered: ${t(e.drop)}]`);
+  // An exchange's trace, on its request's line (recorded with tracing on): to find it in the trace store.
+  if (e.trace && e.dir === 'c2s' && 'method' in e.msg && 'id' in e.msg) text += dim(`  trace ${t(e.trace)}`);
   return e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text;
 }
 

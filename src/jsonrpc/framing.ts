@@ -22,6 +22,14 @@ export interface PendingRequest {
   readonly streaming: boolean;
   /** Opaque slot for the inbound transport (e.g. the HTTP stream that carries the answer). */
   route: unknown;
+  /** With tracing on, the request span's ids when it is sampled (tapes and exemplars name it). */
+  trace: TraceIds | undefined;
+}
+
+/** A sampled span's W3C ids, lowercase hex: trace (32 digits) and span (16). */
+export interface TraceIds {
+  readonly traceId: string;
+  readonly spanId: string;
 }
 
 /**

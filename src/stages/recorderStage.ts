@@ -207,6 +207,9 @@ export class RecorderStage implements ObserverStage {
     const related = frame.related;
     if (dir === 's2c' && related !== undefined && (frame.kind === 'notification' || frame.kind === 'request'))
       line += `,"rel":${JSON.stringify(related.id)}`;
+    // With tracing on: the request span this message belongs to (its request, answer, progress).
+    const trace = related?.trace;
+    if (trace !== undefined) line += `,"trace":"${trace.traceId}","span":"${trace.spanId}"`;
     rec.writer.append(`${line}}`);
     this.#metrics?.tapeOperations.labels('write').inc();
   }

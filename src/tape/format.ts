@@ -66,6 +66,9 @@ export interface TapeMessageEvent {
   rel?: string | number;
   /** For server → client messages over Streamable HTTP: the SSE event id the client saw it under. */
   sse?: number;
+  /** With tracing on: the trace and span ids of the request span this message belongs to. */
+  trace?: string;
+  span?: string;
 }
 
 /** A transport edge or tape bookkeeping. */
