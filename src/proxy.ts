@@ -17,6 +17,7 @@ import type { Stage } from './pipeline/stage.js';
 import { ProcessManager, commandProblem } from './process/processManager.js';
 import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
+import { DriftWatchStage } from './stages/driftWatchStage.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import type { HttpListener, UpstreamFactory } from './transport/httpListener.js';
 import type { HttpUpstream, UpstreamTransport } from './transport/httpUpstream.js';
@@ -255,6 +256,9 @@ function buildStages(
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
+  // A server whose tools change mid-run: counted and logged once. One check per message; with metrics
+  // off it goes too, so that a proxy with no stages keeps its direct path.
+  if (metrics) stages.push(new DriftWatchStage(metrics, logger));
   if (stats) stages.push(stats);
   if (tracing) stages.push(tracing.observe);
   if (recorder) stages.push(recorder);

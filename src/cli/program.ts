@@ -10,6 +10,8 @@ import type { ProxyOptions, UpstreamOptions } from '../proxy.js';
 import { VERSION } from '../version.js';
 import type { MatchMode } from '../tape/match.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
+import type { ChangeKind } from '../tape/drift.js';
+import { failOnOption } from './drift.js';
 import { statsCommand } from './stats.js';
 import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
@@ -272,6 +274,7 @@ function replayCommand(): Command {
     .option('--ignore <path>', 'with --against: leave this path out of comparisons (repeatable)', list)
     .option('--timeout-ms <ms>', 'with --against: time the live server gets per request', '30000')
     .option('--json', 'with --against: print the report as JSON', false)
+    .addOption(failOnOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mcpscope replay ./tapes/20261125T101502Z-1a2b3c4d.tape.jsonl\n' +
@@ -291,6 +294,7 @@ function replayCommand(): Command {
       ignore?: string[];
       timeoutMs: string;
       json: boolean;
+      failOn: ChangeKind;
     }>();
     const config = settings(self, entries, opts.config);
     const path = await resolveTape(arg, opts.dir);
@@ -304,6 +308,7 @@ function replayCommand(): Command {
         timeoutMs: Number(opts.timeoutMs),
         ignore: opts.ignore ?? [],
         json: opts.json,
+        failOn: opts.failOn,
         logger,
       });
       process.exit(code);

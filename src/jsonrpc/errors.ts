@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'TAPE_MISS'
   | 'TAPE_INVALID'
+  | 'TAPE_NO_OFFER'
   | 'RATE_LIMITED'
   | 'CIRCUIT_OPEN'
   | 'STAGE_TIMEOUT'
@@ -150,6 +151,7 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   CONFIG_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 500, side: 'local' },
   TAPE_MISS: { rpc: JsonRpcCode.InternalError, http: 404, side: 'local' },
   TAPE_INVALID: { rpc: JsonRpcCode.InternalError, http: 500, side: 'local' },
+  TAPE_NO_OFFER: { rpc: JsonRpcCode.InternalError, http: 500, side: 'local' },
   RATE_LIMITED: { rpc: JsonRpcCode.RateLimited, http: 429, side: 'client' },
   CIRCUIT_OPEN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
   STAGE_TIMEOUT: { rpc: JsonRpcCode.RequestTimeout, http: 504, side: 'local' },

@@ -122,6 +122,7 @@ export class Metrics {
   readonly tapeOperations: Counter<'operation'>;
   readonly tapeSize: Gauge;
   readonly tapeWriteErrors: Counter;
+  readonly schemaDrift: Counter<'kind'>;
   // intercept
   readonly interceptActions: Counter<'rule' | 'action'>;
   readonly rulesReloads: Counter<'result'>;
@@ -447,6 +448,12 @@ export class Metrics {
     this.tapeWriteErrors = new BoundCounter({
       name: `${p}tape_write_errors_total`,
       help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
+      registers,
+    });
+    this.schemaDrift = new Counter({
+      name: `${p}schema_drift_total`,
+      help: 'Changes in a live tools/list answer against the one seen before in this run (a server that changed its tools mid-flight), by kind: breaking, compatible, info',
+      labelNames: ['kind'],
       registers,
     });
     const gauge = (name: string, help: string, read: () => number): void => {
