@@ -5,6 +5,7 @@ import {
   compareOffers,
   countKinds,
   failing,
+  NOUN,
   type Change,
   type ChangeKind,
   type DriftSubject,
@@ -40,13 +41,6 @@ export function failOnOption(): Option {
 }
 
 const ORDER: readonly DriftSubject[] = ['server', 'tool', 'prompt', 'resource', 'resourceTemplate'];
-const NOUN: Record<DriftSubject, string> = {
-  server: 'server',
-  tool: 'tool',
-  prompt: 'prompt',
-  resource: 'resource',
-  resourceTemplate: 'resource template',
-};
 
 export function driftReport(
   before: string,

@@ -3,7 +3,14 @@ import { McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import { ProcessManager } from '../process/processManager.js';
 import { replayAgainst, type RequestOutcome } from '../tape/against.js';
-import { compareOffers, failing, type ChangeKind } from '../tape/drift.js';
+import {
+  LIST_METHODS,
+  compareOffers,
+  describeChange,
+  failing,
+  type Change,
+  type ChangeKind,
+} from '../tape/drift.js';
 import { offerOfTape } from '../tape/offer.js';
 import { probeOffer } from '../tape/probe.js';
 import { readTape, type Tape } from '../tape/tapeReader.js';
@@ -28,19 +35,10 @@ export interface AgainstCliOptions {
 function line(o: RequestOutcome, tty: boolean): string {
   const name = `#${o.index} ${safeText(o.method)}${o.target ? ` ${safeText(o.target)}` : ''}`;
   if (o.result === 'same') return `  ok    ${name}`;
-  if (o.result === 'drifted') {
-    const lines = (o.drift ?? []).map((c) => `${c.kind}: ${c.message}`);
-    return [
-      `  ok    ${name} (drifted)`,
-      ...[...lines, ...o.differences].map((d) => `          ${safeText(d)}`),
-    ].join('\n');
-  }
-  const mark = tty ? '\u001b[31mDIFF\u001b[0m' : 'DIFF';
-  const drift = (o.drift ?? []).map((c) => `${c.kind}: ${c.message}`);
-  return [
-    `  ${mark}  ${name} (${o.result})`,
-    ...[...drift, ...o.differences].map((d) => `          ${safeText(d)}`),
-  ].join('\n');
+  // Drift says what changed in what the server offers; the raw differences only when there is none.
+  const details = o.drift?.length ? o.drift.map(describeChange) : o.differences;
+  const mark = o.result === 'drifted' ? 'ok  ' : tty ? '\u001b[31mDIFF\u001b[0m' : 'DIFF';
+  return [`  ${mark}  ${name} (${o.result})`, ...details.map((d) => `          ${safeText(d)}`)].join('\n');
 }
 
 /**
@@ -52,7 +50,7 @@ async function liveDrift(
   transport: Transport,
   target: string,
   options: AgainstCliOptions,
-): Promise<DriftReport> {
+): Promise<{ report: DriftReport; listDrift: Map<string, Change[]> }> {
   const recorded = offerOfTape(tape.events);
   const live = await probeOffer(recorded, transport, { timeoutMs: options.timeoutMs });
   const result = compareOffers(recorded.offer, live.offer, ['the tape', 'the live server']);
@@ -65,7 +63,18 @@ async function liveDrift(
     notes.push(
       'the tape holds no initialize, server/discover or list answer: record a session that lists tools to compare them',
     );
-  return driftReport(`tape ${tape.header.id}`, target, result.changes, notes, options.failOn);
+  const listDrift = new Map<string, Change[]>();
+  for (const [method, spec] of Object.entries(LIST_METHODS)) {
+    if (recorded.offer[spec.part] !== undefined && live.offer[spec.part] !== undefined)
+      listDrift.set(
+        method,
+        result.changes.filter((c) => c.subject === spec.subject),
+      );
+  }
+  return {
+    report: driftReport(`tape ${tape.header.id}`, target, result.changes, notes, options.failOn),
+    listDrift,
+  };
 }
 
 /**
@@ -111,7 +120,7 @@ export async function againstCommand(tapePath: string, options: AgainstCliOption
   const target = options.url ?? options.command.join(' ');
   let transport: Transport | undefined;
   try {
-    const drift = await liveDrift(tape, create(), target, options);
+    const { report: drift, listDrift } = await liveDrift(tape, create(), target, options);
     if (!options.json) console.log(driftText(drift, tty));
     if (!options.json) console.log(`replaying ${safeText(tape.header.id)} against ${safeText(target)}`);
     transport = create();
@@ -119,6 +128,7 @@ export async function againstCommand(tapePath: string, options: AgainstCliOption
       timeoutMs: options.timeoutMs,
       ignore: options.ignore,
       failOn: options.failOn,
+      listDrift,
       onProgress: (done, total, outcome) => {
         if (!options.json) console.log(line(outcome, tty));
         else if (process.stderr.isTTY)

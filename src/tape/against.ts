@@ -20,6 +20,12 @@ export interface AgainstOptions {
    * kind less severe than this one passes as `drifted`. Default 'breaking': only breaking changes fail.
    */
   failOn?: ChangeKind;
+  /**
+   * Per list method (tools/list …): the drift of the whole listing, pages merged, as a probe of the live
+   * server found it. A page of such a list is judged by it, since page boundaries may differ; a list not
+   * in it is judged page by page.
+   */
+  listDrift?: ReadonlyMap<string, Change[]>;
   /** After each request: how many are done, of how many. */
   onProgress?: (done: number, total: number, outcome: RequestOutcome) => void;
 }
@@ -127,7 +133,7 @@ export async function replayAgainst(
         differences: [channel.aborted ?? `no answer within ${timeoutMs} ms`],
       };
     } else {
-      outcome = { ...base, ...compareAnswer(msg.method, recorded.msg, live, ignore, options.failOn) };
+      outcome = { ...base, ...compareAnswer(msg.method, recorded.msg, live, ignore, options) };
     }
     outcomes.push(outcome);
     options.onProgress?.(index, requests, outcome);
@@ -154,7 +160,7 @@ function compareAnswer(
   recorded: unknown,
   live: Record<string, unknown>,
   ignore: string[][],
-  failOn: ChangeKind = 'breaking',
+  options: AgainstOptions,
 ): Pick<RequestOutcome, 'result' | 'differences' | 'drift'> {
   const { id: _a, ...was } = withoutMeta(recorded) as Record<string, unknown>;
   const { id: _b, ...now } = withoutMeta(live) as Record<string, unknown>;
@@ -165,9 +171,11 @@ function compareAnswer(
     return { result: 'differs', differences: differing };
   // _meta kept: a server/discover answer names the server there.
   const wasResult = (recorded as { result?: unknown }).result;
-  const nowResult = live.result;
-  const { changes } = compareOffers(offerOfAnswer(method, wasResult), offerOfAnswer(method, nowResult));
+  const changes =
+    options.listDrift?.get(method) ??
+    compareOffers(offerOfAnswer(method, wasResult), offerOfAnswer(method, live.result)).changes;
   const drift = changes.filter((c) => !ignored(`result.${c.path}`, ignore));
-  if (failing(drift, failOn).length > 0) return { result: 'differs', differences: differing, drift };
+  if (failing(drift, options.failOn ?? 'breaking').length > 0)
+    return { result: 'differs', differences: differing, drift };
   return { result: 'drifted', differences: drift.length > 0 ? [] : differing, drift };
 }

@@ -200,13 +200,18 @@ const COMPARE: Record<ListPart, (before: Json, after: Json, push: Push) => void>
   resourceTemplates: resource,
 };
 
-const NOUN: Record<DriftSubject, string> = {
+export const NOUN: Readonly<Record<DriftSubject, string>> = {
   server: 'server',
   tool: 'tool',
   prompt: 'prompt',
   resource: 'resource',
   resourceTemplate: 'resource template',
 };
+
+/** One change in one line: `breaking: tool add: argument c: added, required`. */
+export function describeChange(c: Change): string {
+  return `${c.kind}: ${NOUN[c.subject]}${c.subject === 'server' ? '' : ` ${c.name}`}: ${c.message}`;
+}
 
 /** The versions a handshake answer speaks: `server/discover`'s list, or the one `initialize` agreed. */
 function versions(result: Json): string[] {
@@ -284,7 +289,7 @@ export function compareOffers(
     for (const [name, entry] of b) {
       const now = a.get(name);
       if (!now) {
-        changes.push({ kind: 'breaking', subject, name, path: '', message: `${NOUN[subject]} removed` });
+        changes.push({ kind: 'breaking', subject, name, path: '', message: 'removed' });
         continue;
       }
       COMPARE[spec.part](entry, now, (kind, path, message) =>
@@ -292,8 +297,7 @@ export function compareOffers(
       );
     }
     for (const name of a.keys()) {
-      if (!b.has(name))
-        changes.push({ kind: 'compatible', subject, name, path: '', message: `${NOUN[subject]} added` });
+      if (!b.has(name)) changes.push({ kind: 'compatible', subject, name, path: '', message: 'added' });
     }
   }
   return { changes, notCompared };

@@ -103,7 +103,7 @@ export function canonical(value: unknown): string {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'undefined';
+  const text = JSON.stringify(value) ?? '(absent)';
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

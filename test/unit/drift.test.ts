@@ -118,7 +118,7 @@ describe('compareSchemas: input schemas (tool arguments)', () => {
     expect(input(before, after)).toEqual([
       'breaking properties.filter.properties.mode.enum: argument filter.mode: enum value ["some"] removed',
       'breaking properties.filter.required: argument filter.depth: now required',
-      'breaking properties.tags.items.maxLength: argument tags[]: maxLength added (undefined → 10)',
+      'breaking properties.tags.items.maxLength: argument tags[]: maxLength added ((absent) → 10)',
     ]);
   });
 
@@ -131,7 +131,7 @@ describe('compareSchemas: input schemas (tool arguments)', () => {
       'compatible properties.n.maximum: argument n: maximum changed (10 → 20)',
     ]);
     expect(input(n({ maximum: 10 }), n({}))).toEqual([
-      'compatible properties.n.maximum: argument n: maximum removed (10 → undefined)',
+      'compatible properties.n.maximum: argument n: maximum removed (10 → (absent))',
     ]);
     const s = (extra: Record<string, unknown>) => obj({ s: { type: 'string', ...extra } });
     expect(input(s({}), s({ pattern: '^a' }))).toEqual([
@@ -264,10 +264,10 @@ describe('compareOffers', () => {
       ),
     );
     expect(summary(changes)).toEqual([
-      'breaking tool add: tool removed',
+      'breaking tool add: removed',
       'info tool echo description: description changed from "Echo" to "Echo text"',
       'info tool echo annotations: annotations changed from (absent) to {"readOnlyHint":true}',
-      'compatible tool search: tool added',
+      'compatible tool search: added',
     ]);
   });
 
@@ -324,9 +324,9 @@ describe('compareOffers', () => {
     expect(summary(changes)).toEqual([
       'info resource a://1 name: name changed from "one" to "One"',
       'breaking resource a://1 mimeType: mimeType changed from "application/json" to "text/plain"',
-      'breaking resource a://2: resource removed',
-      'compatible resource a://3: resource added',
-      'breaking resourceTemplate a://{id}: resource template removed',
+      'breaking resource a://2: removed',
+      'compatible resource a://3: added',
+      'breaking resourceTemplate a://{id}: removed',
     ]);
   });
 
