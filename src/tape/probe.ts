@@ -43,8 +43,10 @@ export async function probeOffer(
     const handshake = recorded.handshake && recorded.requests.get(recorded.handshake);
     if (handshake) {
       const answer = await ask(handshake, undefined);
-      if (answer?.result !== undefined) offer.server = answer.result as Record<string, unknown>;
-      else if (answer) problems.push(`${recorded.handshake}: ${JSON.stringify(answer.error)}`);
+      // A server that does not answer its handshake will not answer the lists either: stop here.
+      if (!answer) return { offer, problems };
+      if (answer.result !== undefined) offer.server = answer.result as Record<string, unknown>;
+      else problems.push(`${recorded.handshake}: ${JSON.stringify(answer.error)}`);
       if (recorded.handshake === 'initialize')
         channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     }

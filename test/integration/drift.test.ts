@@ -44,6 +44,15 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResu
   );
 }
 
+/** tools/list, every page. */
+async function listAllTools(client: Client): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor === undefined ? {} : { cursor });
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+}
+
 /**
  * Record one session through `mcpscope forward stdio --record` in front of the fixture: every list (all
  * pages of tools/list), then a call of add. Returns the tape's path once it is complete.
@@ -61,11 +70,7 @@ async function record(variant: Variant, env: NodeJS.ProcessEnv = {}): Promise<st
   });
   const client = new Client({ name: 'drift-test', version: '1.0.0' });
   await client.connect(transport);
-  let cursor: string | undefined;
-  do {
-    const page = await client.listTools(cursor === undefined ? {} : { cursor });
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
+  await listAllTools(client);
   await client.listPrompts();
   await client.listResources();
   await client.listResourceTemplates();
@@ -293,16 +298,18 @@ describe('schema drift in the 2026-07-28 era (v2 SDK server, server/discover)', 
 });
 
 describe.skipIf(prometheusMissing())('schema_drift_total: a server that changes its tools mid-run', () => {
-  it('counts each change by kind and logs it once', async () => {
-    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, DRIFT]);
+  it('counts each change by kind and logs it once (tools/list in pages, merged)', async () => {
+    const proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, DRIFT], {
+      DRIFT_PAGE_SIZE: '2',
+    });
     const admin = await adminUrlFrom(proxy.stderr);
     const prom = await startPrometheus([admin]);
     try {
       const c = await connectHttp(proxy.url);
-      await c.client.listTools();
+      await listAllTools(c.client);
       await c.client.callTool({ name: 'upgrade', arguments: {} });
-      await c.client.listTools();
-      await c.client.listTools(); // unchanged since the last one: nothing more
+      await listAllTools(c.client);
+      await listAllTools(c.client); // unchanged since the last one: nothing more
       await c.client.close();
       await prom.scrapedAfter();
       expect(await prom.value('mcpscope_schema_drift_total{kind="breaking"}')).toBe(1); // legacy removed
