@@ -1,4 +1,4 @@
-import { isObject, objectOr } from '../bridge/bridge.js';
+import { isObject, objectOr } from './match.js';
 import { META_SERVER_INFO } from '../jsonrpc/era.js';
 import {
   CHANGE_KINDS,

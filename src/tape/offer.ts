@@ -1,4 +1,4 @@
-import { isObject, objectOr } from '../bridge/bridge.js';
+import { isObject, objectOr } from './match.js';
 import { HANDSHAKE_METHODS, LIST_METHODS, mergePages, nextCursor, type Offer } from './drift.js';
 import type { TapeEvent } from './format.js';
 import { exchanges, type Exchange } from './summary.js';

@@ -1,4 +1,4 @@
-import { isObject } from '../bridge/bridge.js';
+import { isObject } from './match.js';
 
 /**
  * How a change to what a server offers affects its clients: `breaking` (a client that worked may fail),
