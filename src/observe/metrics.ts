@@ -450,7 +450,7 @@ export class Metrics {
       help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
       registers,
     });
-    this.schemaDrift = new Counter({
+    this.schemaDrift = new BoundCounter({
       name: `${p}schema_drift_total`,
       help: 'Changes in a live tools/list answer against the one seen before in this run (a server that changed its tools mid-flight), by kind: breaking, compatible, info',
       labelNames: ['kind'],
