@@ -20,20 +20,36 @@ interface Anchor {
   readonly params: unknown;
   readonly target: string | undefined;
   readonly progressToken: string | number | undefined;
-  /** What the server said after this client message and before the next one, in order. */
-  readonly followers: TapeMessageEvent[];
   /**
-   * For a request: whether the tape holds the answer the client got (among these followers or a later
-   * message's, as concurrent calls are recorded). False when the recording was cut before it came.
+   * What the server said that is due once this client message has come, in recorded order: what belongs
+   * to it (a request's answer, progress and other messages the tape relates to it) and what belongs to no
+   * request and was recorded after it. What belongs to another request follows that request instead, so
+   * concurrent calls are answered whatever order they come in.
    */
-  answered: boolean;
+  readonly followers: Follower[];
+  /**
+   * For a request: the answer the client got, when the tape holds it (among its own followers, or a client
+   * reply's when the server asked the client something first). Undefined when the recording was cut
+   * before it came.
+   */
+  answer: TapeMessageEvent | undefined;
 }
 
-/** The most an answer is held behind the notifications before it at speed 0 (see #arm). */
+/** A recorded server message and the client request it belongs to, if any. */
+interface Follower {
+  readonly event: TapeMessageEvent;
+  readonly owner: Anchor | undefined;
+}
+
+/** The most an answer is held behind the notifications before it at speed 0 (see #held). */
 export const MAX_ANSWER_GAP_MS = 100;
 
 function isAnswer(event: TapeMessageEvent): boolean {
   return (event.msg as { method?: unknown }).method === undefined;
+}
+
+function tokenOf(value: unknown): string | number | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? value : undefined;
 }
 
 /** A tape prepared for replay, once, and shared by every session that replays it. */
@@ -41,13 +57,38 @@ export class TapeScript {
   readonly tape: Tape;
   readonly anchors: Anchor[] = [];
   /** Server messages recorded before the client said anything. */
-  readonly preamble: TapeMessageEvent[] = [];
+  readonly preamble: Follower[] = [];
 
   constructor(tape: Tape) {
     this.tape = tape;
     let current: Anchor | undefined;
-    /** Requests waiting for their recorded answer, by recorded id. */
+    /** Client requests waiting for their recorded answer, by recorded id. */
     const open = new Map<JsonRpcId, Anchor>();
+    /** The latest client request with that id, answered or not (what `rel` names). */
+    const byId = new Map<JsonRpcId, Anchor>();
+    const byToken = new Map<string | number, Anchor>();
+    /** Server requests (sampling, elicitation, roots) by recorded id → the client request they were for. */
+    const asked = new Map<JsonRpcId, Anchor | undefined>();
+    /** A client request → the latest client reply to a server request made for it. */
+    const replied = new Map<Anchor, Anchor>();
+    const ownerOf = (event: TapeMessageEvent): Anchor | undefined => {
+      const msg = event.msg as {
+        id?: JsonRpcId;
+        method?: string;
+        params?: { progressToken?: unknown; requestId?: unknown };
+      };
+      if (msg.method === undefined) return msg.id === undefined ? undefined : open.get(msg.id);
+      if (event.rel !== undefined) return byId.get(event.rel);
+      if (msg.method === 'notifications/progress') {
+        const token = tokenOf(msg.params?.progressToken);
+        return token === undefined ? undefined : byToken.get(token);
+      }
+      if (msg.method === 'notifications/cancelled') {
+        const id = tokenOf(msg.params?.requestId);
+        return id === undefined ? undefined : byId.get(id);
+      }
+      return undefined;
+    };
     for (const event of tape.events) {
       if (!isMessageEvent(event)) continue;
       // mcpscope's own messages to the server (a timeout's cancellation) were never the client's.
@@ -60,7 +101,7 @@ export class TapeScript {
         };
         const kind =
           msg.method === undefined ? 'response' : msg.id === undefined ? 'notification' : 'request';
-        const token = msg.params?._meta?.progressToken;
+        const token = tokenOf(msg.params?._meta?.progressToken);
         current = {
           index: this.anchors.length,
           event,
@@ -69,20 +110,31 @@ export class TapeScript {
           id: msg.id,
           params: withoutMeta(msg.params),
           target: msg.method ? targetOf(msg.method, msg.params) : undefined,
-          progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+          progressToken: token,
           followers: [],
-          answered: false,
+          answer: undefined,
         };
         this.anchors.push(current);
-        if (kind === 'request') open.set(msg.id as JsonRpcId, current);
+        if (kind === 'request') {
+          open.set(msg.id as JsonRpcId, current);
+          byId.set(msg.id as JsonRpcId, current);
+          if (token !== undefined) byToken.set(token, current);
+        } else if (kind === 'response' && msg.id !== undefined) {
+          const owner = asked.get(msg.id);
+          if (owner) replied.set(owner, current);
+        }
       } else if (event.drop === undefined) {
-        (current?.followers ?? this.preamble).push(event);
-        const answer = event.msg as { id?: JsonRpcId; method?: string };
-        const request =
-          answer.method === undefined && answer.id !== undefined ? open.get(answer.id) : undefined;
-        if (request) {
-          request.answered = true;
-          open.delete(answer.id as JsonRpcId);
+        const owner = ownerOf(event);
+        // What belongs to a request follows it, or the client's latest reply to a question asked for it
+        // (a server request waits for the client's answer before what followed it is sent, as live).
+        const trigger = owner ? (replied.get(owner) ?? owner) : current;
+        (trigger?.followers ?? this.preamble).push({ event, owner });
+        const msg = event.msg as { id?: JsonRpcId; method?: string };
+        if (msg.method === undefined && owner) {
+          owner.answer = event;
+          open.delete(msg.id as JsonRpcId);
+        } else if (msg.method !== undefined && msg.id !== undefined) {
+          asked.set(msg.id, owner);
         }
       }
     }
@@ -96,20 +148,37 @@ export interface TapePlayerOptions {
   match?: MatchMode;
 }
 
-interface Scheduled {
-  at: number;
-  /** A recorded message to send, with the live ids in place of the recorded ones … */
-  event: TapeMessageEvent | undefined;
-  /** … or an answer the player makes itself (TAPE_MISS for a request whose answer was never recorded). */
-  frame?: Frame;
-  anchor: Anchor | undefined;
+/** One match of a recorded request to a live one: the live id and progress token its messages carry. */
+interface Binding {
+  readonly id: JsonRpcId;
+  readonly token: string | number | undefined;
 }
+
+interface Scheduled {
+  /** When it is due (performance.now() time). */
+  at: number;
+  /** Tie-break: the order it was scheduled in. */
+  readonly seq: number;
+  /** A recorded message to send, with the live ids in place of the recorded ones … */
+  readonly event: TapeMessageEvent | undefined;
+  /** … or an answer the player makes itself (TAPE_MISS for a request whose answer was never recorded). */
+  readonly frame?: Frame;
+  /** The request it belongs to, and that request's live ids. */
+  readonly owner: Anchor | undefined;
+  readonly binding: Binding | undefined;
+}
+
+/** Key of the notifications that belong to no request, in #lastNote. */
+const UNOWNED = 'unowned' as const;
 
 /**
  * Replay is a transport: it stands where the server's wire would be and answers the client from a tape.
- * Requests are matched by method and params (ids and `_meta` ignored); answers carry the client's ids;
- * what the server sent between two client messages follows the first of them, in order and, at speed 1,
- * at the recorded pace. A request with no recorded match gets a TAPE_MISS error naming the closest one.
+ * Requests are matched by method and params (ids and `_meta` ignored); answers carry the client's ids.
+ * What belongs to a request (its answer, progress, a server request and what followed the client's reply
+ * to it) follows that request, at the recorded distance from it at speed 1; what belongs to no request
+ * follows the client message recorded before it. So concurrent requests are each answered as soon as
+ * their recorded answer is due, whatever order they come in and whatever else is pending. A request with
+ * no recorded match gets a TAPE_MISS error naming the closest one.
  */
 export class TapePlayerTransport implements Transport {
   readonly kind = 'stdio' as const;
@@ -124,12 +193,19 @@ export class TapePlayerTransport implements Transport {
   readonly #speed: number;
   readonly #mode: MatchMode;
   readonly #consumed: boolean[];
-  /** Recorded client request id → the live client's id for it. */
-  readonly #ids = new Map<JsonRpcId, JsonRpcId>();
-  readonly #tokens = new Map<string | number, string | number>();
-  /** Events due, in order of `at`. */
+  /** Each recorded request's latest match. */
+  readonly #bindings = new Map<Anchor, Binding>();
+  /** The latest due time scheduled per request (or per client message, for what belongs to none). */
+  readonly #lastAt = new Map<Anchor, number>();
+  /** The last notification sent per request (UNOWNED: of none): when, and its recorded time. */
+  readonly #lastNote = new Map<Anchor | typeof UNOWNED, { at: number; t: number }>();
+  /** Events to send, in order of `at`, then `seq`. */
   #queue: Scheduled[] = [];
-  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** When #timer fires. */
+  #timerAt = 0;
+  #immediate: NodeJS.Immediate | undefined;
   #closed = false;
 
   constructor(script: TapeScript, options: TapePlayerOptions = {}) {
@@ -140,9 +216,7 @@ export class TapePlayerTransport implements Transport {
   }
 
   async start(): Promise<void> {
-    const now = performance.now();
-    for (const event of this.#script.preamble)
-      this.#schedule({ at: now + this.#delay(event.t), event, anchor: undefined });
+    this.#follow(undefined, 0, this.#script.preamble);
   }
 
   send(frame: Frame): void {
@@ -155,10 +229,7 @@ export class TapePlayerTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) {
-      if ('hasRef' in this.#timer && 'refresh' in this.#timer) clearTimeout(this.#timer);
-      else clearImmediate(this.#timer as NodeJS.Immediate);
-    }
+    this.#disarm();
     this.#queue = [];
     this.onclose?.();
   }
@@ -181,13 +252,18 @@ export class TapePlayerTransport implements Transport {
       return;
     }
     const token = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
-    if (anchor.progressToken !== undefined && (typeof token === 'string' || typeof token === 'number'))
-      this.#tokens.set(anchor.progressToken, token);
-    this.#ids.set(anchor.id as JsonRpcId, frame.id as JsonRpcId);
+    const binding: Binding = { id: frame.id as JsonRpcId, token: tokenOf(token) };
+    this.#bindings.set(anchor, binding);
     const again = this.#consumed[anchor.index] === true;
     this.#consumed[anchor.index] = true;
-    this.#follow(anchor, again);
-    if (!anchor.answered) this.#unanswered(frame, method, anchor);
+    if (again) {
+      // A repeated request gets only its answer again.
+      const answer = anchor.answer;
+      this.#follow(anchor, anchor.event.t, answer ? [{ event: answer, owner: anchor }] : []);
+    } else {
+      this.#follow(anchor, anchor.event.t, anchor.followers);
+    }
+    if (!anchor.answer) this.#unanswered(frame, method, anchor, binding);
   }
 
   #notification(frame: Frame): void {
@@ -196,7 +272,7 @@ export class TapePlayerTransport implements Transport {
     );
     if (!anchor) return;
     this.#consumed[anchor.index] = true;
-    this.#follow(anchor, false);
+    this.#follow(anchor, anchor.event.t, anchor.followers);
   }
 
   /** The client answered a server request (sampling, elicitation, roots): what followed it can go on. */
@@ -206,7 +282,7 @@ export class TapePlayerTransport implements Transport {
     );
     if (!anchor) return;
     this.#consumed[anchor.index] = true;
-    this.#follow(anchor, false);
+    this.#follow(anchor, anchor.event.t, anchor.followers);
   }
 
   /**
@@ -214,7 +290,7 @@ export class TapePlayerTransport implements Transport {
    * session closed, while the server was still at it). Waiting would only run out the request timeout, so
    * the client is told at once, after whatever the server did say (progress, logs).
    */
-  #unanswered(frame: Frame, method: string, anchor: Anchor): void {
+  #unanswered(frame: Frame, method: string, anchor: Anchor, binding: Binding): void {
     const where = this.#script.tape.header.id;
     const err = new McpscopeError(
       'TAPE_MISS',
@@ -222,94 +298,143 @@ export class TapePlayerTransport implements Transport {
         '(it was cut before the server answered); re-record a session in which it is answered',
       { details: { tape: where, method, answerRecorded: false } },
     );
-    const last = this.#queue.at(-1);
-    this.#schedule({
-      at: last?.at ?? performance.now(),
+    this.#push({
+      at: this.#lastAt.get(anchor) ?? performance.now(),
+      seq: this.#seq++,
       event: undefined,
       frame: errorFrame(frame.id as JsonRpcId, err),
-      anchor,
+      owner: anchor,
+      binding,
     });
   }
 
-  /** Schedule what the server said after `anchor`; a repeated request gets only its answer again. */
-  #follow(anchor: Anchor, answerOnly: boolean): void {
+  /**
+   * Schedule `followers`, due at their recorded distance from `from` (the recorded time of the client
+   * message that let them go). Each request's messages keep their recorded order, whatever the rounding.
+   */
+  #follow(trigger: Anchor | undefined, from: number, followers: readonly Follower[]): void {
     const now = performance.now();
-    for (const event of anchor.followers) {
-      if (answerOnly && !this.#answers(event, anchor)) continue;
-      this.#schedule({ at: now + this.#delay(event.t - anchor.event.t), event, anchor });
+    for (const { event, owner } of followers) {
+      const key = owner ?? trigger;
+      let at = now + this.#delay(event.t - from);
+      const last = key ? this.#lastAt.get(key) : undefined;
+      if (last !== undefined && last > at) at = last;
+      if (key) this.#lastAt.set(key, at);
+      this.#push({
+        at,
+        seq: this.#seq++,
+        event,
+        owner,
+        binding: owner ? this.#bindings.get(owner) : undefined,
+      });
     }
-  }
-
-  #answers(event: TapeMessageEvent, anchor: Anchor): boolean {
-    const msg = event.msg as { id?: JsonRpcId; method?: string };
-    return msg.method === undefined && msg.id === anchor.id;
   }
 
   #delay(ms: number): number {
     return this.#speed > 0 ? Math.max(0, ms) / this.#speed : 0;
   }
 
-  #schedule(item: Scheduled): void {
+  /** Insert in order of `at`, then `seq` (nearly always at the end). */
+  #push(item: Scheduled): void {
     if (this.#queue.length >= MAX_SCHEDULED) return;
-    // Never before what is already queued: recorded order wins over rounding.
-    const last = this.#queue.at(-1);
-    if (last && last.at > item.at) item.at = last.at;
-    this.#queue.push(item);
+    let i = this.#queue.length;
+    while (i > 0 && (this.#queue[i - 1] as Scheduled).at > item.at) i--;
+    this.#queue.splice(i, 0, item);
     this.#arm();
   }
 
-  #arm(after?: TapeMessageEvent): void {
-    if (this.#timer || this.#queue.length === 0 || this.#closed) return;
-    const next = this.#queue[0] as Scheduled;
-    const wait = next.at - performance.now();
-    if (wait > 0) {
-      this.#timer = setTimeout(() => this.#emitDue(), wait);
-    } else if (after && !isAnswer(after) && (next.event ? isAnswer(next.event) : next.frame !== undefined)) {
-      // An answer right behind notifications keeps its recorded distance from them, up to
-      // MAX_ANSWER_GAP_MS, even at speed 0: SDK clients handle a notification a microtask later than an
-      // answer, so progress read in the same chunk as its answer is lost, and a busy client reads late.
-      // An answer the player makes itself (TAPE_MISS where the recording ends) keeps the whole gap.
-      const gap = next.event
-        ? Math.min(MAX_ANSWER_GAP_MS, Math.max(1, next.event.t - after.t))
+  /**
+   * Until when an answer waits behind the notification sent before it, even at speed 0: its recorded
+   * distance from it, up to MAX_ANSWER_GAP_MS (for an answer the player makes itself, the whole of it).
+   * SDK clients handle a notification a microtask later than an answer, so progress read in the same
+   * chunk as its answer is lost, and a busy client reads late. Only notifications of the same request (or
+   * of none) hold an answer; other requests' messages go on meanwhile.
+   */
+  #held(item: Scheduled): number {
+    if (item.event ? !isAnswer(item.event) : item.frame === undefined) return 0;
+    let until = 0;
+    for (const key of [item.owner ?? UNOWNED, UNOWNED] as const) {
+      const note = this.#lastNote.get(key);
+      if (!note) continue;
+      const gap = item.event
+        ? Math.min(MAX_ANSWER_GAP_MS, Math.max(1, item.event.t - note.t))
         : MAX_ANSWER_GAP_MS;
-      this.#timer = setTimeout(() => this.#emitDue(), gap);
-    } else {
-      this.#timer = setImmediate(() => this.#emitDue());
+      until = Math.max(until, note.at + gap);
+    }
+    return until;
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+  }
+
+  /** Wake up when the next message is due: on the next turn if one is due now, else by a timer. */
+  #arm(): void {
+    if (this.#immediate || this.#closed || this.#queue.length === 0) return;
+    const now = performance.now();
+    let wake = Number.POSITIVE_INFINITY;
+    for (const item of this.#queue) {
+      if (item.at >= wake) break;
+      wake = Math.min(wake, Math.max(item.at, this.#held(item)));
+    }
+    if (wake <= now) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#immediate = setImmediate(() => this.#emitDue());
+    } else if (!this.#timer || wake < this.#timerAt) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timerAt = wake;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#emitDue();
+      }, wake - now);
     }
   }
 
   /** One message per turn, so the client reads them as the server sent them: one at a time. */
   #emitDue(): void {
-    this.#timer = undefined;
-    const item = this.#queue.shift();
-    if (!item || this.#closed) return;
-    if (item.frame) {
-      this.onmessage?.(item.frame);
-    } else if (item.event) {
-      const msg = this.#live(item.event.msg);
-      if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    this.#immediate = undefined;
+    if (this.#closed) return;
+    const now = performance.now();
+    const i = this.#queue.findIndex((item) => item.at <= now && this.#held(item) <= now);
+    if (i !== -1) {
+      const [item] = this.#queue.splice(i, 1) as [Scheduled];
+      this.#emit(item, now);
     }
-    this.#arm(item.event);
+    this.#arm();
+  }
+
+  #emit(item: Scheduled, now: number): void {
+    if (item.frame) {
+      this.#lastNote.delete(item.owner ?? UNOWNED);
+      this.onmessage?.(item.frame);
+      return;
+    }
+    const event = item.event as TapeMessageEvent;
+    const key = item.owner ?? UNOWNED;
+    if (isAnswer(event)) this.#lastNote.delete(key);
+    else if ((event.msg as { id?: unknown }).id === undefined)
+      this.#lastNote.set(key, { at: now, t: event.t });
+    const msg = this.#live(event.msg, item.binding);
+    if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
   }
 
   /** The recorded message with the client's ids and progress tokens in place of the recorded ones. */
-  #live(recorded: JSONRPCMessage): JSONRPCMessage | undefined {
+  #live(recorded: JSONRPCMessage, binding: Binding | undefined): JSONRPCMessage | undefined {
     const msg = recorded as { id?: JsonRpcId; method?: string; params?: Record<string, unknown> };
     if (msg.method === undefined) {
       // An answer: to the live request that matched the recorded one, or to nobody.
-      const id = msg.id === undefined ? undefined : this.#ids.get(msg.id);
-      return id === undefined ? undefined : ({ ...msg, id } as JSONRPCMessage);
+      return binding === undefined ? undefined : ({ ...msg, id: binding.id } as JSONRPCMessage);
     }
     const params = msg.params;
-    if (msg.method === 'notifications/progress' && params) {
-      const token = this.#tokens.get(params.progressToken as string | number);
-      if (token !== undefined)
-        return { ...msg, params: { ...params, progressToken: token } } as unknown as JSONRPCMessage;
-    }
-    if (msg.method === 'notifications/cancelled' && params) {
-      const id = this.#ids.get(params.requestId as JsonRpcId);
-      if (id !== undefined)
-        return { ...msg, params: { ...params, requestId: id } } as unknown as JSONRPCMessage;
+    if (binding && params) {
+      if (msg.method === 'notifications/progress' && binding.token !== undefined)
+        return { ...msg, params: { ...params, progressToken: binding.token } } as unknown as JSONRPCMessage;
+      if (msg.method === 'notifications/cancelled')
+        return { ...msg, params: { ...params, requestId: binding.id } } as unknown as JSONRPCMessage;
     }
     return recorded;
   }

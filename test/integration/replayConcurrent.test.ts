@@ -1,0 +1,165 @@
+// Replay that any client can drive: concurrent calls answered out of order, over stdio and HTTP.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readTape } from '../../src/tape/tapeReader.js';
+import { CLI, EXAMPLE, connectHttp, makeClient, startListening, type TestClient } from '../helpers.js';
+
+/** Concurrent calls in the recording: slow and fast ones mixed, so the server answers out of order. */
+const CALLS = 20;
+/**
+ * How long call `i` sleeps: every fourth one slow (400 ms and more), the rest fast (40–97 ms; not less, so
+ * that its two progress notifications and its answer reach the client in separate reads).
+ */
+const sleepMs = (i: number): number => (i % 4 === 0 ? 400 + i * 10 : 40 + i * 3);
+
+/** A real SDK client on a real mcpscope CLI process over stdio. */
+async function stdioClient(cliArgs: string[]): Promise<TestClient & { transport: StdioClientTransport }> {
+  const tc = makeClient();
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, ...cliArgs],
+    stderr: 'pipe',
+  });
+  await tc.client.connect(transport);
+  return { ...tc, transport };
+}
+
+interface Outcome {
+  /** Call index → the text it was answered with. */
+  texts: Map<number, string>;
+  /** Call index → the progress it saw. */
+  progress: Map<number, number[]>;
+  /** Call indexes in the order their answers came. */
+  answered: number[];
+}
+
+/**
+ * Send every call without waiting for any answer, in `order`, `gapMs` apart (0: all at once), and collect
+ * what comes back.
+ */
+async function callAll(c: TestClient, order: readonly number[], gapMs = 0): Promise<Outcome> {
+  const out: Outcome = { texts: new Map(), progress: new Map(), answered: [] };
+  await Promise.all(
+    order.map(async (i, k) => {
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, k * gapMs));
+      const seen: number[] = [];
+      out.progress.set(i, seen);
+      const result = await c.client.callTool(
+        { name: 'slow', arguments: { ms: sleepMs(i), steps: 2 } },
+        undefined,
+        { onprogress: (p) => seen.push(p.progress) },
+      );
+      out.answered.push(i);
+      out.texts.set(i, (result.content as Array<{ text: string }>)[0]?.text ?? '');
+    }),
+  );
+  return out;
+}
+
+/** A fixed shuffle (the same every run): a different order from the recording's. */
+function shuffled(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  let seed = 7;
+  for (let i = n - 1; i > 0; i--) {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    const j = seed % (i + 1);
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
+
+function expectAllAnswered(out: Outcome): void {
+  expect(out.answered).toHaveLength(CALLS);
+  for (let i = 0; i < CALLS; i++) {
+    expect(out.texts.get(i), `call ${i}`).toBe(`slept ${sleepMs(i)} ms`);
+    expect(out.progress.get(i), `progress of call ${i}`).toEqual([1, 2]);
+  }
+}
+
+describe('replay of concurrent calls', () => {
+  let path = '';
+  let recorded: Outcome;
+  const closers: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-concurrent-'));
+    const live = await stdioClient([
+      'forward',
+      'stdio',
+      '--no-admin',
+      '--record',
+      dir,
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    recorded = await callAll(
+      live,
+      Array.from({ length: CALLS }, (_, i) => i),
+    );
+    await live.client.close();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.tape.jsonl'));
+    path = join(dir, files[0] as string);
+    for (let tries = 0; !(await readTape(path)).complete; tries++) {
+      if (tries > 100) throw new Error(`the tape ${path} was never closed`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close().catch(() => undefined);
+  });
+  afterAll(async () => {
+    for (const close of closers.splice(0)) await close().catch(() => undefined);
+  });
+
+  it('was recorded out of order: the server answered the fast calls first', () => {
+    expectAllAnswered(recorded);
+    expect(recorded.answered).not.toEqual([...recorded.answered].sort((a, b) => a - b));
+  });
+
+  it('answers 20 concurrent calls sent in another order over stdio, each with its own answer and progress', async () => {
+    const replay = await stdioClient(['replay', path, '--no-admin']);
+    closers.push(() => replay.client.close());
+    expectAllAnswered(await callAll(replay, shuffled(CALLS)));
+  });
+
+  it('answers 20 calls sent over stdio one after another without waiting, in reverse order', async () => {
+    const replay = await stdioClient(['replay', path, '--no-admin']);
+    closers.push(() => replay.client.close());
+    // The recording answered the first calls after the last ones were sent: each answer still comes.
+    expectAllAnswered(await callAll(replay, shuffled(CALLS).reverse(), 5));
+  });
+
+  it('answers fast calls before slow ones at --speed 1, whatever order they were sent in', async () => {
+    const replay = await stdioClient(['replay', path, '--no-admin', '--speed', '1']);
+    closers.push(() => replay.client.close());
+    // The slow ones first: a replay that kept to the order of the requests would answer them first too.
+    const order = [...shuffled(CALLS)].sort((a, b) => sleepMs(b) - sleepMs(a));
+    const out = await callAll(replay, order, 5);
+    expectAllAnswered(out);
+    const slow = out.answered.filter((i) => sleepMs(i) >= 400);
+    const fast = out.answered.filter((i) => sleepMs(i) < 400);
+    // Every fast call is answered before any slow one.
+    expect(out.answered.slice(0, fast.length).sort((a, b) => a - b)).toEqual(fast.sort((a, b) => a - b));
+    expect(slow).toHaveLength(CALLS / 4);
+  });
+
+  it('answers 20 concurrent calls over HTTP, two sessions replaying the same tape at once', async () => {
+    const replay = await startListening(['replay', path, '--port', '0', '--no-admin']);
+    closers.push(() => replay.stop());
+    const [a, b] = await Promise.all([connectHttp(replay.url), connectHttp(replay.url)]);
+    closers.push(
+      () => a.client.close(),
+      () => b.client.close(),
+    );
+    const [outA, outB] = await Promise.all([
+      callAll(a, shuffled(CALLS)),
+      callAll(b, [...shuffled(CALLS)].reverse(), 3),
+    ]);
+    expectAllAnswered(outA);
+    expectAllAnswered(outB);
+  });
+});
