@@ -12,6 +12,7 @@ import type { MatchMode } from '../tape/match.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
 import type { ChangeKind } from '../tape/drift.js';
 import { failOnOption } from './drift.js';
+import { refuseUnusedFlags } from './replayFlags.js';
 import { statsCommand } from './stats.js';
 import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
@@ -296,6 +297,10 @@ function replayCommand(): Command {
       json: boolean;
       failOn: ChangeKind;
     }>();
+    const source = self.getOptionValueSource('port');
+    const listens = source === 'cli' || source === 'env';
+    const mode = opts.againstUrl ? 'against-url' : opts.against ? 'against' : listens ? 'http' : 'stdio';
+    refuseUnusedFlags(self, entries, mode);
     const config = settings(self, entries, opts.config);
     const path = await resolveTape(arg, opts.dir);
     if (opts.against || opts.againstUrl) {
@@ -331,10 +336,8 @@ function replayCommand(): Command {
       console.error(
         `note: ${safeText(path)} ends in a torn line (recording was cut short); replaying what is whole`,
       );
-    const source = self.getOptionValueSource('port');
-    const inbound = source === 'cli' || source === 'env' ? 'http' : 'stdio';
     await run(
-      inbound,
+      listens ? 'http' : 'stdio',
       { tape: new TapeScript(tape), player: { speed, match: opts.match } },
       { ...config, record: undefined },
     );

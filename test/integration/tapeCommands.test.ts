@@ -151,6 +151,56 @@ describe('tape commands', () => {
     expect(doc.complete).toBe(true);
   });
 
+  it('refuses flags that do nothing in replay with exit 2, naming each flag', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-flags-'));
+    const path = writeTape(dir, ID, [...recordedHandshake(), { t: 4, edge: 'closed', complete: true }]);
+    const refused: Array<[string[], string[]]> = [
+      [['--restart', 'on-failure'], ['--restart']],
+      [
+        ['--no-breaker', '--breaker-failures', '3'],
+        ['--no-breaker', '--breaker-failures'],
+      ],
+      [['--upstream-transport', 'websocket'], ['--upstream-transport']],
+      [
+        ['--grace-ms', '100', '--tape-queue-bytes', '100000'],
+        ['--grace-ms', '--tape-queue-bytes'],
+      ],
+      // HTTP settings without --port: replay speaks stdio.
+      [
+        ['--host', '0.0.0.0', '--json-response'],
+        ['--host', '--json-response'],
+      ],
+      // --against's own flags without it, and the player's with it.
+      [
+        ['--port', '0', '--timeout-ms', '5', '--fail-on', 'info'],
+        ['--timeout-ms', '--fail-on'],
+      ],
+      [
+        ['--against', '--speed', '2', '--match', 'strict', '--no-admin'],
+        ['--speed', '--match', '--no-admin'],
+      ],
+      [['--against-url', 'http://127.0.0.1:1/mcp', '--request-timeout-ms', '5'], ['--request-timeout-ms']],
+    ];
+    for (const [flags, named] of refused) {
+      const err = await run(process.execPath, [CLI, 'replay', path, ...flags]).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err.code, flags.join(' ')).toBe(2);
+      for (const flag of named) expect(err.stderr, flags.join(' ')).toContain(`${flag} does nothing`);
+    }
+    // Variables are shared with forward, so they are not refused: this replay starts and answers.
+    const replay = spawn(process.execPath, [CLI, 'replay', path, '--no-admin'], {
+      env: { ...process.env, MCPSCOPE_RESTART: 'on-failure', MCPSCOPE_HOST: '0.0.0.0' },
+      stdio: 'pipe',
+    });
+    const out = jsonLines(replay);
+    replay.stdin.write(`${JSON.stringify(INIT)}\n`);
+    expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'recorded-server' } } });
+    replay.stdin.end();
+    expect(await new Promise((r) => replay.once('exit', r))).toBe(0);
+  });
+
   it.skipIf(!existsSync('/usr/bin/script'))('reports progress on stderr when it is a terminal', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcpscope-progress-'));
     const path = writeTape(dir, ID, recordedHandshake());
