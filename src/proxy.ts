@@ -441,7 +441,7 @@ async function build(
     const { TapePlayerTransport } = await import('./tape/tapePlayer.js');
     create = () => {
       metrics?.tapeOperations.labels('replay').inc();
-      return new TapePlayerTransport(tape, player);
+      return new TapePlayerTransport(tape, { ...player, logger });
     };
   } else if ('url' in upstream) {
     const http = new (await loadHttpUpstream())({

@@ -627,6 +627,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
                 'bridge',
                 'session-expired',
                 'paused',
+                'replay-fallback',
               ],
             },
             direction: { enum: ['client-to-server', 'server-to-client'] },
@@ -687,6 +688,20 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               description: 'paused: held, then how the hold ended',
             },
             heldMs: { ...int, description: 'paused: how long it was held (on the end of a hold)' },
+            target: {
+              type: 'string',
+              description: 'replay-fallback: the tool, prompt or resource the request and the recording name',
+            },
+            recording: {
+              ...int,
+              description:
+                "replay-fallback: the recording that answered, by its position among the tape's client messages",
+            },
+            differences: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'replay-fallback: each difference, `arguments.b: recorded 40, got 41`',
+            },
             truncated: { const: true },
             preview: { type: 'string' },
           },

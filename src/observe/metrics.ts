@@ -122,6 +122,7 @@ export class Metrics {
   readonly tapeOperations: Counter<'operation'>;
   readonly tapeSize: Gauge;
   readonly tapeWriteErrors: Counter;
+  readonly tapeReplayFallbacks: Counter<'method' | 'tool'>;
   readonly schemaDrift: Counter<'kind'>;
   // intercept
   readonly interceptActions: Counter<'rule' | 'action'>;
@@ -448,6 +449,12 @@ export class Metrics {
     this.tapeWriteErrors = new BoundCounter({
       name: `${p}tape_write_errors_total`,
       help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
+      registers,
+    });
+    this.tapeReplayFallbacks = new BoundCounter({
+      name: `${p}tape_replay_fallbacks_total`,
+      help: 'Requests replay answered with a recording whose arguments differ (--match lenient), by method and tool',
+      labelNames: ['method', 'tool'],
       registers,
     });
     this.schemaDrift = new BoundCounter({

@@ -266,6 +266,14 @@ export class MetricsStage implements ObserverStage {
             .inc();
         }
         return;
+      case 'replay-fallback':
+        m.tapeReplayFallbacks
+          .labels(
+            m.methods.value(event.method),
+            event.method === 'tools/call' && event.target !== undefined ? m.tools.value(event.target) : '',
+          )
+          .inc();
+        return;
       default:
         return;
     }

@@ -196,6 +196,23 @@ export interface PausedEvent {
   readonly heldMs?: number;
 }
 
+/**
+ * Replay with `--match lenient` answered a request with a recording whose params differ: the answer was
+ * given, but the tape no longer covers the call as it was made.
+ */
+export interface ReplayFallbackEvent {
+  readonly type: 'replay-fallback';
+  readonly method: string;
+  /** The tool, prompt or resource both name. */
+  readonly target?: string;
+  /** The live request's JSON-RPC id. */
+  readonly id: JsonRpcId;
+  /** Which recording answered: its position among the tape's client messages (from 0). */
+  readonly recording: number;
+  /** Every difference, `arguments.b: recorded 40, got 41` (at most 50). */
+  readonly differences: readonly string[];
+}
+
 export type SessionEvent =
   | StreamOpenedEvent
   | StreamClosedEvent
@@ -216,7 +233,8 @@ export type SessionEvent =
   | SessionExpiredEvent
   | ErrorEvent
   | BridgeEvent
-  | PausedEvent;
+  | PausedEvent
+  | ReplayFallbackEvent;
 
 /** Event types that are emitted for every message from a reused object (not kept by the feed). */
 export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
+import type { EventSink } from '../session/events.js';
 import { errorFrame, parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Transport } from '../transport/transport.js';
 import { isMessageEvent, type TapeMessageEvent } from './format.js';
@@ -146,6 +148,8 @@ export interface TapePlayerOptions {
   speed?: number;
   /** Default 'lenient'. */
   match?: MatchMode;
+  /** Where a lenient match is reported (at info). Default: not logged. */
+  logger?: Logger;
 }
 
 /** One match of a recorded request to a live one: the live id and progress token its messages carry. */
@@ -188,10 +192,12 @@ export class TapePlayerTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onreset?: (reason: McpscopeError) => void;
+  onevent?: EventSink;
 
   readonly #script: TapeScript;
   readonly #speed: number;
   readonly #mode: MatchMode;
+  readonly #logger: Logger | undefined;
   readonly #consumed: boolean[];
   /** Each recorded request's latest match. */
   readonly #bindings = new Map<Anchor, Binding>();
@@ -212,6 +218,7 @@ export class TapePlayerTransport implements Transport {
     this.#script = script;
     this.#speed = options.speed ?? 0;
     this.#mode = options.match ?? 'lenient';
+    this.#logger = options.logger;
     this.#consumed = script.anchors.map(() => false);
   }
 
@@ -251,6 +258,7 @@ export class TapePlayerTransport implements Transport {
       this.#miss(frame, method, live, candidates);
       return;
     }
+    if (method !== 'initialize' && !exact(anchor)) this.#fallback(frame, method, target, live, anchor);
     const token = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
     const binding: Binding = { id: frame.id as JsonRpcId, token: tokenOf(token) };
     this.#bindings.set(anchor, binding);
@@ -264,6 +272,28 @@ export class TapePlayerTransport implements Transport {
       this.#follow(anchor, anchor.event.t, anchor.followers);
     }
     if (!anchor.answer) this.#unanswered(frame, method, anchor, binding);
+  }
+
+  /**
+   * Lenient matching answered with a recording whose params differ: the answer is given, and the session's
+   * events (the feed, `tape_replay_fallbacks_total`) and the log say so, naming every difference, so that a
+   * test author sees the tape no longer covers the call.
+   */
+  #fallback(frame: Frame, method: string, target: string | undefined, live: unknown, anchor: Anchor): void {
+    const lines = describeDifferences(differences(anchor.params, live));
+    this.onevent?.({
+      type: 'replay-fallback',
+      method,
+      ...(target === undefined ? {} : { target }),
+      id: frame.id as JsonRpcId,
+      recording: anchor.index,
+      differences: lines,
+    });
+    this.#logger?.info(
+      { tape: this.#script.tape.header.id, method, target, recording: anchor.index, differences: lines },
+      `replay answered ${method}${target === undefined ? '' : ` ${target}`} with a recording whose params ` +
+        `differ (--match lenient): ${lines.join('; ')}; re-record the session to cover the call as made`,
+    );
   }
 
   #notification(frame: Frame): void {
