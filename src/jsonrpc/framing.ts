@@ -74,6 +74,11 @@ export interface Frame {
    * the rule's name (or `breakpoint:<id>`) and what it did. Labels it in the feed, tapes and traces.
    */
   intercept: { readonly rule: string; readonly action: string } | undefined;
+  /**
+   * A replayed server message recorded over Streamable HTTP: the SSE id it had, which an inbound Streamable
+   * HTTP transport sends it under again when that id is free in the session.
+   */
+  sseId: number | undefined;
 }
 
 /**
@@ -284,6 +289,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     httpStatus: undefined,
     outcome: undefined,
     intercept: undefined,
+    sseId: undefined,
   };
 }
 

@@ -449,7 +449,11 @@ export class TapePlayerTransport implements Transport {
     else if ((event.msg as { id?: unknown }).id === undefined)
       this.#lastNote.set(key, { at: now, t: event.t });
     const msg = this.#live(event.msg, item.binding);
-    if (msg) this.onmessage?.(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
+    if (!msg) return;
+    const frame = parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER);
+    // Over Streamable HTTP, under the SSE id it was recorded with (when that id is free in the session).
+    frame.sseId = event.sse;
+    this.onmessage?.(frame);
   }
 
   /** The recorded message with the client's ids and progress tokens in place of the recorded ones. */

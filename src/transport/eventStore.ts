@@ -1,13 +1,21 @@
 /**
  * The events of one Streamable HTTP session kept for `Last-Event-ID` resumption (after the SDK's
- * `EventStore`): numbered from 1, tagged with the stream they were sent on, bounded in bytes (each event
- * counts its message plus EVENT_OVERHEAD_BYTES, so the byte bound bounds the count too), oldest evicted first.
+ * `EventStore`): tagged with the stream they were sent on, bounded in bytes (each event counts its message
+ * plus EVENT_OVERHEAD_BYTES, so the byte bound bounds the count too), oldest evicted first.
+ *
+ * Each event has two numbers: `seq`, the order it was kept in (from 1), and `eventId`, the SSE id the
+ * client saw it under. They are the same for a live session; a replayed one sends the ids its tape
+ * recorded (`wanted`), which need not come in order when the client drives the replay differently, so
+ * resumption looks an id up and goes on from its place in the order, never by comparing ids.
  */
 
 /** Each kept event counts this many bytes besides its message. */
 export const EVENT_OVERHEAD_BYTES = 64;
 
 export interface StoredEvent {
+  /** The order it was kept in, from 1. */
+  readonly seq: number;
+  /** The SSE id the client saw it under. */
   readonly eventId: number;
   readonly streamId: number;
   readonly raw: Buffer;
@@ -18,8 +26,12 @@ export class EventStore {
   /** Told of each event evicted (to count what a cut stream can no longer get). */
   readonly #evicted: ((event: StoredEvent) => void) | undefined;
   #events: StoredEvent[] = [];
+  readonly #byId = new Map<number, StoredEvent>();
   #bytes = 0;
-  #nextId = 1;
+  #nextSeq = 1;
+  /** The highest SSE id given so far: an id made up goes above it. */
+  #maxId = 0;
+  #lastId = 0;
 
   constructor(maxBytes: number, evicted?: (event: StoredEvent) => void) {
     this.#maxBytes = maxBytes;
@@ -31,53 +43,73 @@ export class EventStore {
     return this.#bytes;
   }
 
-  /** The id the next event will get. */
-  get nextId(): number {
-    return this.#nextId;
+  /** The `seq` the next event will get. */
+  get nextSeq(): number {
+    return this.#nextSeq;
   }
 
-  /** Keep one event sent on `streamId`; returns its id. */
-  store(streamId: number, raw: Buffer): number {
-    const eventId = this.#nextId++;
-    this.#events.push({ eventId, streamId, raw });
+  /** The SSE id of the last event kept (0: none yet). */
+  get lastEventId(): number {
+    return this.#lastId;
+  }
+
+  /**
+   * Keep one event sent on `streamId`, under the SSE id `wanted` when it is given and not in use (a
+   * replayed message's recorded id), else under one above every id given so far.
+   */
+  store(streamId: number, raw: Buffer, wanted?: number): StoredEvent {
+    const eventId =
+      wanted !== undefined && Number.isSafeInteger(wanted) && wanted > 0 && !this.#byId.has(wanted)
+        ? wanted
+        : this.#maxId + 1;
+    if (eventId > this.#maxId) this.#maxId = eventId;
+    this.#lastId = eventId;
+    const event: StoredEvent = { seq: this.#nextSeq++, eventId, streamId, raw };
+    this.#events.push(event);
+    this.#byId.set(eventId, event);
     this.#bytes += raw.length + EVENT_OVERHEAD_BYTES;
     while (this.#bytes > this.#maxBytes) {
       const old = this.#events.shift();
       if (!old) break;
       this.#bytes -= old.raw.length + EVENT_OVERHEAD_BYTES;
+      if (this.#byId.get(old.eventId) === old) this.#byId.delete(old.eventId);
       this.#evicted?.(old);
     }
-    return eventId;
+    return event;
   }
 
   /** The stream event `eventId` was sent on, or undefined when it is unknown or evicted. */
   streamOf(eventId: number): number | undefined {
-    return this.#events.find((e) => e.eventId === eventId)?.streamId;
+    return this.#byId.get(eventId)?.streamId;
   }
 
-  /** Events of `streamId` after `eventId`, oldest first. */
+  /** Events of `streamId` kept after the one with SSE id `eventId`, oldest first. */
   after(streamId: number, eventId: number): StoredEvent[] {
-    return this.#events.filter((e) => e.streamId === streamId && e.eventId > eventId);
+    const from = this.#byId.get(eventId);
+    if (!from) return [];
+    return this.#events.filter((e) => e.streamId === streamId && e.seq > from.seq);
   }
 
   /**
-   * The id of the oldest of the newest events of `streamId` that together take at least `bytes` on the wire
-   * (`wireBytes` of each), or `nextId` when the stream has none: where a cut stream's unsent part begins.
+   * The `seq` of the oldest of the newest events of `streamId` that together take at least `bytes` on the
+   * wire (`wireBytes` of each), or `nextSeq` when the stream has none: where a cut stream's unsent part
+   * begins.
    */
   unsentFrom(streamId: number, bytes: number, wireBytes: (e: StoredEvent) => number): number {
     let total = 0;
-    let from = this.#nextId;
+    let from = this.#nextSeq;
     for (let i = this.#events.length - 1; i >= 0 && total < bytes; i--) {
       const e = this.#events[i] as StoredEvent;
       if (e.streamId !== streamId) continue;
       total += wireBytes(e);
-      from = e.eventId;
+      from = e.seq;
     }
     return from;
   }
 
   clear(): void {
     this.#events = [];
+    this.#byId.clear();
     this.#bytes = 0;
   }
 }

@@ -39,8 +39,8 @@ interface Stream {
   done: boolean;
   /** performance.now() of the last event written (for idle time on GET streams). */
   lastWriteAt: number;
-  /** The id of the first event written on it (0: none yet). */
-  firstEventId: number;
+  /** The `seq` of the first event written on it in the resumption buffer (0: none yet). */
+  firstSeq: number;
 }
 
 /** The stream a ServerResponse carries, so one shared 'close' (and 'drain') listener serves every response. */
@@ -109,7 +109,7 @@ export class StreamableHttpServerTransport implements Transport {
   readonly #highWater: number;
   /** Responses past the high-water mark, waiting for 'drain'. */
   #congested = 0;
-  /** Streams closed for backpressure and not resumed yet → the first event they left unsent. */
+  /** Streams closed for backpressure and not resumed yet → the `seq` of the first event they left unsent. */
   readonly #cut = new Map<number, number>();
   /** What the Session was last told: the upstream is paused. */
   #paused = false;
@@ -141,7 +141,7 @@ export class StreamableHttpServerTransport implements Transport {
     );
     this.#replay = new EventStore(maxReplayBytes, (old) => {
       // Unsent on a cut stream and now gone: the client can no longer get it.
-      if (this.#cut.size > 0 && old.eventId >= (this.#cut.get(old.streamId) ?? Infinity))
+      if (this.#cut.size > 0 && old.seq >= (this.#cut.get(old.streamId) ?? Infinity))
         this.#events.dropped('replay_evicted');
     });
   }
@@ -170,7 +170,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: false,
       done: false,
       lastWriteAt: 0,
-      firstEventId: 0,
+      firstSeq: 0,
     };
     this.#attach(stream, res, this.#jsonResponse ? null : 'post');
     frame.route = stream;
@@ -193,7 +193,7 @@ export class StreamableHttpServerTransport implements Transport {
       headersSent: true,
       done: false,
       lastWriteAt: performance.now(),
-      firstEventId: 0,
+      firstSeq: 0,
     };
     res.writeHead(200, sseHeaders(this.sessionId));
     res.flushHeaders();
@@ -201,7 +201,7 @@ export class StreamableHttpServerTransport implements Transport {
     this.#attach(stream, res, 'get');
     const backlog = this.#backlog;
     this.#backlog = [];
-    for (const frame of backlog) this.#writeEvent(stream, frame.raw, false);
+    for (const frame of backlog) this.#writeEvent(stream, frame.raw, false, frame.sseId);
     return true;
   }
 
@@ -224,7 +224,7 @@ export class StreamableHttpServerTransport implements Transport {
         headersSent: true,
         done: true,
         lastWriteAt: 0,
-        firstEventId: 0,
+        firstSeq: 0,
       } satisfies Stream);
     if (stream.res) stream.res.end();
     res.writeHead(200, sseHeaders(this.sessionId));
@@ -272,7 +272,7 @@ export class StreamableHttpServerTransport implements Transport {
           return;
         }
       }
-      if (stream) this.#writeEvent(stream, frame.raw, true);
+      if (stream) this.#writeEvent(stream, frame.raw, true, frame.sseId);
       // An answer without its stream (the client went away for good) has nowhere to go.
       else this.#events.dropped('no_stream');
       return;
@@ -287,7 +287,7 @@ export class StreamableHttpServerTransport implements Transport {
       this.#backlog.push(frame);
       return;
     }
-    this.#writeEvent(stream, frame.raw, false);
+    this.#writeEvent(stream, frame.raw, false, frame.sseId);
   }
 
   /** An answer that is an HTTP status too: refused before the upstream (rate limit, breaker), or relayed. */
@@ -386,7 +386,7 @@ export class StreamableHttpServerTransport implements Transport {
   #cutStream(stream: Stream, res: TaggedResponse, unsent: number): boolean {
     const from = this.#replay.unsentFrom(stream.id, unsent, (e) => sseEventBytes(e.eventId, e.raw.length));
     // A client without one complete event on the stream could not name where to resume: it waits instead.
-    if (from <= stream.firstEventId) return false;
+    if (from <= stream.firstSeq) return false;
     this.#cut.set(stream.id, from);
     this.#events.backpressure('closed');
     this.#logger?.warn(
@@ -413,10 +413,11 @@ export class StreamableHttpServerTransport implements Transport {
 
   /** The SSE event id of the last message sent on any stream of this session (0: none yet). */
   get lastEventId(): number {
-    return this.#replay.nextId - 1;
+    return this.#replay.lastEventId;
   }
 
-  #writeEvent(stream: Stream, raw: Buffer, final: boolean): void {
+  /** `sseId`: the SSE id to send it under if free (a replayed message's recorded one); else the next. */
+  #writeEvent(stream: Stream, raw: Buffer, final: boolean, sseId: number | undefined): void {
     if (stream.kind === 'post-json') {
       // JSON mode carries only the answer itself.
       stream.done = true;
@@ -431,8 +432,8 @@ export class StreamableHttpServerTransport implements Transport {
       }
       return;
     }
-    const eventId = this.#replay.store(stream.id, raw);
-    if (stream.firstEventId === 0) stream.firstEventId = eventId;
+    const { eventId, seq } = this.#replay.store(stream.id, raw, sseId);
+    if (stream.firstSeq === 0) stream.firstSeq = seq;
     if (final) {
       stream.done = true;
       this.#detached.delete(stream.id);
