@@ -297,12 +297,20 @@ export class TapePlayerTransport implements Transport {
   }
 
   #notification(frame: Frame): void {
+    if (frame.method === 'notifications/cancelled') this.#cancelled(frame);
     const anchor = this.#script.anchors.find(
       (a) => a.kind === 'notification' && a.method === frame.method && !this.#consumed[a.index],
     );
     if (!anchor) return;
     this.#consumed[anchor.index] = true;
     this.#follow(anchor, anchor.event.t, anchor.followers);
+  }
+
+  /** The client cancelled a request: what is still to come for it is not sent (a live server stops too). */
+  #cancelled(frame: Frame): void {
+    const id = tokenOf((frame.msg as { params?: { requestId?: unknown } }).params?.requestId);
+    if (id === undefined) return;
+    this.#queue = this.#queue.filter((item) => item.binding?.id !== id);
   }
 
   /** The client answered a server request (sampling, elicitation, roots): what followed it can go on. */

@@ -16,15 +16,19 @@ const CALLS = 20;
 const sleepMs = (i: number): number => (i % 4 === 0 ? 400 + i * 10 : 40 + i * 3);
 
 /** A real SDK client on a real mcpscope CLI process over stdio. */
-async function stdioClient(cliArgs: string[]): Promise<TestClient & { transport: StdioClientTransport }> {
+async function stdioClient(
+  cliArgs: string[],
+): Promise<TestClient & { transport: StdioClientTransport; stderr(): string }> {
   const tc = makeClient();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, ...cliArgs],
     stderr: 'pipe',
   });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await tc.client.connect(transport);
-  return { ...tc, transport };
+  return { ...tc, transport, stderr: () => stderr };
 }
 
 interface Outcome {
@@ -145,6 +149,34 @@ describe('replay of concurrent calls', () => {
     // Every fast call is answered before any slow one.
     expect(out.answered.slice(0, fast.length).sort((a, b) => a - b)).toEqual(fast.sort((a, b) => a - b));
     expect(slow).toHaveLength(CALLS / 4);
+  });
+
+  it('sends nothing more for a call the client cancels, and goes on answering the others', async () => {
+    const replay = await stdioClient(['replay', path, '--no-admin', '--speed', '1']);
+    closers.push(() => replay.client.close());
+    const abort = new AbortController();
+    const progress: number[] = [];
+    // Call 16 sleeps 560 ms at --speed 1: cancelled after its first progress.
+    const cancelled = replay.client
+      .callTool({ name: 'slow', arguments: { ms: sleepMs(16), steps: 2 } }, undefined, {
+        signal: abort.signal,
+        onprogress: (p) => {
+          progress.push(p.progress);
+          abort.abort();
+        },
+      })
+      .catch((e: unknown) => e);
+    const others = callAll(
+      replay,
+      shuffled(CALLS).filter((i) => i !== 16),
+    );
+    expect(await cancelled).toBeInstanceOf(Error);
+    const out = await others;
+    expect(out.answered).toHaveLength(CALLS - 1);
+    expect(progress).toEqual([1]);
+    // Its answer was never sent: mcpscope saw no answer to a request that is no longer pending.
+    await new Promise((r) => setTimeout(r, sleepMs(16)));
+    expect(replay.stderr()).not.toMatch(/not pending/);
   });
 
   it('answers 20 concurrent calls over HTTP, two sessions replaying the same tape at once', async () => {
