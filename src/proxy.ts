@@ -32,7 +32,8 @@ import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.j
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import type { RedactionOptions } from './tape/redact.js';
-import type { TapePlayerOptions, TapeScript } from './tape/tapePlayer.js';
+import type { TapePlayerOptions } from './tape/tapePlayer.js';
+import type { TapeScript } from './tape/tapeScript.js';
 import { VERSION } from './version.js';
 import type { BridgeMode, BridgeTransport } from './bridge/bridge.js';
 

@@ -330,7 +330,7 @@ function replayCommand(): Command {
         `--speed must be 0 or a positive factor, got "${opts.speed}"`,
       );
     const { readTape } = await import('../tape/tapeReader.js');
-    const { TapeScript } = await import('../tape/tapePlayer.js');
+    const { TapeScript } = await import('../tape/tapeScript.js');
     const tape = await readTape(path);
     if (tape.torn)
       console.error(
