@@ -3,17 +3,28 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readTape } from '../../src/tape/tapeReader.js';
-import { CLI, EXAMPLE, connectHttp, makeClient, startListening, type TestClient } from '../helpers.js';
+import {
+  CLI,
+  EXAMPLE,
+  connectHttp,
+  makeClient,
+  recordedHandshake,
+  startListening,
+  writeTape,
+  type TestClient,
+} from '../helpers.js';
 
 /** Concurrent calls in the recording: slow and fast ones mixed, so the server answers out of order. */
 const CALLS = 20;
 /**
- * How long call `i` sleeps: every fourth one slow (400 ms and more), the rest fast (40–97 ms; not less, so
- * that its two progress notifications and its answer reach the client in separate reads).
+ * How long call `i` sleeps: every fourth one slow (800 ms and more), the rest fast (100–195 ms; not less,
+ * so that its two progress notifications and its answer, 50 ms apart or more, reach the client in separate
+ * reads even on a busy machine: an SDK client loses progress read in the same chunk as its answer).
  */
-const sleepMs = (i: number): number => (i % 4 === 0 ? 400 + i * 10 : 40 + i * 3);
+const sleepMs = (i: number): number => (i % 4 === 0 ? 800 + i * 10 : 100 + i * 5);
 
 /** A real SDK client on a real mcpscope CLI process over stdio. */
 async function stdioClient(
@@ -144,8 +155,8 @@ describe('replay of concurrent calls', () => {
     const order = [...shuffled(CALLS)].sort((a, b) => sleepMs(b) - sleepMs(a));
     const out = await callAll(replay, order, 5);
     expectAllAnswered(out);
-    const slow = out.answered.filter((i) => sleepMs(i) >= 400);
-    const fast = out.answered.filter((i) => sleepMs(i) < 400);
+    const slow = out.answered.filter((i) => sleepMs(i) >= 800);
+    const fast = out.answered.filter((i) => sleepMs(i) < 800);
     // Every fast call is answered before any slow one.
     expect(out.answered.slice(0, fast.length).sort((a, b) => a - b)).toEqual(fast.sort((a, b) => a - b));
     expect(slow).toHaveLength(CALLS / 4);
@@ -156,7 +167,7 @@ describe('replay of concurrent calls', () => {
     closers.push(() => replay.client.close());
     const abort = new AbortController();
     const progress: number[] = [];
-    // Call 16 sleeps 560 ms at --speed 1: cancelled after its first progress.
+    // Call 16 sleeps 960 ms at --speed 1: cancelled after its first progress.
     const cancelled = replay.client
       .callTool({ name: 'slow', arguments: { ms: sleepMs(16), steps: 2 } }, undefined, {
         signal: abort.signal,
@@ -193,5 +204,78 @@ describe('replay of concurrent calls', () => {
     ]);
     expectAllAnswered(outA);
     expectAllAnswered(outB);
+  });
+});
+
+describe('replay of a server request made for one of two concurrent calls', () => {
+  it('sends the sampling request only once its call has come, and the answer of that call after the reply', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-asked-'));
+    const call = (t: number, id: number, name: string, args: object) => ({
+      t,
+      dir: 'c2s',
+      msg: { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } },
+    });
+    const text = (t: number, id: number, value: string) => ({
+      t,
+      dir: 's2c',
+      msg: { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: value }] } },
+    });
+    // Recorded: `sample` and `add` sent at once; the server asked the client to sample for the first,
+    // answered `add` while it waited, and answered `sample` once the client replied.
+    const path = writeTape(dir, '20260101T000000Z-asked000', [
+      ...recordedHandshake(),
+      call(10, 1, 'sample', { prompt: 'ping' }),
+      call(11, 2, 'add', { a: 1, b: 2 }),
+      {
+        t: 12,
+        dir: 's2c',
+        msg: {
+          jsonrpc: '2.0',
+          id: 0,
+          method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'ping' } }], maxTokens: 10 },
+        },
+        rel: 1,
+      },
+      text(13, 2, '3'),
+      {
+        t: 20,
+        dir: 'c2s',
+        msg: {
+          jsonrpc: '2.0',
+          id: 0,
+          result: { model: 'm', role: 'assistant', content: { type: 'text', text: 'sampled: ping' } },
+        },
+      },
+      text(21, 1, 'sampled: ping'),
+      { t: 22, edge: 'closed', complete: true },
+    ]);
+    const tc = makeClient();
+    const asked: string[] = [];
+    tc.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked.push('asked');
+      // A slow reply: the answer to `sample` must wait for it, as it did live.
+      await new Promise((r) => setTimeout(r, 200));
+      asked.push('replied');
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: 'sampled: ping' } };
+    });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'replay', path, '--no-admin'],
+      stderr: 'pipe',
+    });
+    await tc.client.connect(transport);
+    try {
+      // `add` alone first: answered, and the server asks nothing, since `sample` has not been called.
+      const sum = await tc.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+      expect(sum.content).toEqual([{ type: 'text', text: '3' }]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(asked).toEqual([]);
+      const sampled = await tc.client.callTool({ name: 'sample', arguments: { prompt: 'ping' } });
+      expect(asked).toEqual(['asked', 'replied']);
+      expect(sampled.content).toEqual([{ type: 'text', text: 'sampled: ping' }]);
+    } finally {
+      await tc.client.close();
+    }
   });
 });
