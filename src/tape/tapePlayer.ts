@@ -117,7 +117,8 @@ export class TapePlayerTransport implements Transport {
   #request(frame: Frame): void {
     const method = frame.method as string;
     const params = (frame.msg as { params?: unknown }).params;
-    const live = withoutMeta(params);
+    // Compared as the tape would have held it: redacted by the tape's rules.
+    const live = withoutMeta((this.#script.redactor.messageValue(frame.msg) as { params?: unknown }).params);
     const target = targetOf(method, params);
     const candidates = this.#script.anchors.filter((a) => a.kind === 'request' && a.method === method);
     const fresh = candidates.filter((a) => !this.#consumed[a.index]);

@@ -2,6 +2,7 @@
 import type { JsonRpcId } from '../jsonrpc/errors.js';
 import { isMessageEvent, type TapeMessageEvent } from './format.js';
 import { targetOf, withoutMeta } from './match.js';
+import { Redactor } from './redact.js';
 import type { Tape } from './tapeReader.js';
 
 /** One client message of the tape: what a live one is matched against, and what it lets the server say. */
@@ -47,9 +48,20 @@ export class TapeScript {
   readonly anchors: Anchor[] = [];
   /** Server messages recorded before the client said anything. */
   readonly preamble: Follower[] = [];
+  /**
+   * The rules the tape was redacted with: a live request is redacted by them before it is compared, so a
+   * secret the tape never held neither counts as a difference nor is quoted in one.
+   */
+  readonly redactor: Redactor;
 
   constructor(tape: Tape) {
     this.tape = tape;
+    const rules = tape.header.redaction as Partial<Tape['header']['redaction']> | undefined;
+    this.redactor = new Redactor({
+      enabled: rules?.enabled ?? true,
+      paths: rules?.paths ?? [],
+      patterns: rules?.patterns ?? [],
+    });
     let current: Anchor | undefined;
     /** Client requests waiting for their recorded answer, by recorded id. */
     const open = new Map<JsonRpcId, Anchor>();

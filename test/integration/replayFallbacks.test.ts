@@ -16,6 +16,8 @@ import {
 import { prometheusMissing, startPrometheus, type RunningPrometheus } from '../prometheus.js';
 
 const missing = prometheusMissing();
+/** A secret-shaped argument: redacted by the tape's rules before it is compared or quoted. */
+const API_KEY = 'sk-live0123456789abcdefghij';
 
 /** Record `add 2 40` and `echo hi` through forward stdio; returns the tape's path. */
 async function record(): Promise<string> {
@@ -60,7 +62,7 @@ describe.skipIf(missing)('replay --match lenient', () => {
       // Not covered: answered all the same, from the recording of the same tool.
       const near = await c.client.callTool({ name: 'add', arguments: { a: 2, b: 41 } });
       expect(near.content).toEqual([{ type: 'text', text: '42' }]);
-      const far = await c.client.callTool({ name: 'echo', arguments: { message: 'bye' } });
+      const far = await c.client.callTool({ name: 'echo', arguments: { message: `bye ${API_KEY}` } });
       expect(far.content).toEqual([{ type: 'text', text: 'hi' }]);
 
       await prom.scrapedAfter();
@@ -79,7 +81,8 @@ describe.skipIf(missing)('replay --match lenient', () => {
         .filter((l) => l.includes('"level":30') && l.includes('--match lenient'));
       expect(logged).toHaveLength(2);
       expect(logged[0]).toContain('arguments.b: recorded 40, got 41');
-      expect(logged[1]).toContain('arguments.message: recorded \\"hi\\", got \\"bye\\"');
+      expect(logged[1]).toContain('arguments.message: recorded \\"hi\\", got \\"bye [REDACTED]\\"');
+      expect(r.stderr()).not.toContain(API_KEY);
 
       // The feed shows it in the session's story.
       const sessions = (await (await fetch(`${admin}/sessions`)).json()) as {
@@ -91,6 +94,7 @@ describe.skipIf(missing)('replay --match lenient', () => {
       ).json()) as {
         events: Array<{ type: string; method?: string; target?: string; differences?: string[] }>;
       };
+      expect(JSON.stringify(page.events.filter((e) => e.type === 'replay-fallback'))).not.toContain(API_KEY);
       const fallbacks = page.events.filter((e) => e.type === 'replay-fallback');
       expect(fallbacks).toEqual([
         expect.objectContaining({
@@ -101,7 +105,7 @@ describe.skipIf(missing)('replay --match lenient', () => {
         expect.objectContaining({
           method: 'tools/call',
           target: 'echo',
-          differences: ['arguments.message: recorded "hi", got "bye"'],
+          differences: ['arguments.message: recorded "hi", got "bye [REDACTED]"'],
         }),
       ]);
     } finally {
