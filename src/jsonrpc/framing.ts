@@ -53,7 +53,8 @@ export interface Frame {
   related: PendingRequest | undefined;
   /**
    * Set by an inbound transport on a request: where its answer must go; the Session keeps it in `related`.
-   * On a message from an HTTP upstream: the id of the request whose answer stream carried it.
+   * On a message from an HTTP upstream: the id of the request whose answer stream carried it; on a replayed
+   * one: the live id of the request the tape relates it to. The Session relates the message to it.
    */
   route: unknown;
   /** A W3C `traceparent` that came with the message outside its body (an HTTP header). */

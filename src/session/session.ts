@@ -278,13 +278,13 @@ export class Session implements PipelineTarget {
       };
       this.#serverPending.set(pending.id, pending);
       // A request the bridge made for a client request names it already (see src/bridge/toModern.ts).
-      frame.related ??= this.#soleInFlight();
+      frame.related ??= this.#carrier(frame) ?? this.#soleInFlight();
     } else if (frame.method === 'notifications/progress') {
       const token = (frame.msg as { params?: { progressToken?: unknown } }).params?.progressToken;
       if (typeof token === 'string' || typeof token === 'number')
         frame.related = this.#byProgressToken.get(token);
     } else {
-      frame.related = this.#subscriptionOf(frame) ?? this.#soleInFlight();
+      frame.related = this.#subscriptionOf(frame) ?? this.#carrier(frame) ?? this.#soleInFlight();
     }
     this.#pipeline.process(this, frame, 'server-to-client');
   }
@@ -337,6 +337,15 @@ export class Session implements PipelineTarget {
     if (typeof id !== 'string' && typeof id !== 'number') return undefined;
     // Some servers send the id as a string whatever its type: match either.
     return this.#pending.get(id) ?? this.#pending.get(typeof id === 'string' ? Number(id) : String(id));
+  }
+
+  /**
+   * The pending client request the upstream says a message belongs to (`route`): the one whose answer
+   * stream carried it from an HTTP server, or the one a replayed tape relates it to.
+   */
+  #carrier(frame: Frame): PendingRequest | undefined {
+    const via = frame.route;
+    return typeof via === 'string' || typeof via === 'number' ? this.#pending.get(via) : undefined;
   }
 
   #soleInFlight(): PendingRequest | undefined {

@@ -333,6 +333,9 @@ export class TapePlayerTransport implements Transport {
     const frame = parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER);
     // Over Streamable HTTP, under the SSE id it was recorded with (when that id is free in the session).
     frame.sseId = event.sse;
+    // A notification or server request of one request among several: on that request's stream, in order
+    // with its answer (over stdio the Session can only guess, when one request is in flight).
+    if (frame.kind !== 'response' && frame.kind !== 'error' && item.binding) frame.route = item.binding.id;
     this.onmessage?.(frame);
   }
 

@@ -11,7 +11,12 @@ import {
   EXAMPLE,
   connectHttp,
   makeClient,
+  post,
+  rawSession,
+  sseEvents,
   recordedHandshake,
+  startFixture,
+  startHttpProxy,
   startListening,
   writeTape,
   type TestClient,
@@ -276,6 +281,92 @@ describe('replay of a server request made for one of two concurrent calls', () =
       expect(sampled.content).toEqual([{ type: 'text', text: 'sampled: ping' }]);
     } finally {
       await tc.client.close();
+    }
+  });
+});
+
+describe('replay of concurrent calls that log before they answer, over HTTP', () => {
+  it("sends each log notification on its call's stream, before that call's answer", async () => {
+    // Recorded in front of an HTTP server, which sends each call's log on that call's stream: the tape
+    // relates each log to its call, though ten calls were in flight.
+    const fixture = await startFixture('httpServer.mjs');
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-logs-'));
+    const proxy = await startHttpProxy(['--no-admin', '--record', dir, '--upstream', fixture.url]);
+    const messages = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    /** Each call, and whether its log had come when its answer did. */
+    const run = async (c: TestClient, order: string[]): Promise<Map<string, boolean>> => {
+      const seen = new Map<string, boolean>();
+      await Promise.all(
+        order.map(async (message) => {
+          const r = await c.client.callTool({ name: 'echo', arguments: { message } });
+          expect(r.content).toEqual([{ type: 'text', text: message }]);
+          seen.set(
+            message,
+            c.logs.some((l) => l.data === `echo ${message}`),
+          );
+        }),
+      );
+      return seen;
+    };
+    try {
+      const live = await connectHttp(proxy.url);
+      await run(live, messages);
+      await live.transport.terminateSession();
+      await live.client.close();
+    } finally {
+      await proxy.stop();
+      await fixture.stop();
+    }
+    const path = join(dir, readdirSync(dir).find((f) => f.endsWith('.tape.jsonl')) as string);
+    const tape = await readTape(path);
+    const logs = tape.events.filter(
+      (e) => 'msg' in e && (e.msg as { method?: string }).method === 'notifications/message',
+    );
+    expect(logs).toHaveLength(10);
+    for (const e of logs) expect('rel' in e && e.rel !== undefined).toBe(true);
+
+    const replay = await startListening(['replay', path, '--port', '0', '--no-admin']);
+    const listen = new AbortController();
+    try {
+      const c = await connectHttp(replay.url);
+      const seen = await run(c, [...messages].reverse());
+      expect([...seen.values()].every(Boolean), JSON.stringify([...seen])).toBe(true);
+      await c.client.close();
+      // Raw, to see the streams: a GET stream open, two calls in flight; each call's log comes on its own
+      // POST stream, before its answer, not on the GET stream.
+      const session = await rawSession(replay.url);
+      const headers = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+      const get = await fetch(replay.url, {
+        headers: { ...headers, accept: 'text/event-stream' },
+        signal: listen.signal,
+      });
+      expect(get.status).toBe(200);
+      const call = async (id: number, message: string): Promise<unknown[]> => {
+        const body = {
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { message } },
+        };
+        const res = await post(replay.url, body, headers);
+        return sseEvents(await res.text()).map((e) => JSON.parse(e.data) as unknown);
+      };
+      const [seven, three] = await Promise.all([call(1, 'm7'), call(2, 'm3')]);
+      for (const [events, id, message] of [
+        [seven, 1, 'm7'],
+        [three, 2, 'm3'],
+      ] as const) {
+        expect(events).toEqual([
+          expect.objectContaining({
+            method: 'notifications/message',
+            params: expect.objectContaining({ data: `echo ${message}` }) as unknown,
+          }),
+          expect.objectContaining({ id, result: { content: [{ type: 'text', text: message }] } }),
+        ]);
+      }
+    } finally {
+      listen.abort();
+      await replay.stop();
     }
   });
 });
