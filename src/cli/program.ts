@@ -12,7 +12,7 @@ import type { MatchMode } from '../tape/match.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
 import type { ChangeKind } from '../tape/drift.js';
 import { failOnOption } from './drift.js';
-import { refuseUnusedFlags } from './replayFlags.js';
+import { forwardOnlyOptions, refuseUnusedFlags } from './replayFlags.js';
 import { statsCommand } from './stats.js';
 import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
@@ -284,6 +284,8 @@ function replayCommand(): Command {
     );
   const entries = settingOptions('replay');
   for (const [, o] of entries) cmd.addOption(o);
+  const forwardOnly = forwardOnlyOptions();
+  for (const [, o] of forwardOnly) cmd.addOption(o);
   cmd.action(async (arg: string, command: string[], _opts: unknown, self: Command) => {
     const opts = self.opts<{
       config?: string;
@@ -300,7 +302,7 @@ function replayCommand(): Command {
     const source = self.getOptionValueSource('port');
     const listens = source === 'cli' || source === 'env';
     const mode = opts.againstUrl ? 'against-url' : opts.against ? 'against' : listens ? 'http' : 'stdio';
-    refuseUnusedFlags(self, entries, mode);
+    refuseUnusedFlags(self, [...entries, ...forwardOnly], mode);
     const config = settings(self, entries, opts.config);
     const path = await resolveTape(arg, opts.dir);
     if (opts.against || opts.againstUrl) {

@@ -1,5 +1,5 @@
 // Flags `mcpscope replay` accepts that would do nothing in the way it runs: refused (exit 2), not ignored.
-import type { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ConfigKey } from '../config/schema.js';
 import { SETTINGS, type Setting } from '../config/settings.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
@@ -22,6 +22,20 @@ const NOT_ON_A_TAPE: Partial<Record<ConfigKey, string>> = {
   breakerResetMs: 'replay has no circuit breaker (a tape does not fail)',
   tapeQueueBytes: 'replayed traffic is never recorded',
 };
+
+/**
+ * The settings of `forward` that replay never uses, as hidden options of `replay` (no --help line, no
+ * variable read): given on its command line, each is refused with the reason rather than as unknown.
+ */
+export function forwardOnlyOptions(): Array<[ConfigKey, Option]> {
+  const out: Array<[ConfigKey, Option]> = [];
+  for (const key of Object.keys(NOT_ON_A_TAPE) as ConfigKey[]) {
+    const setting: Setting = SETTINGS[key as keyof typeof SETTINGS];
+    if (setting.flag === undefined || setting.commands.includes('replay')) continue;
+    out.push([key, new Option(setting.flag, setting.help).hideHelp()]);
+  }
+  return out;
+}
 
 /** What --against runs with of the settings: its logging, and --against-url's headers. */
 const AGAINST_USES = new Set<ConfigKey>(['logLevel', 'logFile', 'upstreamHeaders']);
