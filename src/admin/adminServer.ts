@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +11,7 @@ import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/ori
 import { readBody } from '../transport/httpBody.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import { BreakpointsApi, type AdminAnswer } from './breakpointsApi.js';
+import { DevtoolsPage } from './devtools.js';
 
 /** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
 export const ADMIN_RATE_PER_S = 50;
@@ -55,6 +56,8 @@ export interface AdminServerOptions {
   maxBodyBytes?: number;
 }
 
+/** The cookie that stands for the token in the DevTools page (a random value per process, never the token). */
+const PAGE_COOKIE = 'mcpscope_admin';
 const SESSION_EVENTS = /^\/sessions\/([^/]{1,200})\/events$/;
 const NON_NEGATIVE = /^\d{1,15}$/;
 
@@ -66,6 +69,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
     'cache-control': 'no-store',
   });
   res.end(text);
+}
+
+function same(given: Buffer, expected: Buffer): boolean {
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** One cookie's value from a Cookie header. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 function send(res: ServerResponse, answer: AdminAnswer): void {
@@ -90,6 +107,9 @@ export class AdminServer {
   #listening = false;
   readonly #originPolicy: OriginPolicy;
   readonly #token: Buffer | undefined;
+  /** With a token: what the page's cookie carries once the page was opened with ?token= (see #pageLogin). */
+  readonly #pageSecret: Buffer | undefined;
+  readonly #page = new DevtoolsPage();
   #tokens = ADMIN_BURST;
   #keepAlive: NodeJS.Timeout | undefined;
   #refilledAt = performance.now();
@@ -103,6 +123,7 @@ export class AdminServer {
       loopbackOnly: LOOPBACK_HOSTS.has(options.host),
     };
     this.#token = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+    this.#pageSecret = options.token ? Buffer.from(randomBytes(24).toString('base64url')) : undefined;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -168,7 +189,11 @@ export class AdminServer {
       json(res, 403, { error: forbidden.message });
       return;
     }
-    if (this.#token && !this.#authorized(req.headers.authorization)) {
+    if (this.#token && path === '/' && q !== -1 && req.method === 'GET') {
+      this.#pageLogin(req, res, new URLSearchParams(url.slice(q + 1)));
+      return;
+    }
+    if (this.#token && !this.#authorized(req)) {
       req.resume();
       res.setHeader('www-authenticate', 'Bearer');
       json(res, 401, { error: 'the admin API needs Authorization: Bearer <the --admin-token value>' });
@@ -187,7 +212,11 @@ export class AdminServer {
     }
     try {
       if (path === this.#metricsPath) await this.#metrics(res);
-      else if (path === '/health') {
+      else if (DevtoolsPage.owns(path)) {
+        const file = this.#page.file(path);
+        res.writeHead(file.status, file.headers);
+        res.end(req.method === 'HEAD' ? undefined : file.body);
+      } else if (path === '/health') {
         json(res, 200, {
           status: 'ok',
           uptime_s: Math.round((performance.now() - this.#startedAt) / 1000),
@@ -213,6 +242,7 @@ export class AdminServer {
           json(res, 404, {
             error: `not found: ${path}`,
             endpoints: [
+              '/',
               this.#metricsPath,
               '/health',
               '/ready',
@@ -349,11 +379,40 @@ export class AdminServer {
     return true;
   }
 
-  #authorized(header: string | undefined): boolean {
-    const token = this.#token as Buffer;
-    if (header === undefined) return false;
-    const given = Buffer.from(header);
-    return given.length === token.length && timingSafeEqual(given, token);
+  /**
+   * The token from an Authorization header, or the page's cookie. The cookie rides with any request to this
+   * host (other loopback ports are the same site), so it counts only from this origin: with no Origin header
+   * (a same-origin GET or EventSource) or with exactly this one; a POST always sends Origin.
+   */
+  #authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    if (header !== undefined) return same(Buffer.from(header), this.#token as Buffer);
+    const cookie = cookieValue(req.headers.cookie, PAGE_COOKIE);
+    if (cookie === undefined || !same(Buffer.from(cookie), this.#pageSecret as Buffer)) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return req.method === 'GET' || req.method === 'HEAD';
+    return origin === `http://${req.headers.host ?? ''}`;
+  }
+
+  /**
+   * `GET /?token=…`: the page is opened once with the token in its URL; a right token is swapped for an
+   * HttpOnly, SameSite=Strict cookie and the browser is sent to `/` (the fragment, a deep link, is kept), so
+   * the token stays out of later URLs, the page's script and its requests.
+   */
+  #pageLogin(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
+    req.resume();
+    const given = params.get('token');
+    if (given === null || !same(Buffer.from(`Bearer ${given}`), this.#token as Buffer)) {
+      json(res, 401, { error: 'open the page as /?token=<the --admin-token value>' });
+      return;
+    }
+    res.writeHead(303, {
+      location: '/',
+      'set-cookie': `${PAGE_COOKIE}=${(this.#pageSecret as Buffer).toString()}; HttpOnly; SameSite=Strict; Path=/`,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+    });
+    res.end();
   }
 
   async #metrics(res: ServerResponse): Promise<void> {

@@ -351,6 +351,26 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
         'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages of a running mcpscope. Read-only but for /breakpoints and /paused.',
     },
     paths: {
+      '/': {
+        get: {
+          summary:
+            'The DevTools page (HTML; its script and style at /devtools/app.js and /devtools/app.css). With --admin-token, open it once as /?token=…: the token is swapped for an HttpOnly cookie and the browser sent to /',
+          parameters: [
+            {
+              name: 'token',
+              in: 'query',
+              required: false,
+              description: 'The --admin-token value, once; answered with 303 to / and the cookie',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } },
+            '303': { description: 'token accepted: a cookie is set, go to /' },
+            '401': json('Error', 'wrong or missing token'),
+          },
+        },
+      },
       [metricsPath]: {
         get: {
           summary: 'Prometheus metrics (text exposition format)',

@@ -191,8 +191,13 @@ export async function run(
   if (proxy.url) {
     const target = describe(upstream);
     console.error(`mcpscope ${VERSION}: MCP endpoint ${proxy.url} → ${target}`);
-    if (proxy.adminUrl)
+    if (proxy.adminUrl) {
       console.error(`Metrics: ${proxy.adminUrl}${config.metricsPath}, health: ${proxy.adminUrl}/health`);
+      // The token itself is never printed (stderr may be logged; test/hardening/sessions.test.ts 14): the page
+      // takes it once from its URL and swaps it for a cookie (src/admin/adminServer.ts).
+      const token = config.adminToken ? ' (open it once as /?token=<the --admin-token value>)' : '';
+      console.error(`DevTools: ${proxy.adminUrl}/${token}`);
+    }
     const also = [
       config.websocket ? 'WebSocket on the same URL' : '',
       config.legacySse ? `legacy SSE at ${new URL('/sse', proxy.url).href}` : '',

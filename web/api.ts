@@ -1,0 +1,100 @@
+/** The admin API as the page reads it: same origin, no token in any URL (a cookie carries it when set). */
+
+import type { FeedEvent, SessionRow } from './types.js';
+
+export type { FeedEvent, SessionRow } from './types.js';
+
+interface EventsPage {
+  session: string;
+  events: FeedEvent[];
+  oldestSeq: number;
+  lastSeq: number;
+  more: boolean;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, {
+    headers: { accept: 'application/json' },
+    credentials: 'same-origin',
+    signal,
+  });
+  const body = (await res.json().catch(() => ({}))) as { error?: string };
+  if (!res.ok) throw new ApiError(res.status, body.error ?? `${path} answered ${res.status}`);
+  return body as T;
+}
+
+export async function listSessions(signal?: AbortSignal): Promise<SessionRow[]> {
+  return (await getJson<{ sessions: SessionRow[] }>('/sessions', signal)).sessions;
+}
+
+/** Largest page the feed serves (MAX_FEED_PAGE on the server). */
+const PAGE = 1000;
+
+/** Every event a session's ring still holds after `after`, read in pages. */
+export async function sessionEvents(id: string, after = 0, signal?: AbortSignal): Promise<FeedEvent[]> {
+  const out: FeedEvent[] = [];
+  for (;;) {
+    const page = await getJson<EventsPage>(
+      `/sessions/${encodeURIComponent(id)}/events?after=${after}&limit=${PAGE}`,
+      signal,
+    );
+    out.push(...page.events);
+    const last = page.events[page.events.length - 1];
+    if (!page.more || !last) return out;
+    after = last.seq;
+  }
+}
+
+/** Event types the feed sends as named SSE events that the page listens to. */
+const LIVE_TYPES = ['message', 'session-opened', 'session-closed', 'error', 'paused', 'stderr', 'http'];
+
+/**
+ * One live `/events` stream for the whole page (the server allows few at once); listeners filter. The browser's
+ * EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed across a short cut.
+ */
+export class LiveFeed {
+  readonly #source: EventSource;
+  readonly #listeners = new Set<(e: FeedEvent) => void>();
+  readonly #stateListeners = new Set<(open: boolean) => void>();
+
+  constructor() {
+    this.#source = new EventSource('/events');
+    const onEvent = (e: Event): void => {
+      // A named 'error' event is a feed event; a plain Event named 'error' is the stream's own trouble.
+      if (!(e instanceof MessageEvent) || typeof e.data !== 'string') {
+        if (e.type === 'error') for (const l of this.#stateListeners) l(false);
+        return;
+      }
+      let event: FeedEvent;
+      try {
+        event = JSON.parse(e.data) as FeedEvent;
+      } catch {
+        return;
+      }
+      for (const l of this.#listeners) l(event);
+    };
+    for (const type of LIVE_TYPES) this.#source.addEventListener(type, onEvent);
+    this.#source.addEventListener('open', () => {
+      for (const l of this.#stateListeners) l(true);
+    });
+  }
+
+  on(listener: (e: FeedEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  onState(listener: (open: boolean) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+}

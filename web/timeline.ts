@@ -1,0 +1,107 @@
+/** A session's feed events folded into timeline rows: a request and its answer on one row. Pure, no DOM. */
+import type { FeedEvent } from './types.js';
+
+export interface Row {
+  /** The seq of the row's first event (the request, or the lone message): its id in deep links. */
+  seq: number;
+  time: string;
+  kind: 'request' | 'notification' | 'answer' | 'event';
+  /** Who sent the first message: 'client-to-server' for a client's call, the other way for sampling. */
+  direction: FeedEvent['direction'];
+  method: string;
+  /** tools/call and prompts/get: the name; resources/read: the uri. */
+  name: string;
+  /** 'pending' until the answer arrives; else the outcome's status ('ok', or an error's). */
+  status: string;
+  failed: boolean;
+  durationMs: number | undefined;
+  bytes: number;
+  synthetic: boolean;
+  request: FeedEvent | undefined;
+  answer: FeedEvent | undefined;
+  /** For a row that is not a message (session opened, an error, a held message…). */
+  event: FeedEvent | undefined;
+}
+
+function paramsOf(e: FeedEvent | undefined): Record<string, unknown> {
+  const msg = e?.message;
+  if (msg === null || typeof msg !== 'object') return {};
+  const params = (msg as { params?: unknown }).params;
+  return params !== null && typeof params === 'object' ? (params as Record<string, unknown>) : {};
+}
+
+/** What a call is about: a tool's or prompt's name, a resource's uri. */
+export function nameOf(method: string, e: FeedEvent | undefined): string {
+  const p = paramsOf(e);
+  if (method === 'tools/call' || method === 'prompts/get') return typeof p.name === 'string' ? p.name : '';
+  if (method.startsWith('resources/')) return typeof p.uri === 'string' ? p.uri : '';
+  return '';
+}
+
+const SHOWN_EVENTS = new Set(['session-opened', 'session-closed', 'error', 'paused', 'process-exited']);
+
+/** Rows in feed order. Events must be one session's, in any order, without duplicates by seq. */
+export function buildRows(events: readonly FeedEvent[]): Row[] {
+  const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const rows: Row[] = [];
+  const bySeq = new Map<number, Row>();
+  for (const e of sorted) {
+    if (e.type !== 'message') {
+      if (!SHOWN_EVENTS.has(e.type)) continue;
+      rows.push({
+        seq: e.seq,
+        time: e.time,
+        kind: 'event',
+        direction: undefined,
+        method: e.type,
+        name: typeof e.code === 'string' ? e.code : '',
+        status: '',
+        failed: e.type === 'error',
+        durationMs: undefined,
+        bytes: 0,
+        synthetic: false,
+        request: undefined,
+        answer: undefined,
+        event: e,
+      });
+      continue;
+    }
+    if (e.kind === 'response' || e.kind === 'error') {
+      const row = e.requestSeq === undefined ? undefined : bySeq.get(e.requestSeq);
+      if (row && row.answer === undefined) {
+        row.answer = e;
+        row.status = e.outcome?.status ?? (e.kind === 'error' ? 'error' : 'ok');
+        row.failed = e.outcome?.failed ?? e.kind === 'error';
+        row.durationMs = e.durationMs;
+        row.bytes += e.bytes ?? 0;
+        row.synthetic ||= e.synthetic === true;
+        continue;
+      }
+    }
+    const method = e.method ?? '';
+    const row: Row = {
+      seq: e.seq,
+      time: e.time,
+      kind: e.kind === 'request' ? 'request' : e.kind === 'notification' ? 'notification' : 'answer',
+      direction: e.direction,
+      method:
+        e.kind === 'request' || e.kind === 'notification' ? method : `(answer to ${String(e.id ?? '?')})`,
+      name: nameOf(method, e),
+      status: e.kind === 'request' ? (e.verdict === 'drop' ? 'dropped' : 'pending') : '',
+      failed: e.kind === 'error' || e.verdict === 'drop',
+      durationMs: e.kind === 'request' ? undefined : e.durationMs,
+      bytes: e.bytes ?? 0,
+      synthetic: e.synthetic === true,
+      request: e.kind === 'request' || e.kind === 'notification' ? e : undefined,
+      answer: e.kind === 'response' || e.kind === 'error' ? e : undefined,
+      event: undefined,
+    };
+    if (e.kind === 'response' || e.kind === 'error') {
+      row.status = e.outcome?.status ?? e.kind;
+      row.failed = e.outcome?.failed ?? e.kind === 'error';
+    }
+    rows.push(row);
+    if (e.kind === 'request') bySeq.set(e.seq, row);
+  }
+  return rows;
+}
