@@ -1,0 +1,165 @@
+// The DevTools page in a real browser (Debian's chromium through playwright-core) in front of a real mcpscope
+// and a real SDK client: sessions appear live, a tools/call shows on one row with its tool name and status,
+// selecting it shows both messages, a message's HTML stays text, and the page asks nothing of any other origin.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { EXAMPLE, adminUrlFrom, connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
+import { launchChromium, type Browser } from './browser.js';
+
+/** Rendered as HTML, this would fetch /x from the admin origin and set a global; as text it does neither. */
+const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+/** The page as a whole, gzipped, must stay under this (issue 17). */
+const PAGE_BUDGET_GZIP_BYTES = 200 * 1024;
+
+const SHOTS = mkdtempSync(join(tmpdir(), 'mcpscope-devtools-shots-'));
+
+/** Every request the page makes, and any script error, recorded for the checks at the end. */
+function watch(page: Page): { urls: string[]; errors: string[] } {
+  const seen = { urls: [] as string[], errors: [] as string[] };
+  page.on('request', (r) => seen.urls.push(r.url()));
+  page.on('pageerror', (err) => seen.errors.push(err.message));
+  return seen;
+}
+
+describe('the DevTools page in chromium', () => {
+  let proxy: RunningCli;
+  let admin: string;
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
+    admin = await adminUrlFrom(proxy.stderr);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.stop();
+  });
+
+  it('serves the page with a strict CSP, the admin checks, and under the size budget', async () => {
+    const res = await fetch(`${admin}/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    let gzipped = gzipSync(html).length;
+    for (const asset of ['/devtools/app.js', '/devtools/app.css']) {
+      const a = await fetch(`${admin}${asset}`);
+      expect(a.status).toBe(200);
+      expect(a.headers.get('x-content-type-options')).toBe('nosniff');
+      gzipped += gzipSync(Buffer.from(await a.arrayBuffer())).length;
+    }
+    expect(gzipped).toBeLessThan(PAGE_BUDGET_GZIP_BYTES);
+    // The admin API's Host and Origin checks hold for the page too.
+    const foreign = await fetch(`${admin}/`, { headers: { origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+  });
+
+  it('shows a new session live, its tools/call on one row, both messages as text, and nothing from elsewhere', async () => {
+    const page = await browser.context.newPage();
+    const seen = watch(page);
+    await page.goto(`${admin}/`);
+    await page.locator('.live.on').waitFor();
+
+    // The client connects after the page is open: its session must appear without a reload.
+    const tc = await connectHttp(proxy.url, 'devtools-e2e');
+    try {
+      const result = await tc.client.callTool({ name: 'echo', arguments: { message: HOSTILE } });
+      expect(JSON.stringify(result)).toContain('onerror');
+
+      const sessionLink = page.locator('.sessions a', { hasText: 'devtools-e2e 1.0.0' });
+      await sessionLink.waitFor();
+      await sessionLink.click();
+      const row = page.locator('.timeline tr.request', { has: page.locator('td.name', { hasText: 'echo' }) });
+      await row.waitFor();
+      await expect.poll(() => row.locator('td.method').innerText()).toContain('tools/call');
+      await expect.poll(() => row.locator('td.status').innerText()).toBe('ok');
+      expect(await row.locator('td.num').nth(1).innerText()).toMatch(/ms$/);
+
+      await row.locator('td.method a').click();
+      const detail = page.locator('.detail');
+      await detail.waitFor();
+      const [request, answer] = await detail.locator('pre.json').allInnerTexts();
+      expect(JSON.parse(request as string)).toMatchObject({
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: HOSTILE } },
+      });
+      expect(JSON.parse(answer as string)).toMatchObject({
+        result: { content: [{ type: 'text', text: HOSTILE }] },
+      });
+
+      // The URL names the session and the message: opened afresh, it shows the same selection.
+      const link = page.url();
+      expect(link).toMatch(/#\/session\/[^/]+\/message\/\d+$/);
+      const second = await browser.context.newPage();
+      const seen2 = watch(second);
+      await second.goto(link);
+      await second.locator('.detail pre.json').first().waitFor();
+      expect(await second.locator('.detail pre.json').first().innerText()).toContain('onerror');
+      await second.close();
+
+      // The hostile text is text: no element made of it, no script run.
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.evaluate('window.__pwned')).toBeUndefined();
+      await page.screenshot({ path: join(SHOTS, 'protocol.png'), fullPage: true });
+      console.log(`DevTools screenshots: ${SHOTS}`);
+
+      for (const url of [...seen.urls, ...seen2.urls]) expect(new URL(url).origin).toBe(admin);
+      expect([...seen.errors, ...seen2.errors]).toEqual([]);
+    } finally {
+      await tc.client.close();
+      await page.close();
+    }
+  });
+});
+
+describe('the DevTools page with --admin-token', () => {
+  const TOKEN = 'e2e-admin-token-5531';
+  let proxy: RunningCli;
+  let admin: string;
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    proxy = await startHttpProxy([
+      '--admin-port',
+      '0',
+      '--admin-token',
+      TOKEN,
+      '--',
+      process.execPath,
+      EXAMPLE,
+    ]);
+    admin = await adminUrlFrom(proxy.stderr);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.stop();
+  });
+
+  it('takes the token once from the URL, keeps it out of later URLs, and refuses a wrong one', async () => {
+    expect((await fetch(`${admin}/`)).status).toBe(401);
+    expect((await fetch(`${admin}/?token=wrong`, { redirect: 'manual' })).status).toBe(401);
+    const page = await browser.context.newPage();
+    const seen = watch(page);
+    const tc = await connectHttp(proxy.url, 'devtools-token');
+    try {
+      await page.goto(`${admin}/?token=${TOKEN}#/`);
+      expect(page.url()).toBe(`${admin}/#/`);
+      await page.locator('.sessions a', { hasText: 'devtools-token 1.0.0' }).waitFor();
+      await page.locator('.live.on').waitFor();
+      // Only the first navigation carried the token.
+      expect(seen.urls.filter((u) => u.includes(TOKEN))).toHaveLength(1);
+      expect(await page.evaluate('document.cookie')).toBe(''); // HttpOnly: the script cannot read it
+    } finally {
+      await tc.client.close();
+      await page.close();
+    }
+  });
+});
