@@ -1,8 +1,8 @@
 /** The admin API as the page reads it: same origin, no token in any URL (a cookie carries it when set). */
 
-import type { FeedEvent, SessionRow } from './types.js';
+import type { BreakpointRow, FeedEvent, PausedRow, SessionRow } from './types.js';
 
-export type { FeedEvent, SessionRow } from './types.js';
+export type { BreakpointRow, FeedEvent, PausedRow, SessionRow } from './types.js';
 
 interface EventsPage {
   session: string;
@@ -34,6 +34,31 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
 
 export async function listSessions(signal?: AbortSignal): Promise<SessionRow[]> {
   return (await getJson<{ sessions: SessionRow[] }>('/sessions', signal)).sessions;
+}
+
+export async function listBreakpoints(signal?: AbortSignal): Promise<BreakpointRow[]> {
+  return (await getJson<{ breakpoints: BreakpointRow[] }>('/breakpoints', signal)).breakpoints;
+}
+
+export async function listPaused(signal?: AbortSignal): Promise<PausedRow[]> {
+  return (await getJson<{ paused: PausedRow[] }>('/paused', signal)).paused;
+}
+
+/**
+ * A state-changing call (POST, or DELETE of a breakpoint). The browser sends this page's Origin, which the admin
+ * server requires with the cookie. Throws ApiError with the server's own explanation when refused.
+ */
+export async function change(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const answer = (text ? JSON.parse(text) : undefined) as { error?: string } | undefined;
+  if (!res.ok) throw new ApiError(res.status, answer?.error ?? `${path} answered ${res.status}`);
+  return answer;
 }
 
 /** Largest page the feed serves (MAX_FEED_PAGE on the server). */

@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { LiveFeed } from './api.js';
+import { BreakpointsView } from './breakpoints.js';
 import { ProtocolView } from './protocol.js';
 import { parseRoute, type Route } from './route.js';
 import { SessionsView } from './sessions.js';
@@ -24,11 +25,21 @@ function App(props: { feed: LiveFeed }): preact.JSX.Element {
         <h1>
           <a href="#/">mcpscope</a> DevTools
         </h1>
+        <nav>
+          <a href="#/" class={route.view === 'protocol' ? 'current' : ''}>
+            Protocol
+          </a>
+          <a href="#/breakpoints" class={route.view === 'breakpoints' ? 'current' : ''}>
+            Breakpoints
+          </a>
+        </nav>
         <span class={live ? 'live on' : 'live'}>{live ? 'live' : 'reconnecting…'}</span>
       </header>
       <main>
         <SessionsView feed={props.feed} selected={route.session} />
-        {route.session === undefined ? (
+        {route.view === 'breakpoints' ? (
+          <BreakpointsView feed={props.feed} />
+        ) : route.session === undefined ? (
           <section class="protocol">
             <p class="empty">Select a session to see its messages.</p>
           </section>

@@ -47,3 +47,24 @@ export interface FeedEvent {
   message?: unknown;
   [field: string]: unknown;
 }
+
+/** A breakpoint (`GET /breakpoints`). `match` is a rule's match (docs/interception.md). */
+export interface BreakpointRow {
+  id: string;
+  match: Record<string, unknown>;
+  hits: number;
+}
+
+/** A held message (`GET /paused`), its message redacted as the feed shows it. */
+export interface PausedRow {
+  id: string;
+  session: string;
+  direction: 'client-to-server' | 'server-to-client';
+  kind: string;
+  method?: string;
+  messageId?: string | number;
+  cause: string;
+  message: unknown;
+  heldMs: number;
+  releasedInMs: number;
+}

@@ -118,6 +118,49 @@ describe('the DevTools page in chromium', () => {
       await page.close();
     }
   });
+
+  it('sets a breakpoint in the page, which holds the next call; an edit resumed there changes the answer', async () => {
+    const page = await browser.context.newPage();
+    const seen = watch(page);
+    const tc = await connectHttp(proxy.url, 'devtools-break');
+    try {
+      await page.goto(`${admin}/#/breakpoints`);
+      await page.locator('.live.on').waitFor();
+      await page.locator('input[name=method]').fill('tools/call');
+      await page.locator('input[name=tool]').fill('echo');
+      await page.getByRole('button', { name: 'Set breakpoint' }).click();
+      const breakpoint = page.locator('tr[data-breakpoint]');
+      await breakpoint.waitFor();
+      expect(await breakpoint.locator('td.match').innerText()).toBe('{"method":"tools/call","tool":"echo"}');
+
+      const call = tc.client.callTool({ name: 'echo', arguments: { message: 'as the client sent it' } });
+      const held = page.locator('.held');
+      await held.waitFor();
+      await expect.poll(() => breakpoint.locator('td.num').innerText()).toBe('1');
+      const editor = held.locator('textarea');
+      const original = await editor.inputValue();
+      expect(original).toContain('as the client sent it');
+      // Invalid JSON is caught as typed: nothing can be resumed until it parses.
+      await editor.fill(`${original}}`);
+      expect(await held.locator('button.resume').isDisabled()).toBe(true);
+      await editor.fill(original.replace('as the client sent it', 'as a person edited it'));
+      await page.screenshot({ path: join(SHOTS, 'breakpoints.png'), fullPage: true });
+      await held.getByRole('button', { name: 'Resume edited' }).click();
+      const result = await call;
+      expect(result.content).toEqual([{ type: 'text', text: 'as a person edited it' }]);
+      await page.locator('.held').waitFor({ state: 'detached' });
+
+      await breakpoint.getByRole('button', { name: 'Remove' }).click();
+      await breakpoint.waitFor({ state: 'detached' });
+      const after = await tc.client.callTool({ name: 'echo', arguments: { message: 'not held' } });
+      expect(after.content).toEqual([{ type: 'text', text: 'not held' }]);
+      for (const url of seen.urls) expect(new URL(url).origin).toBe(admin);
+      expect(seen.errors).toEqual([]);
+    } finally {
+      await tc.client.close();
+      await page.close();
+    }
+  });
 });
 
 describe('the DevTools page with --admin-token', () => {
@@ -154,8 +197,28 @@ describe('the DevTools page with --admin-token', () => {
       expect(page.url()).toBe(`${admin}/#/`);
       await page.locator('.sessions a', { hasText: 'devtools-token 1.0.0' }).waitFor();
       await page.locator('.live.on').waitFor();
+      // A change from the page (a POST with the cookie and this page's Origin) is accepted.
+      await page.goto(`${admin}/#/breakpoints`);
+      await page.locator('input[name=tool]').fill('add');
+      await page.getByRole('button', { name: 'Set breakpoint' }).click();
+      await page.locator('tr[data-breakpoint]').waitFor();
       // Only the first navigation carried the token.
       expect(seen.urls.filter((u) => u.includes(TOKEN))).toHaveLength(1);
+      // The cookie counts only from this origin: another loopback port's page (same site) is refused.
+      const [cookie] = await browser.context.cookies(admin);
+      const fromElsewhere = await fetch(`${admin}/breakpoints`, {
+        method: 'POST',
+        headers: {
+          cookie: `${cookie?.name}=${cookie?.value}`,
+          origin: 'http://127.0.0.1:1',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ match: { tool: 'echo' } }),
+      });
+      expect(fromElsewhere.status).toBe(401);
+      await fromElsewhere.text();
+      expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+      expect(cookie?.value).not.toContain(TOKEN);
       expect(await page.evaluate('document.cookie')).toBe(''); // HttpOnly: the script cannot read it
     } finally {
       await tc.client.close();

@@ -68,11 +68,17 @@ describe('buildRows', () => {
 
 describe('deep links', () => {
   it('name a session and a message, and read back what they name', () => {
-    const route = { session: 'a b/c', message: 12 };
+    const route = { view: 'protocol' as const, session: 'a b/c', message: 12 };
     expect(hrefOf(route)).toBe('#/session/a%20b%2Fc/message/12');
     expect(parseRoute(hrefOf(route))).toEqual(route);
-    expect(parseRoute('#/session/x')).toEqual({ session: 'x', message: undefined });
-    expect(parseRoute('#/elsewhere')).toEqual({ session: undefined, message: undefined });
-    expect(parseRoute('#/session/%E0%A4%A')).toEqual({ session: undefined, message: undefined });
+    expect(parseRoute('#/session/x')).toEqual({ view: 'protocol', session: 'x', message: undefined });
+    expect(parseRoute('#/breakpoints')).toEqual({
+      view: 'breakpoints',
+      session: undefined,
+      message: undefined,
+    });
+    const nowhere = { view: 'protocol', session: undefined, message: undefined };
+    expect(parseRoute('#/elsewhere')).toEqual(nowhere);
+    expect(parseRoute('#/session/%E0%A4%A')).toEqual(nowhere);
   });
 });
