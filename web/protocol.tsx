@@ -3,6 +3,9 @@ import { sessionEvents, type FeedEvent, type LiveFeed } from './api.js';
 import { hrefOf } from './route.js';
 import { buildRows, type Row } from './timeline.js';
 
+/** Least time between two drawings of a live timeline (ms). */
+const RENDER_MS = 50;
+
 const arrow = (row: Row): string =>
   row.kind === 'event' ? '•' : row.direction === 'server-to-client' ? '←' : '→';
 
@@ -38,9 +41,15 @@ export function ProtocolView(props: {
   useEffect(() => {
     const seen = new Map<number, FeedEvent>();
     let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A busy session sends many events a second: the timeline is drawn again at most every RENDER_MS.
     const add = (list: FeedEvent[]): void => {
       for (const e of list) seen.set(e.seq, e);
-      if (!stopped) setEvents(new Map(seen));
+      if (stopped || timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (!stopped) setEvents(new Map(seen));
+      }, RENDER_MS);
     };
     // Listen first, then read the pages: an event that arrives in between is kept once (by seq).
     const off = props.feed.on((e) => e.session === session && add([e]));
@@ -57,6 +66,7 @@ export function ProtocolView(props: {
     const offState = props.feed.onState((open) => open && load());
     return () => {
       stopped = true;
+      clearTimeout(timer);
       off();
       offState();
     };

@@ -190,8 +190,11 @@ export class AdminServer {
       return;
     }
     if (this.#token && path === '/' && q !== -1 && req.method === 'GET') {
-      this.#pageLogin(req, res, new URLSearchParams(url.slice(q + 1)));
-      return;
+      const params = new URLSearchParams(url.slice(q + 1));
+      if (params.has('token')) {
+        this.#pageLogin(req, res, params.get('token') as string);
+        return;
+      }
     }
     if (this.#token && !this.#authorized(req)) {
       req.resume();
@@ -399,10 +402,9 @@ export class AdminServer {
    * HttpOnly, SameSite=Strict cookie and the browser is sent to `/` (the fragment, a deep link, is kept), so
    * the token stays out of later URLs, the page's script and its requests.
    */
-  #pageLogin(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
+  #pageLogin(req: IncomingMessage, res: ServerResponse, given: string): void {
     req.resume();
-    const given = params.get('token');
-    if (given === null || !same(Buffer.from(`Bearer ${given}`), this.#token as Buffer)) {
+    if (!same(Buffer.from(`Bearer ${given}`), this.#token as Buffer)) {
       json(res, 401, { error: 'open the page as /?token=<the --admin-token value>' });
       return;
     }

@@ -76,6 +76,7 @@ describe('the DevTools page in chromium', () => {
 
       const sessionLink = page.locator('.sessions a', { hasText: 'devtools-e2e 1.0.0' });
       await sessionLink.waitFor();
+      await page.screenshot({ path: join(SHOTS, 'sessions.png'), fullPage: true });
       await sessionLink.click();
       const row = page.locator('.timeline tr.request', { has: page.locator('td.name', { hasText: 'echo' }) });
       await row.waitFor();
