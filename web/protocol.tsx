@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { sessionEvents, type FeedEvent, type LiveFeed } from './api.js';
 import { hrefOf } from './route.js';
-import { buildRows, type Row } from './timeline.js';
+import { buildRows, filterRows, type Row } from './timeline.js';
 
 /** Least time between two drawings of a live timeline (ms). */
 const RENDER_MS = 50;
@@ -72,11 +72,13 @@ export function ProtocolView(props: {
     };
   }, [props.feed, session]);
 
-  const rows = useMemo(() => buildRows([...events.values()]), [events]);
+  const [query, setQuery] = useState('');
+  const all = useMemo(() => buildRows([...events.values()]), [events]);
+  const rows = useMemo(() => filterRows(all, query), [all, query]);
   const selected =
     props.message === undefined
       ? undefined
-      : rows.find(
+      : all.find(
           (r) => r.seq === props.message || r.answer?.seq === props.message || r.event?.seq === props.message,
         );
 
@@ -86,6 +88,18 @@ export function ProtocolView(props: {
         Protocol <span class="session-id">{session}</span>
       </h2>
       {problem && <p class="problem">{problem}</p>}
+      <p class="filter">
+        <input
+          type="search"
+          name="filter"
+          placeholder="filter: method, tool, status, or failed"
+          value={query}
+          onInput={(e) => setQuery(e.currentTarget.value)}
+        />{' '}
+        <span class="muted">
+          {rows.length === all.length ? `${all.length} rows` : `${rows.length} of ${all.length} rows`}
+        </span>
+      </p>
       <div class="timeline">
         <table>
           <thead>

@@ -105,3 +105,16 @@ export function buildRows(events: readonly FeedEvent[]): Row[] {
   }
   return rows;
 }
+
+/**
+ * Rows whose method, name or status hold every word of `query` (case-insensitive); `failed` alone keeps the
+ * rows that failed. An empty query keeps all.
+ */
+export function filterRows(rows: readonly Row[], query: string): Row[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return [...rows];
+  return rows.filter((r) => {
+    const text = `${r.method} ${r.name} ${r.status}`.toLowerCase();
+    return words.every((w) => (w === 'failed' ? r.failed : text.includes(w)));
+  });
+}

@@ -106,6 +106,15 @@ describe('the DevTools page in chromium', () => {
       expect(await second.locator('.detail pre.json').first().innerText()).toContain('onerror');
       await second.close();
 
+      // The filter narrows the timeline; the selection stays shown.
+      const filter = page.locator('input[name=filter]');
+      await filter.fill('initialize');
+      await row.waitFor({ state: 'detached' });
+      expect(await page.locator('.timeline tr.request td.method').allInnerTexts()).toEqual(['initialize']);
+      await filter.fill('echo ok');
+      await row.waitFor();
+      await filter.fill('');
+
       // The hostile text is text: no element made of it, no script run.
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.evaluate('window.__pwned')).toBeUndefined();

@@ -1,6 +1,6 @@
 // The DevTools page's pure parts: a session's feed folded into timeline rows, and its deep links.
 import { describe, expect, it } from 'vitest';
-import { buildRows } from '../../web/timeline.js';
+import { buildRows, filterRows } from '../../web/timeline.js';
 import { hrefOf, parseRoute } from '../../web/route.js';
 import type { FeedEvent } from '../../web/types.js';
 
@@ -63,6 +63,32 @@ describe('buildRows', () => {
   it('shows an answer whose request the ring no longer holds on a row of its own', () => {
     const rows = buildRows([ev(9, { kind: 'response', id: 3, requestSeq: 2, durationMs: 4 })]);
     expect(rows[0]).toMatchObject({ kind: 'answer', method: '(answer to 3)', durationMs: 4 });
+  });
+});
+
+describe('filterRows', () => {
+  const rows = buildRows([
+    ev(1, { kind: 'request', method: 'tools/call', message: { params: { name: 'Search' } } }),
+    ev(2, {
+      kind: 'error',
+      requestSeq: 1,
+      outcome: { status: 'upstream_error', failed: true, side: 'upstream' },
+    }),
+    ev(3, { kind: 'request', method: 'tools/list' }),
+    ev(4, { kind: 'notification', method: 'notifications/message' }),
+  ]);
+  const seqs = (query: string): number[] => filterRows(rows, query).map((r) => r.seq);
+
+  it('keeps the rows whose method, name or status hold every word, in any case', () => {
+    expect(seqs('')).toEqual([1, 3, 4]);
+    expect(seqs('tools')).toEqual([1, 3]);
+    expect(seqs('search')).toEqual([1]);
+    expect(seqs('tools/call upstream_error')).toEqual([1]);
+    expect(seqs('tools nothing')).toEqual([]);
+  });
+
+  it('keeps only failed rows for "failed"', () => {
+    expect(seqs('failed')).toEqual([1]);
   });
 });
 
