@@ -32,11 +32,12 @@ export interface DevtoolsFile {
 
 /**
  * The page's files, read once on first use. From dist/admin/ the bundle is ../web/; from src/admin/ (tests run
- * on the sources) it is the built one in ../../dist/web/.
+ * on the sources) it is the built one in ../../dist/web/; from the bundled command line's chunks
+ * (dist/cli/chunks/, scripts/bundle.mjs) it is ../../web/.
  */
 export class DevtoolsPage {
   readonly #cache = new Map<string, Buffer>();
-  readonly #dirs = [new URL('../web/', import.meta.url), new URL('../../dist/web/', import.meta.url)];
+  readonly #dirs = ['../web/', '../../dist/web/', '../../web/'].map((dir) => new URL(dir, import.meta.url));
 
   static owns(path: string): boolean {
     return Object.hasOwn(FILES, path);
