@@ -140,7 +140,13 @@ export class Session implements PipelineTarget {
     };
     this.inbound.onevent = emit;
     this.outbound.onevent = emit;
+    if (this.#pipeline.httpExchanges) this.inbound.httpExchanges = this.outbound.httpExchanges = true;
     this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
+  }
+
+  /** Some stage reads HTTP exchange summaries: the HTTP endpoints report this session's (see exchange.ts). */
+  get httpExchanges(): boolean {
+    return this.#pipeline.httpExchanges;
   }
 
   get closed(): boolean {

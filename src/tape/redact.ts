@@ -203,15 +203,19 @@ export class Redactor {
   }
 
   /**
-   * HTTP headers: those whose name suggests a credential (see `secretHeader`) and those named by
-   * `--redact-header` always go; other values are scanned like any string.
+   * HTTP headers: those whose name suggests a credential (see `secretHeader`; but not those in `shown`) and
+   * those named by `--redact-header` always go; other values are scanned like any string.
    */
-  headers(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  headers(
+    headers: Record<string, string | string[] | undefined>,
+    shown?: ReadonlySet<string>,
+  ): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(headers)) {
       if (v === undefined) continue;
       const value = Array.isArray(v) ? v.join(', ') : v;
-      const secret = secretHeader(name) || this.#headers.has(name.toLowerCase());
+      const lower = name.toLowerCase();
+      const secret = (secretHeader(name) && shown?.has(lower) !== true) || this.#headers.has(lower);
       out[name] = this.enabled && secret ? REDACTED : this.text(value);
     }
     return out;

@@ -5,7 +5,7 @@ import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { readBody } from './httpBody.js';
 import { LegacySseServerTransport } from './legacySseServer.js';
-import type { HttpEndpoint } from './httpEndpoint.js';
+import { reportExchange, type HttpEndpoint } from './httpEndpoint.js';
 import { checkOrigin } from './originCheck.js';
 import { MAX_SESSION_ID_CHARS } from './streamableHttpEndpoint.js';
 
@@ -68,6 +68,7 @@ export class LegacySseRoutes implements HttpEndpoint {
       ctx.refuse(res, session);
       return;
     }
+    reportExchange(session, req, res, LEGACY_SSE_PATH);
     this.#transports.add(inbound);
     session.onClose(() => this.#transports.delete(inbound));
   }
@@ -118,6 +119,7 @@ export class LegacySseRoutes implements HttpEndpoint {
       }
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') frame.traceparent = traceparent;
+      reportExchange(session, req, res, LEGACY_MESSAGES_PATH);
       res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
       inbound.accept(frame);
     });

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, type JsonRpcId, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { EventSink } from '../session/events.js';
@@ -10,6 +10,7 @@ import { buildMcpHeaders, eraOf } from '../jsonrpc/era.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
 import { FlowGate } from './flowGate.js';
+import { upstreamRequest } from './upstreamRequest.js';
 import type { Transport } from './transport.js';
 
 /** How long a DELETE of the upstream session may take on close (2 s). */
@@ -57,6 +58,7 @@ type StreamEnd = 'ended' | 'dropped' | 'closed';
 export class StreamableHttpClientTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly #options: StreamableHttpClientTransportOptions;
+  readonly #url: URL;
   readonly #events = new UpstreamWireEvents('streamable-http', this);
   readonly #abort = new AbortController();
   /** Flow control: upstream streams are not read while the client is behind. */
@@ -71,9 +73,11 @@ export class StreamableHttpClientTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onevent?: EventSink;
+  httpExchanges?: boolean;
 
   constructor(options: StreamableHttpClientTransportOptions) {
     this.#options = options;
+    this.#url = new URL(options.url);
   }
 
   get upstreamSessionId(): string | undefined {
@@ -155,13 +159,17 @@ export class StreamableHttpClientTransport implements Transport {
     this.#abort.signal.addEventListener('abort', onClose, { once: true });
     if (requestId !== undefined) this.#modernPosts.set(requestId, controller);
     try {
-      const res = await request(this.#options.url, {
-        method: 'POST',
-        headers,
-        body: frame.raw,
-        dispatcher: this.#options.dispatcher,
-        signal: controller.signal,
-      });
+      const res = await upstreamRequest(
+        this.#url,
+        {
+          method: 'POST',
+          headers,
+          body: frame.raw,
+          dispatcher: this.#options.dispatcher,
+          signal: controller.signal,
+        },
+        this,
+      );
       res.body.once('error', ignore);
       const type = String(res.headers['content-type'] ?? '');
       if (res.statusCode === 202 || requestId === undefined) {
@@ -260,13 +268,17 @@ export class StreamableHttpClientTransport implements Transport {
     const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
       ?.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
-    const res = await request(this.#options.url, {
-      method: 'POST',
-      headers,
-      body: frame.raw,
-      dispatcher: this.#options.dispatcher,
-      signal: this.#abort.signal,
-    });
+    const res = await upstreamRequest(
+      this.#url,
+      {
+        method: 'POST',
+        headers,
+        body: frame.raw,
+        dispatcher: this.#options.dispatcher,
+        signal: this.#abort.signal,
+      },
+      this,
+    );
     const sessionId = res.headers[HEADER_SESSION_ID];
     if (typeof sessionId === 'string' && this.#upstreamSessionId === undefined)
       this.#upstreamSessionId = sessionId;
@@ -425,12 +437,16 @@ export class StreamableHttpClientTransport implements Transport {
         headers.accept = 'text/event-stream';
         delete headers['content-type'];
         if (resuming !== undefined) headers[HEADER_LAST_EVENT_ID] = resuming;
-        const res = await request(this.#options.url, {
-          method: 'GET',
-          headers,
-          dispatcher: this.#options.dispatcher,
-          signal: this.#abort.signal,
-        });
+        const res = await upstreamRequest(
+          this.#url,
+          {
+            method: 'GET',
+            headers,
+            dispatcher: this.#options.dispatcher,
+            signal: this.#abort.signal,
+          },
+          this,
+        );
         status = res.statusCode;
         const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
         if (status === 200 && sse) {
@@ -511,12 +527,16 @@ export class StreamableHttpClientTransport implements Transport {
       const headers = this.#headers();
       headers.accept = 'text/event-stream';
       delete headers['content-type'];
-      const res = await request(this.#options.url, {
-        method: 'GET',
-        headers,
-        dispatcher: this.#options.dispatcher,
-        signal: this.#abort.signal,
-      });
+      const res = await upstreamRequest(
+        this.#url,
+        {
+          method: 'GET',
+          headers,
+          dispatcher: this.#options.dispatcher,
+          signal: this.#abort.signal,
+        },
+        this,
+      );
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;
@@ -546,12 +566,16 @@ export class StreamableHttpClientTransport implements Transport {
     this.#flow.resume();
     if (this.#upstreamSessionId) {
       try {
-        const res = await request(this.#options.url, {
-          method: 'DELETE',
-          headers: { ...this.#options.headers, [HEADER_SESSION_ID]: this.#upstreamSessionId },
-          dispatcher: this.#options.dispatcher,
-          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
-        });
+        const res = await upstreamRequest(
+          this.#url,
+          {
+            method: 'DELETE',
+            headers: { ...this.#options.headers, [HEADER_SESSION_ID]: this.#upstreamSessionId },
+            dispatcher: this.#options.dispatcher,
+            signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
+          },
+          this,
+        );
         await res.body.dump();
       } catch {
         // best effort: the upstream expires it on its own

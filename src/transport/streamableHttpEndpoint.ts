@@ -10,7 +10,7 @@ import { readBody } from './httpBody.js';
 import { reportExchange, type HttpEndpoint } from './httpEndpoint.js';
 import { checkOrigin } from './originCheck.js';
 import { StatelessHttpEndpoint } from './statelessHttpEndpoint.js';
-import { StreamableHttpServerTransport } from './streamableHttpServer.js';
+import { StreamableHttpServerTransport, sseIdsOf } from './streamableHttpServer.js';
 
 /** Longest session id accepted; ours are 36-character UUIDs. */
 export const MAX_SESSION_ID_CHARS = 128;
@@ -213,7 +213,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
       const opened = this.#sessionFor(req, res);
       if (!opened) return;
       const { session, transport } = opened;
-      reportExchange(session, req, res, this.#path);
+      reportExchange(session, req, res, this.#path, sseIdsOf);
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') frame.traceparent = traceparent;
       if (frame.kind === 'request') transport.acceptRequest(frame, res);
@@ -243,7 +243,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
     }
     this.#transports.set(id, inbound);
     session.onClose(() => this.#transports.delete(id));
-    reportExchange(session, req, res, this.#path);
+    reportExchange(session, req, res, this.#path, sseIdsOf);
     inbound.acceptRequest(frame, res);
   }
 
@@ -256,7 +256,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
     const opened = this.#sessionFor(req, res);
     if (!opened) return;
     const { session, transport } = opened;
-    reportExchange(session, req, res, this.#path);
+    reportExchange(session, req, res, this.#path, sseIdsOf);
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     if (typeof lastEventId === 'string') {
       if (!transport.resumeStream(lastEventId, res)) {

@@ -42,6 +42,11 @@ export interface Transport {
    */
   onevent?: EventSink;
   /**
+   * Set by the Session when a stage reads HTTP exchange summaries: an HTTP wire then reports each of its
+   * requests as an `http` event (src/transport/exchange.ts). Default: not reported.
+   */
+  httpExchanges?: boolean;
+  /**
    * Flow control, outbound side: stop reading from the peer until `resume()` (a child's stdout is left
    * unread so its pipe fills and it blocks; a socket or response body is left unread so TCP pushes back).
    * Messages already read may still arrive. Calls do not nest: one `resume()` undoes any number of
