@@ -548,6 +548,7 @@ async function build(
       await import('./admin/adminServer.js');
     const { StatsApi } = await import('./admin/statsApi.js');
     const { BreakpointsApi } = await import('./admin/breakpointsApi.js');
+    const { RulesApi } = await import('./admin/rulesApi.js');
     admin = new AdminServer({
       host: options.admin.host ?? DEFAULT_ADMIN_HOST,
       port: options.admin.port ?? DEFAULT_ADMIN_PORT,
@@ -560,6 +561,8 @@ async function build(
         : undefined,
       feed,
       breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
+      rules: intercept ? new RulesApi(intercept) : undefined,
+      tapes: { dir: options.record?.dir, redactor: await redactor() },
       maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
       version: VERSION,
       ready,

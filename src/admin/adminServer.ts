@@ -12,6 +12,14 @@ import { readBody } from '../transport/httpBody.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import { BreakpointsApi, type AdminAnswer } from './breakpointsApi.js';
 import { DevtoolsPage } from './devtools.js';
+import { RulesApi } from './rulesApi.js';
+import type { TapesApi } from './tapesApi.js';
+import type { Redactor } from '../tape/redact.js';
+
+/** An admin API whose routes may change things (POST, DELETE): breakpoints, held messages, rules. */
+interface ChangesApi {
+  handle(method: string, path: string, body: unknown): AdminAnswer;
+}
 
 /** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
 export const ADMIN_RATE_PER_S = 50;
@@ -49,6 +57,13 @@ export interface AdminServerOptions {
   feed?: Feed | undefined;
   /** Breakpoints and held messages (/breakpoints, /paused…); absent when not wired. */
   breakpoints?: BreakpointsApi | undefined;
+  /** Interception rules (/rules…); absent when not wired. */
+  rules?: RulesApi | undefined;
+  /**
+   * Recorded tapes (/tapes…): the --record directory (undefined: not recording, which /tapes says) and
+   * the redaction rules its events are shown with. The tapes API is loaded by its first request.
+   */
+  tapes?: { dir: string | undefined; redactor: Redactor } | undefined;
   /**
    * Largest POST body, bytes (an edited message rides in one). Default DEFAULT_MAX_MESSAGE_BYTES +
    * ADMIN_BODY_OVERHEAD_BYTES.
@@ -94,9 +109,10 @@ function send(res: ServerResponse, answer: AdminAnswer): void {
 }
 
 /**
- * The admin server (separate port): /metrics, /health, /ready, the stats API, the live feed, breakpoints.
- * It never writes to stdout and never stops the proxy: when its port is taken it logs one warning and
- * stays off. Everything is read-only but breakpoints and held messages (POST, DELETE).
+ * The admin server (separate port): /metrics, /health, /ready, the stats API, the live feed, breakpoints,
+ * rules, tapes and the DevTools page. It never writes to stdout and never stops the proxy: when its port is
+ * taken it logs one warning and stays off. Everything is read-only but breakpoints, held messages and
+ * turning rules on and off (POST, DELETE).
  */
 export class AdminServer {
   readonly #options: AdminServerOptions;
@@ -110,6 +126,7 @@ export class AdminServer {
   /** With a token: what the page's cookie carries once the page was opened with ?token= (see #pageLogin). */
   readonly #pageSecret: Buffer | undefined;
   readonly #page = new DevtoolsPage();
+  #tapes: TapesApi | undefined;
   #tokens = ADMIN_BURST;
   #keepAlive: NodeJS.Timeout | undefined;
   #refilledAt = performance.now();
@@ -171,11 +188,12 @@ export class AdminServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const breakpoints =
-      this.#options.breakpoints && BreakpointsApi.owns(path) ? this.#options.breakpoints : undefined;
-    // Only a POST to a breakpoint route has a body worth reading; any other is discarded (as are those
-    // of requests refused below).
-    const wantsBody = breakpoints !== undefined && req.method === 'POST';
+    const { breakpoints: bp, rules } = this.#options;
+    const changes: ChangesApi | undefined =
+      bp && BreakpointsApi.owns(path) ? bp : rules && RulesApi.owns(path) ? rules : undefined;
+    // Only a POST to a route that changes things has a body worth reading; any other is discarded (as are
+    // those of requests refused below).
+    const wantsBody = changes !== undefined && req.method === 'POST';
     if (!wantsBody) req.resume();
     if (!this.#allow()) {
       req.resume();
@@ -202,14 +220,14 @@ export class AdminServer {
       json(res, 401, { error: 'the admin API needs Authorization: Bearer <the --admin-token value>' });
       return;
     }
-    if (breakpoints) {
-      this.#breakpointRoute(breakpoints, req, res, path, wantsBody);
+    if (changes) {
+      this.#changesRoute(changes, req, res, path, wantsBody);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       json(res, 405, {
-        error: `method ${req.method} is not allowed on ${path}; the admin API is read-only but for /breakpoints and /paused`,
+        error: `method ${req.method} is not allowed on ${path}; the admin API is read-only but for /breakpoints, /paused and /rules`,
       });
       return;
     }
@@ -235,6 +253,8 @@ export class AdminServer {
         });
       } else if (this.#feedRoute(path, url, q, req, res)) {
         return;
+      } else if (this.#options.tapes && (path === '/tapes' || path.startsWith('/tapes/'))) {
+        await this.#tapesRoute(path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)), req, res);
       } else {
         const answer = this.#options.stats?.handle(
           path,
@@ -259,6 +279,8 @@ export class AdminServer {
               '/events',
               '/breakpoints',
               '/paused',
+              '/rules',
+              '/tapes',
             ],
           });
         }
@@ -266,12 +288,48 @@ export class AdminServer {
     } catch (err) {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+      else res.destroy();
     }
   }
 
-  /** Breakpoints and held messages: a POST's body is read (bounded) and parsed as JSON first. */
-  #breakpointRoute(
-    api: BreakpointsApi,
+  /**
+   * The tapes API (loaded by the first request): JSON answers, or an export written a piece at a time as
+   * the client takes it.
+   */
+  async #tapesRoute(
+    path: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const { dir, redactor } = this.#options.tapes as NonNullable<AdminServerOptions['tapes']>;
+    this.#tapes ??= new (await import('./tapesApi.js')).TapesApi(dir, redactor);
+    const answer = await this.#tapes.handle(path, query);
+    if (!('write' in answer)) {
+      send(res, answer);
+      return;
+    }
+    res.writeHead(answer.status, answer.headers);
+    await answer.write(async (text) => {
+      if (res.destroyed) throw new Error('the client went away');
+      if (!res.write(text) && !res.destroyed) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    });
+    res.end();
+  }
+
+  /** Routes that change things: a POST's body is read (bounded) and parsed as JSON first. */
+  #changesRoute(
+    api: ChangesApi,
     req: IncomingMessage,
     res: ServerResponse,
     path: string,

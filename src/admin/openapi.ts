@@ -1,8 +1,6 @@
 import { VERSION } from '../version.js';
-
-const num = { type: 'number' } as const;
-const int = { type: 'integer', minimum: 0 } as const;
-const nullableNum = { type: ['number', 'null'] } as const;
+import { devtoolsPaths, devtoolsSchemas, seriesParam } from './openapiDevtools.js';
+import { idParam, int, json, nullableNum, num, str } from './openapiParts.js';
 
 const trend = {
   type: 'object',
@@ -45,6 +43,7 @@ const targetProps = {
     additionalProperties: false,
   },
   health: { type: 'integer', minimum: 0, maximum: 100 },
+  series: { $ref: '#/components/schemas/StatsSeries' },
   trends: {
     type: 'object',
     required: ['latency', 'errorRate', 'traffic'],
@@ -91,11 +90,6 @@ const listParams = [
   },
 ];
 
-const json = (schema: string, description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
-});
-
 const errors = {
   '400': json('BadParameter', 'a query parameter is not allowed or out of range'),
   '404': json('Error', 'no such name'),
@@ -105,20 +99,15 @@ const listPath = (summary: string, schema: string) => ({
   get: { summary, parameters: listParams, responses: { '200': json(schema, 'a page'), ...errors } },
 });
 
-const itemPath = (summary: string, param: string, schema: string) => ({
+const itemPath = (summary: string, param: string, schema: string, series = false) => ({
   get: {
     summary,
-    parameters: [{ name: param, in: 'path', required: true, schema: { type: 'string' } }],
-    responses: { '200': json(schema, 'figures'), '404': errors['404'] },
+    parameters: [
+      { name: param, in: 'path', required: true, schema: { type: 'string' } },
+      ...(series ? [seriesParam] : []),
+    ],
+    responses: { '200': json(schema, 'figures'), ...errors },
   },
-});
-
-const idParam = (description: string) => ({
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description,
 });
 
 const jsonBody = (schema: string, required: boolean, description: string) => ({
@@ -211,7 +200,6 @@ const breakpointPaths = {
   },
 };
 
-const str = { type: 'string' } as const;
 const match = {
   type: 'object',
   description:
@@ -348,7 +336,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
       title: 'mcpscope admin API',
       version: VERSION,
       description:
-        'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages of a running mcpscope. Read-only but for /breakpoints and /paused.',
+        'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages, rules and recorded tapes of a running mcpscope. Read-only but for /breakpoints, /paused and /rules.',
     },
     paths: {
       '/': {
@@ -386,11 +374,17 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
           responses: { '200': json('Ready', 'ready'), '503': json('Ready', 'not ready, with the reason') },
         },
       },
-      '/stats': { get: { summary: 'The whole proxy', responses: { '200': json('SystemStats', 'figures') } } },
+      '/stats': {
+        get: {
+          summary: 'The whole proxy',
+          parameters: [seriesParam],
+          responses: { '200': json('SystemStats', 'figures'), '400': errors['400'] },
+        },
+      },
       '/stats/upstreams': listPath('Upstreams', 'TargetList'),
-      '/stats/upstreams/{name}': itemPath('One upstream', 'name', 'UpstreamStats'),
+      '/stats/upstreams/{name}': itemPath('One upstream', 'name', 'UpstreamStats', true),
       '/stats/tools': listPath('Tools', 'TargetList'),
-      '/stats/tools/{name}': itemPath('One tool', 'name', 'ToolStats'),
+      '/stats/tools/{name}': itemPath('One tool', 'name', 'ToolStats', true),
       '/stats/sessions': listPath('Active sessions', 'SessionList'),
       '/stats/sessions/{id}': itemPath('One session', 'id', 'SessionRow'),
       '/trends': {
@@ -443,6 +437,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
         },
       },
       ...breakpointPaths,
+      ...devtoolsPaths,
       '/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
@@ -450,6 +445,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
     components: {
       schemas: {
         ...breakpointSchemas,
+        ...devtoolsSchemas,
         Window: window,
         Trend: trend,
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
@@ -593,6 +589,11 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             transport: { enum: ['stdio', 'streamable-http', 'sse', 'websocket'] },
             upstream: { type: 'string' },
             era: { enum: ['legacy', 'modern'] },
+            protocolVersion: { type: 'string', description: 'as agreed at initialize (legacy era)' },
+            endpoint: {
+              type: 'string',
+              description: 'HTTP wires: the URL the client reached mcpscope at, without its query',
+            },
             bridge: {
               enum: ['to-modern', 'to-legacy', 'none'],
               description: 'With --bridge: what the probe found (absent before it, and without --bridge)',
@@ -682,7 +683,38 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               },
               additionalProperties: false,
             },
-            message: { type: ['object', 'array'] },
+            message: {
+              type: ['object', 'array', 'string'],
+              description: 'a message: the JSON-RPC message; an error or a closed session: what happened',
+            },
+            code: {
+              type: ['string', 'integer', 'null'],
+              description: 'error: the mcpscope error code; process-exited: the exit code',
+            },
+            line: { type: 'string', description: 'stderr: one line of the server process' },
+            side: {
+              enum: ['client', 'upstream'],
+              description: "http: a client's request to mcpscope, or mcpscope's request to the upstream",
+            },
+            status: { type: 'integer', description: 'http: the HTTP status (0: no response)' },
+            headers: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: "http: the request's headers, credentials [REDACTED] (Mcp-Session-Id is shown)",
+            },
+            responseHeaders: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: "http: the response's headers, credentials [REDACTED]",
+            },
+            sse: {
+              type: 'object',
+              required: ['events', 'firstId', 'lastId'],
+              properties: { events: int, firstId: int, lastId: int },
+              additionalProperties: false,
+              description: 'http: the SSE events the response carried, and their ids',
+            },
+            error: { type: 'string', description: 'http, upstream side: why no response came' },
             bridge: {
               enum: ['to-modern', 'to-legacy', 'none'],
               description:
