@@ -1,14 +1,20 @@
 /** The admin API as the page reads it: same origin, no token in any URL (a cookie carries it when set). */
 
-import type { BreakpointRow, FeedEvent, PausedRow, SessionRow } from './types.js';
+import type {
+  BreakpointRow,
+  FeedEvent,
+  PausedRow,
+  RuleRow,
+  SessionRow,
+  TapeRow,
+  TargetStats,
+} from './types.js';
 
-export type { BreakpointRow, FeedEvent, PausedRow, SessionRow } from './types.js';
+export type { BreakpointRow, FeedEvent, PausedRow, RuleRow, SessionRow, TapeRow } from './types.js';
 
+/** A page of a session's feed or of a tape. */
 interface EventsPage {
-  session: string;
   events: FeedEvent[];
-  oldestSeq: number;
-  lastSeq: number;
   more: boolean;
 }
 
@@ -21,7 +27,7 @@ export class ApiError extends Error {
   }
 }
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(path, {
     headers: { accept: 'application/json' },
     credentials: 'same-origin',
@@ -61,17 +67,29 @@ export async function change(method: 'POST' | 'DELETE', path: string, body?: unk
   return answer;
 }
 
+export async function listRules(signal?: AbortSignal): Promise<{ file: string | null; rules: RuleRow[] }> {
+  return getJson('/rules', signal);
+}
+
+export async function listTapes(
+  signal?: AbortSignal,
+): Promise<{ dir: string; total: number; tapes: TapeRow[] }> {
+  return getJson('/tapes', signal);
+}
+
+/** A target's figures with the hour step by step (`?series=1h`). */
+export async function targetStats(path: string, signal?: AbortSignal): Promise<TargetStats> {
+  return getJson(`${path}?series=1h`, signal);
+}
+
 /** Largest page the feed serves (MAX_FEED_PAGE on the server). */
 const PAGE = 1000;
 
-/** Every event a session's ring still holds after `after`, read in pages. */
-export async function sessionEvents(id: string, after = 0, signal?: AbortSignal): Promise<FeedEvent[]> {
+/** Every event of a paged list (a session's feed, a tape) after `after`, read in pages. */
+async function allPages(base: string, after: number, signal?: AbortSignal): Promise<FeedEvent[]> {
   const out: FeedEvent[] = [];
   for (;;) {
-    const page = await getJson<EventsPage>(
-      `/sessions/${encodeURIComponent(id)}/events?after=${after}&limit=${PAGE}`,
-      signal,
-    );
+    const page = await getJson<EventsPage>(`${base}?after=${after}&limit=${PAGE}`, signal);
     out.push(...page.events);
     const last = page.events[page.events.length - 1];
     if (!page.more || !last) return out;
@@ -79,8 +97,39 @@ export async function sessionEvents(id: string, after = 0, signal?: AbortSignal)
   }
 }
 
-/** Event types the feed sends as named SSE events that the page listens to. */
-const LIVE_TYPES = ['message', 'session-opened', 'session-closed', 'error', 'paused', 'stderr', 'http'];
+/** Every event a session's ring still holds after `after`. */
+export async function sessionEvents(id: string, after = 0, signal?: AbortSignal): Promise<FeedEvent[]> {
+  return allPages(`/sessions/${encodeURIComponent(id)}/events`, after, signal);
+}
+
+/** A recorded tape's events, as the feed's. */
+export async function tapeEvents(id: string, signal?: AbortSignal): Promise<FeedEvent[]> {
+  return allPages(`/tapes/${encodeURIComponent(id)}`, 0, signal);
+}
+
+/** Event types the feed sends as named SSE events that the page listens to (every kind it has). */
+const LIVE_TYPES = [
+  'message',
+  'session-opened',
+  'session-closed',
+  'error',
+  'paused',
+  'stderr',
+  'http',
+  'stream-opened',
+  'stream-closed',
+  'stream-resumed',
+  'undelivered',
+  'backpressure',
+  'upstream-reconnect',
+  'upstream-resumed',
+  'process-started',
+  'process-exited',
+  'process-stopped',
+  'process-restarted',
+  'session-expired',
+  'bridge',
+];
 
 /**
  * One live `/events` stream for the whole page (the server allows few at once); listeners filter. The browser's

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { change, listBreakpoints, listPaused, type LiveFeed } from './api.js';
 import { hrefOf } from './route.js';
+import { RulesList } from './rules.js';
 import type { BreakpointRow, PausedRow } from './types.js';
 
 /** Feed events after which the lists are read again: a hold starts or ends; a message may hit a breakpoint. */
@@ -19,12 +20,33 @@ function parseObject(text: string): { value?: Record<string, unknown>; problem?:
   }
 }
 
+/** What a reply to a held request starts as: an empty tool result, or an empty result. */
+function replyDraft(held: PausedRow): string {
+  const result =
+    held.method === 'tools/call'
+      ? { content: [{ type: 'text', text: '' }] }
+      : ({} as Record<string, unknown>);
+  return JSON.stringify({ result }, null, 2);
+}
+
+/** A reply's body, `{ "result": … }` or `{ "error": { code, message } }`, or what is wrong with it. */
+function parseReply(text: string): { value?: Record<string, unknown>; problem?: string } {
+  const parsed = parseObject(text);
+  if (!parsed.value) return parsed;
+  const keys = Object.keys(parsed.value);
+  if (keys.length !== 1 || (keys[0] !== 'result' && keys[0] !== 'error'))
+    return { problem: 'a reply is { "result": … } or { "error": { "code": …, "message": … } }' };
+  return parsed;
+}
+
 /** One held message: its JSON, editable (validated as typed), and what a person may do with it. */
 function Held(props: { held: PausedRow; onDone: () => void }): preact.JSX.Element {
   const original = JSON.stringify(props.held.message, null, 2);
   const [text, setText] = useState(original);
+  const [reply, setReply] = useState(() => replyDraft(props.held));
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const parsed = parseObject(text);
+  const replyParsed = parseReply(reply);
   const edited = text !== original;
   const act = (path: string, body?: unknown): void => {
     change('POST', `/paused/${encodeURIComponent(props.held.id)}/${path}`, body).then(
@@ -40,6 +62,7 @@ function Held(props: { held: PausedRow; onDone: () => void }): preact.JSX.Elemen
         <a href={hrefOf({ session: h.session, message: undefined })}>session</a>
       </h3>
       <textarea
+        name="message"
         class={parsed.problem ? 'json invalid' : 'json'}
         spellcheck={false}
         rows={Math.min(20, text.split('\n').length + 1)}
@@ -62,11 +85,36 @@ function Held(props: { held: PausedRow; onDone: () => void }): preact.JSX.Elemen
         </button>
         <span class="muted">released unchanged in {Math.round(h.releasedInMs / 1000)} s</span>
       </p>
+      {h.kind === 'request' && (
+        <div class="reply">
+          <h4>Reply in the other side's name</h4>
+          <textarea
+            name="reply"
+            class={replyParsed.problem ? 'json invalid' : 'json'}
+            spellcheck={false}
+            rows={Math.min(12, reply.split('\n').length + 1)}
+            value={reply}
+            onInput={(e) => setReply((e.currentTarget as HTMLTextAreaElement).value)}
+          />
+          {replyParsed.problem && <p class="problem">{replyParsed.problem}</p>}
+          <p class="actions">
+            <button
+              type="button"
+              class="reply"
+              disabled={replyParsed.problem !== undefined}
+              onClick={() => act('reply', replyParsed.value)}
+            >
+              Reply
+            </button>
+            <span class="muted">the request goes no further; its sender gets this answer</span>
+          </p>
+        </div>
+      )}
     </div>
   );
 }
 
-/** Breakpoints (set, list, remove) and the messages they hold (edit, resume, drop). */
+/** Breakpoints (set, list, remove), the rules file's rules (hits, on and off), and held messages (edit, resume, drop, reply). */
 export function BreakpointsView(props: { feed: LiveFeed }): preact.JSX.Element {
   const [breakpoints, setBreakpoints] = useState<BreakpointRow[]>([]);
   const [paused, setPaused] = useState<PausedRow[]>([]);
@@ -166,6 +214,7 @@ export function BreakpointsView(props: { feed: LiveFeed }): preact.JSX.Element {
           </tbody>
         </table>
       )}
+      <RulesList version={version} onChange={reload} />
       <h2>Held messages</h2>
       {paused.length === 0 ? (
         <p class="empty">Nothing is held.</p>

@@ -1,108 +1,123 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { sessionEvents, type FeedEvent, type LiveFeed } from './api.js';
-import { hrefOf } from './route.js';
+/**
+ * The Protocol view: a session's (or a tape's) messages as a timeline, a request and its answer on one row,
+ * drawn as a virtual table; a selected row shows the request and the answer side by side as foldable JSON,
+ * to copy as JSON, as a curl command or as an SDK snippet.
+ */
+import { useMemo, useState } from 'preact/hooks';
+import { CopyButton, JsonTree } from './json.js';
+import { curlSnippet, sdkSnippet, targetOf } from './snippets.js';
 import { buildRows, filterRows, type Row } from './timeline.js';
-
-/** Least time between two drawings of a live timeline (ms). */
-const RENDER_MS = 50;
+import type { FeedEvent, SessionRow } from './types.js';
+import { VirtualTable } from './virtual.js';
 
 const arrow = (row: Row): string =>
   row.kind === 'event' ? '•' : row.direction === 'server-to-client' ? '←' : '→';
 
-const duration = (ms: number | undefined): string =>
+export const duration = (ms: number | undefined): string =>
   ms === undefined ? '' : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 
-/** A message as formatted JSON, as text (never HTML). */
-function Message(props: { title: string; event: FeedEvent | undefined }): preact.JSX.Element {
+/** One message: foldable JSON or its text, and ways to copy it (a request: as curl and SDK code too). */
+function Message(props: {
+  title: string;
+  event: FeedEvent | undefined;
+  session: SessionRow | undefined;
+}): preact.JSX.Element {
+  const [raw, setRaw] = useState(false);
   const e = props.event;
   let body: string;
   if (!e) body = '(none yet)';
   else if (e.message !== undefined) body = JSON.stringify(e.message, null, 2);
   else if (e.preview !== undefined) body = `${e.preview}\n… (truncated: ${e.bytes ?? '?'} bytes in all)`;
   else body = JSON.stringify(e, null, 2);
+  const whole = e !== undefined && e.message !== undefined;
+  const request = whole && e.kind === 'request';
+  const target = targetOf(props.session);
   return (
     <div class="message">
-      <h3>{props.title}</h3>
-      <pre class="json">{body}</pre>
+      <h3>
+        {props.title}
+        {e?.rule !== undefined && (
+          <span class="tag rule">
+            {e.rule} ({String(e.ruleAction ?? '')})
+          </span>
+        )}
+      </h3>
+      {e && (
+        <p class="tools">
+          <button type="button" class="mode" onClick={() => setRaw(!raw)}>
+            {raw ? 'Tree' : 'Raw'}
+          </button>
+          <CopyButton label="Copy JSON" text={() => body} />
+          {request && <CopyButton label="Copy as curl" text={() => curlSnippet(e.message, target)} />}
+          {request && <CopyButton label="Copy as SDK" text={() => sdkSnippet(e.message, target)} />}
+        </p>
+      )}
+      {whole && !raw ? <JsonTree value={e.message} /> : <pre class="json">{body}</pre>}
     </div>
   );
 }
 
-/** One session's messages as a timeline, live; a selected row shows its request and answer side by side. */
-export function ProtocolView(props: {
-  feed: LiveFeed;
-  session: string;
-  message: number | undefined;
-}): preact.JSX.Element {
-  const [events, setEvents] = useState<Map<number, FeedEvent>>(new Map());
-  const [problem, setProblem] = useState<string | undefined>(undefined);
-  const { session } = props;
+function Detail(props: { row: Row; session: SessionRow | undefined }): preact.JSX.Element {
+  const r = props.row;
+  if (r.event) {
+    return (
+      <div class="detail" aria-label="Selected message">
+        <Message title={r.method} event={r.event} session={props.session} />
+      </div>
+    );
+  }
+  const first = r.kind === 'answer' ? 'Answer' : r.kind === 'notification' ? 'Notification' : 'Request';
+  return (
+    <div class="detail" aria-label="Selected message">
+      <Message title={first} event={r.request ?? r.answer} session={props.session} />
+      {r.kind === 'request' && <Message title="Answer" event={r.answer} session={props.session} />}
+    </div>
+  );
+}
 
-  useEffect(() => {
-    const seen = new Map<number, FeedEvent>();
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A busy session sends many events a second: the timeline is drawn again at most every RENDER_MS.
-    const add = (list: FeedEvent[]): void => {
-      for (const e of list) seen.set(e.seq, e);
-      if (stopped || timer !== undefined) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (!stopped) setEvents(new Map(seen));
-      }, RENDER_MS);
-    };
-    // Listen first, then read the pages: an event that arrives in between is kept once (by seq).
-    const off = props.feed.on((e) => e.session === session && add([e]));
-    const load = (): void => {
-      sessionEvents(session).then(
-        (list) => {
-          add(list);
-          setProblem(undefined);
-        },
-        (err: Error) => !stopped && setProblem(err.message),
-      );
-    };
-    load();
-    const offState = props.feed.onState((open) => open && load());
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      off();
-      offState();
-    };
-  }, [props.feed, session]);
+export interface TimelineProps {
+  events: ReadonlyMap<number, FeedEvent>;
+  /** The link that selects a row (its seq). */
+  link: (seq: number) => string;
+  selected: number | undefined;
+  /** The live session (for snippets); undefined for a tape. */
+  session: SessionRow | undefined;
+  empty: string;
+}
 
+/** The timeline itself: a filter, the rows (only those in view are drawn), and the selected row's messages. */
+export function Timeline(props: TimelineProps): preact.JSX.Element {
   const [query, setQuery] = useState('');
-  const all = useMemo(() => buildRows([...events.values()]), [events]);
+  const all = useMemo(() => buildRows([...props.events.values()]), [props.events]);
   const rows = useMemo(() => filterRows(all, query), [all, query]);
+  const sel = props.selected;
   const selected =
-    props.message === undefined
+    sel === undefined
       ? undefined
-      : all.find(
-          (r) => r.seq === props.message || r.answer?.seq === props.message || r.event?.seq === props.message,
-        );
+      : all.find((r) => r.seq === sel || r.answer?.seq === sel || r.event?.seq === sel);
+  const index = selected === undefined ? undefined : rows.indexOf(selected);
 
   return (
-    <section class="protocol" aria-label="Protocol">
-      <h2>
-        Protocol <span class="session-id">{session}</span>
-      </h2>
-      {problem && <p class="problem">{problem}</p>}
+    <>
       <p class="filter">
         <input
           type="search"
           name="filter"
-          placeholder="filter: method, tool, status, or failed"
+          placeholder="filter: method, tool, status, any text; failed; synthetic"
           value={query}
           onInput={(e) => setQuery(e.currentTarget.value)}
         />{' '}
-        <span class="muted">
+        <span class="muted rows-count">
           {rows.length === all.length ? `${all.length} rows` : `${rows.length} of ${all.length} rows`}
         </span>
       </p>
       <div class="timeline">
-        <table>
-          <thead>
+        <VirtualTable
+          label="Timeline"
+          rows={rows}
+          columns={8}
+          selected={index}
+          head={
             <tr>
               <th class="num">#</th>
               <th>time</th>
@@ -113,54 +128,38 @@ export function ProtocolView(props: {
               <th class="num">duration</th>
               <th class="num">bytes</th>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr
-                key={r.seq}
-                data-seq={r.seq}
-                class={`${r.kind} ${r.failed ? 'failed' : ''} ${r === selected ? 'selected' : ''}`}
-              >
-                <td class="num">
-                  <a href={hrefOf({ session, message: r.seq })}>{r.seq}</a>
-                </td>
-                <td>{new Date(r.time).toLocaleTimeString()}</td>
-                <td title={r.direction ?? ''}>{arrow(r)}</td>
-                <td class="method">
-                  <a href={hrefOf({ session, message: r.seq })}>{r.method}</a>
-                  {r.synthetic && <span class="tag">synthetic</span>}
-                </td>
-                <td class="name">{r.name}</td>
-                <td class="status">{r.status}</td>
-                <td class="num">{duration(r.durationMs)}</td>
-                <td class="num">{r.bytes || ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 && !problem && <p class="empty">No messages yet.</p>}
-      </div>
-      {selected && (
-        <div class="detail" aria-label="Selected message">
-          {selected.event ? (
-            <Message title={selected.method} event={selected.event} />
-          ) : (
-            <>
-              <Message
-                title={
-                  selected.kind === 'answer'
-                    ? 'Answer'
-                    : selected.kind === 'notification'
-                      ? 'Notification'
-                      : 'Request'
-                }
-                event={selected.request ?? selected.answer}
-              />
-              {selected.kind === 'request' && <Message title="Answer" event={selected.answer} />}
-            </>
+          }
+          row={(r) => (
+            <tr
+              key={r.seq}
+              data-seq={r.seq}
+              class={`${r.kind} ${r.failed ? 'failed' : ''} ${r === selected ? 'selected' : ''} ${r.rule ? 'ruled' : ''}`}
+            >
+              <td class="num">
+                <a href={props.link(r.seq)}>{r.seq}</a>
+              </td>
+              <td>{new Date(r.time).toLocaleTimeString()}</td>
+              <td title={r.direction ?? ''}>{arrow(r)}</td>
+              <td class="method">
+                <a href={props.link(r.seq)}>{r.method}</a>
+                {r.rule ? (
+                  <span class="tag rule" title={`${r.rule.action} by ${r.rule.name}`}>
+                    {r.rule.name}
+                  </span>
+                ) : (
+                  r.synthetic && <span class="tag">synthetic</span>
+                )}
+              </td>
+              <td class="name">{r.name}</td>
+              <td class="status">{r.status}</td>
+              <td class="num">{duration(r.durationMs)}</td>
+              <td class="num">{r.bytes || ''}</td>
+            </tr>
           )}
-        </div>
-      )}
-    </section>
+        />
+        {rows.length === 0 && <p class="empty">{props.empty}</p>}
+      </div>
+      {selected && <Detail row={selected} session={props.session} />}
+    </>
   );
 }

@@ -5,6 +5,9 @@ export interface SessionRow {
   transport: string;
   upstream: string;
   era: string;
+  protocolVersion?: string;
+  /** HTTP wires: the URL the client reached mcpscope at. */
+  endpoint?: string;
   bridge?: string;
   state: 'open' | 'closed';
   startedAt: string;
@@ -67,4 +70,63 @@ export interface PausedRow {
   message: unknown;
   heldMs: number;
   releasedInMs: number;
+}
+
+/** A rule of the --rules file (`GET /rules`). */
+export interface RuleRow {
+  name: string;
+  action: string;
+  match: Record<string, unknown>;
+  enabled: boolean;
+  overridden?: boolean;
+  times?: number;
+  hits: number;
+}
+
+/** A recorded tape (`GET /tapes`). */
+export interface TapeRow {
+  id: string;
+  file: string;
+  sizeBytes: number;
+  startedAt: string;
+  modifiedAt: string;
+  session: string;
+  transport: string;
+  upstream: string;
+  client: { name: string; version: string } | null;
+  server: { name: string; version: string } | null;
+}
+
+export interface Trend {
+  direction: 'rising' | 'falling' | 'stable';
+  change: number;
+  confidence: number;
+}
+
+/** `?series=1h`: the hour step by step, oldest first. */
+export interface StatsSeries {
+  step_s: number;
+  end: string;
+  calls: number[];
+  errorRate: Array<number | null>;
+  p50Ms: Array<number | null>;
+  p95Ms: Array<number | null>;
+  health: number[];
+}
+
+export interface WindowFigures {
+  calls: number;
+  errors: number;
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/** The figures of the proxy, an upstream or a tool (`/stats`, `/stats/upstreams/{name}`, `/stats/tools/{name}`). */
+export interface TargetStats {
+  name?: string;
+  health: number;
+  windows: { '1m': WindowFigures; '5m': WindowFigures; '1h': WindowFigures };
+  trends: { latency: Trend; errorRate: Trend; traffic: Trend };
+  series?: StatsSeries;
 }

@@ -33,6 +33,7 @@ describe('the DevTools page in chromium', () => {
     browser = await launchChromium();
     proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
     admin = await adminUrlFrom(proxy.stderr);
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: admin });
   });
   afterAll(async () => {
     await browser?.close();
@@ -87,6 +88,17 @@ describe('the DevTools page in chromium', () => {
       await row.locator('td.method a').click();
       const detail = page.locator('.detail');
       await detail.waitFor();
+      // Foldable JSON first; its text a click away.
+      const tree = detail.locator('.message').first().locator('.tree');
+      await tree.waitFor();
+      const params = tree.locator('details.j-node', {
+        has: page.locator('> summary', { hasText: '"params"' }),
+      });
+      expect(await params.getAttribute('open')).not.toBeNull();
+      await params.locator('> summary').click();
+      expect(await params.getAttribute('open')).toBeNull();
+      expect(await params.locator('> summary .j-folded').innerText()).toContain('2 keys');
+      for (const mode of await detail.locator('button.mode').all()) await mode.click();
       const [request, answer] = await detail.locator('pre.json').allInnerTexts();
       expect(JSON.parse(request as string)).toMatchObject({
         method: 'tools/call',
@@ -102,9 +114,20 @@ describe('the DevTools page in chromium', () => {
       const second = await browser.context.newPage();
       const seen2 = watch(second);
       await second.goto(link);
-      await second.locator('.detail pre.json').first().waitFor();
-      expect(await second.locator('.detail pre.json').first().innerText()).toContain('onerror');
+      await second.locator('.detail .tree').first().waitFor();
+      expect(await second.locator('.detail .tree').first().innerText()).toContain('onerror');
       await second.close();
+
+      // Copy as JSON, as curl, as an SDK snippet: what lands on the clipboard runs the same request.
+      const clipboard = async (label: string): Promise<string> => {
+        await detail.getByRole('button', { name: label }).first().click();
+        return (await page.evaluate('navigator.clipboard.readText()')) as string;
+      };
+      expect(JSON.parse(await clipboard('Copy JSON'))).toMatchObject({ method: 'tools/call' });
+      const curl = await clipboard('Copy as curl');
+      expect(curl).toContain(`curl -sN '${proxy.url}'`);
+      expect(curl).toContain(`mcp-session-id: ${tc.transport.sessionId}`);
+      expect(await clipboard('Copy as SDK')).toContain('await client.callTool({\n    "name": "echo"');
 
       // The filter narrows the timeline; the selection stays shown.
       const filter = page.locator('input[name=filter]');
@@ -147,7 +170,7 @@ describe('the DevTools page in chromium', () => {
       const held = page.locator('.held');
       await held.waitFor();
       await expect.poll(() => breakpoint.locator('td.num').innerText()).toBe('1');
-      const editor = held.locator('textarea');
+      const editor = held.locator('textarea[name=message]');
       const original = await editor.inputValue();
       expect(original).toContain('as the client sent it');
       // Invalid JSON is caught as typed: nothing can be resumed until it parses.
