@@ -280,6 +280,26 @@ export async function adminUrlFrom(
   }
 }
 
+/** `mcpscope forward http` with an admin server on a free port in front of the example server, and its admin URL. */
+export async function startExampleProxy(flags: string[] = []): Promise<{ proxy: RunningCli; admin: string }> {
+  const proxy = await startHttpProxy(['--admin-port', '0', ...flags, '--', process.execPath, EXAMPLE]);
+  return { proxy, admin: await adminUrlFrom(proxy.stderr) };
+}
+
+/** A rules file (YAML) whose rule `mock-add` answers every tools/call of `add` with `text`; `more` lines follow. */
+export function mockAddRules(text: string, more: string[] = []): string {
+  return [
+    'rules:',
+    '  - name: mock-add',
+    '    match: { method: tools/call, tool: add }',
+    '    action:',
+    '      mock:',
+    `        result: { content: [{ type: text, text: ${text} }] }`,
+    ...more,
+    '',
+  ].join('\n');
+}
+
 /** Child pids of a process, from /proc. */
 export function childrenOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>

@@ -1,5 +1,6 @@
 /** The admin API as the page reads it: same origin, no token in any URL (a cookie carries it when set). */
 
+import { FEED_EVENT_TYPES } from '../src/admin/feedTypes.js';
 import type {
   BreakpointRow,
   FeedEvent,
@@ -107,29 +108,8 @@ export async function tapeEvents(id: string, signal?: AbortSignal): Promise<Feed
   return allPages(`/tapes/${encodeURIComponent(id)}`, 0, signal);
 }
 
-/** Event types the feed sends as named SSE events that the page listens to (every kind it has). */
-const LIVE_TYPES = [
-  'message',
-  'session-opened',
-  'session-closed',
-  'error',
-  'paused',
-  'stderr',
-  'http',
-  'stream-opened',
-  'stream-closed',
-  'stream-resumed',
-  'undelivered',
-  'backpressure',
-  'upstream-reconnect',
-  'upstream-resumed',
-  'process-started',
-  'process-exited',
-  'process-stopped',
-  'process-restarted',
-  'session-expired',
-  'bridge',
-];
+/** Event types the feed sends as named SSE events: the page listens to every one. */
+const LIVE_TYPES = FEED_EVENT_TYPES;
 
 /**
  * One live `/events` stream for the whole page (the server allows few at once); listeners filter. The browser's

@@ -1,20 +1,12 @@
 /** The rules of the --rules file as mcpscope holds them: what each matches and does, its hits, on or off. */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { change, listRules, type RuleRow } from './api.js';
+import { useLoaded } from './load.js';
 
 export function RulesList(props: { version: number; onChange: () => void }): preact.JSX.Element {
-  const [rules, setRules] = useState<{ file: string | null; rules: RuleRow[] } | undefined>(undefined);
-  const [problem, setProblem] = useState<string | undefined>(undefined);
-  useEffect(() => {
-    let stopped = false;
-    listRules().then(
-      (r) => !stopped && setRules(r),
-      (err: Error) => !stopped && setProblem(err.message),
-    );
-    return () => {
-      stopped = true;
-    };
-  }, [props.version]);
+  const { value: rules, problem: loadProblem } = useLoaded(() => listRules(), [props.version]);
+  const [changeProblem, setProblem] = useState<string | undefined>(undefined);
+  const problem = changeProblem ?? loadProblem;
   const toggle = (rule: RuleRow): void => {
     const path = `/rules/${encodeURIComponent(rule.name)}/${rule.enabled ? 'disable' : 'enable'}`;
     change('POST', path).then(props.onChange, (err: Error) => setProblem(err.message));

@@ -8,7 +8,7 @@ import { ConsoleView } from './console.js';
 import { NetworkView } from './network.js';
 import { Timeline } from './protocol.js';
 import { hrefOf, type View } from './route.js';
-import type { SessionRow } from './types.js';
+import { useLoaded } from './load.js';
 
 /** Least time between two drawings of a live session (ms). */
 const RENDER_MS = 50;
@@ -69,17 +69,7 @@ export function SessionView(props: {
 }): preact.JSX.Element {
   const { session, view } = props;
   const { events, problem } = useSessionEvents(props.feed, session);
-  const [row, setRow] = useState<SessionRow | undefined>(undefined);
-  useEffect(() => {
-    let stopped = false;
-    listSessions().then(
-      (rows) => !stopped && setRow(rows.find((r) => r.id === session)),
-      () => undefined,
-    );
-    return () => {
-      stopped = true;
-    };
-  }, [session]);
+  const row = useLoaded(async () => (await listSessions()).find((r) => r.id === session), [session]).value;
 
   return (
     <section class="protocol" aria-label="Session">

@@ -2,10 +2,12 @@
  * Tapes: the sessions recorded in the `--record` directory, newest first; one opens in the same timeline
  * as a live session, and exports as JSON or HAR.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { listTapes, tapeEvents, type FeedEvent, type TapeRow } from './api.js';
+import { listTapes, tapeEvents, type FeedEvent } from './api.js';
+import { useLoaded } from './load.js';
 import { Timeline } from './protocol.js';
 import { tapeHref } from './route.js';
+
+const NONE: ReadonlyMap<number, FeedEvent> = new Map();
 
 const size = (n: number): string =>
   n < 1024
@@ -15,18 +17,7 @@ const size = (n: number): string =>
       : `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 export function TapesView(): preact.JSX.Element {
-  const [list, setList] = useState<{ dir: string; total: number; tapes: TapeRow[] } | undefined>(undefined);
-  const [problem, setProblem] = useState<string | undefined>(undefined);
-  useEffect(() => {
-    let stopped = false;
-    listTapes().then(
-      (l) => !stopped && setList(l),
-      (err: Error) => !stopped && setProblem(err.message),
-    );
-    return () => {
-      stopped = true;
-    };
-  }, []);
+  const { value: list, problem } = useLoaded(() => listTapes(), []);
   return (
     <section class="tapes" aria-label="Tapes">
       <h2>Tapes {list && <span class="muted">{list.dir}</span>}</h2>
@@ -71,24 +62,12 @@ export function TapesView(): preact.JSX.Element {
 
 /** One tape in the Protocol timeline, with its exports. */
 export function TapeView(props: { tape: string; message: number | undefined }): preact.JSX.Element {
-  const [events, setEvents] = useState<ReadonlyMap<number, FeedEvent>>(new Map());
-  const [problem, setProblem] = useState<string | undefined>(undefined);
-  const [loaded, setLoaded] = useState(false);
   const { tape } = props;
-  useEffect(() => {
-    let stopped = false;
-    tapeEvents(tape).then(
-      (list) => {
-        if (stopped) return;
-        setEvents(new Map(list.map((e) => [e.seq, e])));
-        setLoaded(true);
-      },
-      (err: Error) => !stopped && setProblem(err.message),
-    );
-    return () => {
-      stopped = true;
-    };
-  }, [tape]);
+  const { value: loaded, problem } = useLoaded(
+    async () => new Map((await tapeEvents(tape)).map((e) => [e.seq, e] as const)),
+    [tape],
+  );
+  const events: ReadonlyMap<number, FeedEvent> = loaded ?? NONE;
   const exportHref = (format: string): string => `/tapes/${encodeURIComponent(tape)}/export?format=${format}`;
   return (
     <section class="protocol" aria-label="Tape">

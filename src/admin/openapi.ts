@@ -1,4 +1,5 @@
 import { VERSION } from '../version.js';
+import { FEED_EVENT_TYPES } from './feedTypes.js';
 import { devtoolsPaths, devtoolsSchemas, seriesParam } from './openapiDevtools.js';
 import { idParam, int, json, nullableNum, num, str } from './openapiParts.js';
 
@@ -626,30 +627,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             seq: { type: 'integer', minimum: 1 },
             time: { type: 'string', format: 'date-time' },
             session: { type: 'string' },
-            type: {
-              enum: [
-                'message',
-                'session-opened',
-                'session-closed',
-                'error',
-                'stream-opened',
-                'stream-closed',
-                'stream-resumed',
-                'undelivered',
-                'backpressure',
-                'upstream-reconnect',
-                'upstream-resumed',
-                'process-started',
-                'process-exited',
-                'process-stopped',
-                'process-restarted',
-                'stderr',
-                'http',
-                'bridge',
-                'session-expired',
-                'paused',
-              ],
-            },
+            type: { enum: [...FEED_EVENT_TYPES] },
             direction: { enum: ['client-to-server', 'server-to-client'] },
             kind: { enum: ['request', 'notification', 'response', 'error'] },
             stream: { enum: ['post', 'get', 'resume', 'socket'] },

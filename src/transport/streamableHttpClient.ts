@@ -159,17 +159,7 @@ export class StreamableHttpClientTransport implements Transport {
     this.#abort.signal.addEventListener('abort', onClose, { once: true });
     if (requestId !== undefined) this.#modernPosts.set(requestId, controller);
     try {
-      const res = await upstreamRequest(
-        this.#url,
-        {
-          method: 'POST',
-          headers,
-          body: frame.raw,
-          dispatcher: this.#options.dispatcher,
-          signal: controller.signal,
-        },
-        this,
-      );
+      const res = await this.#postRaw(headers, frame.raw, controller.signal);
       res.body.once('error', ignore);
       const type = String(res.headers['content-type'] ?? '');
       if (res.statusCode === 202 || requestId === undefined) {
@@ -268,17 +258,7 @@ export class StreamableHttpClientTransport implements Transport {
     const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
       ?.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
-    const res = await upstreamRequest(
-      this.#url,
-      {
-        method: 'POST',
-        headers,
-        body: frame.raw,
-        dispatcher: this.#options.dispatcher,
-        signal: this.#abort.signal,
-      },
-      this,
-    );
+    const res = await this.#postRaw(headers, frame.raw, this.#abort.signal);
     const sessionId = res.headers[HEADER_SESSION_ID];
     if (typeof sessionId === 'string' && this.#upstreamSessionId === undefined)
       this.#upstreamSessionId = sessionId;
@@ -433,20 +413,7 @@ export class StreamableHttpClientTransport implements Transport {
       const resuming = state.lastEventId;
       let status: number;
       try {
-        const headers = this.#headers();
-        headers.accept = 'text/event-stream';
-        delete headers['content-type'];
-        if (resuming !== undefined) headers[HEADER_LAST_EVENT_ID] = resuming;
-        const res = await upstreamRequest(
-          this.#url,
-          {
-            method: 'GET',
-            headers,
-            dispatcher: this.#options.dispatcher,
-            signal: this.#abort.signal,
-          },
-          this,
-        );
+        const res = await this.#getStream(resuming);
         status = res.statusCode;
         const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
         if (status === 200 && sse) {
@@ -520,23 +487,36 @@ export class StreamableHttpClientTransport implements Transport {
     return false;
   }
 
+  #postRaw(
+    headers: Record<string, string>,
+    body: Buffer,
+    signal: AbortSignal,
+  ): ReturnType<typeof upstreamRequest> {
+    return upstreamRequest(
+      this.#url,
+      { method: 'POST', headers, body, dispatcher: this.#options.dispatcher, signal },
+      this,
+    );
+  }
+
+  /** GET an SSE stream: the standalone one, or one resumed after event `lastEventId`. */
+  #getStream(lastEventId: string | undefined): ReturnType<typeof upstreamRequest> {
+    const headers = this.#headers();
+    headers.accept = 'text/event-stream';
+    delete headers['content-type'];
+    if (lastEventId !== undefined) headers[HEADER_LAST_EVENT_ID] = lastEventId;
+    return upstreamRequest(
+      this.#url,
+      { method: 'GET', headers, dispatcher: this.#options.dispatcher, signal: this.#abort.signal },
+      this,
+    );
+  }
+
   /** The standalone GET stream for server-initiated messages; 405 means the upstream has none. */
   async #listen(): Promise<void> {
     const state = newStream(undefined);
     try {
-      const headers = this.#headers();
-      headers.accept = 'text/event-stream';
-      delete headers['content-type'];
-      const res = await upstreamRequest(
-        this.#url,
-        {
-          method: 'GET',
-          headers,
-          dispatcher: this.#options.dispatcher,
-          signal: this.#abort.signal,
-        },
-        this,
-      );
+      const res = await this.#getStream(undefined);
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;

@@ -24,39 +24,29 @@ export async function upstreamRequest(
 ): Promise<Dispatcher.ResponseData> {
   if (owner.httpExchanges !== true) return request(url, options);
   const startedAt = performance.now();
-  const method = options.method;
-  const headers = (options.headers ?? {}) as Record<string, string>;
+  const report = (status: number, headers: Dispatcher.ResponseData['headers'], error?: string): void => {
+    owner.onevent?.(
+      exchangeEvent(
+        'upstream',
+        options.method,
+        url.pathname,
+        (options.headers ?? {}) as Record<string, string>,
+        status,
+        headers,
+        startedAt,
+        performance.now(),
+        undefined,
+        error,
+      ),
+    );
+  };
   let res: Dispatcher.ResponseData;
   try {
     res = await request(url, options);
   } catch (err) {
-    owner.onevent?.(
-      exchangeEvent(
-        'upstream',
-        method,
-        url.pathname,
-        headers,
-        0,
-        {},
-        startedAt,
-        performance.now(),
-        undefined,
-        errorMessage(err),
-      ),
-    );
+    report(0, {}, errorMessage(err));
     throw err;
   }
-  owner.onevent?.(
-    exchangeEvent(
-      'upstream',
-      method,
-      url.pathname,
-      headers,
-      res.statusCode,
-      res.headers,
-      startedAt,
-      performance.now(),
-    ),
-  );
+  report(res.statusCode, res.headers);
   return res;
 }

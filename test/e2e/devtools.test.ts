@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { EXAMPLE, adminUrlFrom, connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
+import { connectHttp, startExampleProxy, type RunningCli } from '../helpers.js';
 import { launchChromium, type Browser } from './browser.js';
 
 /** Rendered as HTML, this would fetch /x from the admin origin and set a global; as text it does neither. */
@@ -31,8 +31,7 @@ describe('the DevTools page in chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium();
-    proxy = await startHttpProxy(['--admin-port', '0', '--', process.execPath, EXAMPLE]);
-    admin = await adminUrlFrom(proxy.stderr);
+    ({ proxy, admin } = await startExampleProxy());
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: admin });
   });
   afterAll(async () => {
@@ -203,16 +202,7 @@ describe('the DevTools page with --admin-token', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium();
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--admin-token',
-      TOKEN,
-      '--',
-      process.execPath,
-      EXAMPLE,
-    ]);
-    admin = await adminUrlFrom(proxy.stderr);
+    ({ proxy, admin } = await startExampleProxy(['--admin-token', TOKEN]));
   });
   afterAll(async () => {
     await browser?.close();

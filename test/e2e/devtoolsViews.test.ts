@@ -15,7 +15,8 @@ import {
   connectHttp,
   connectStdio,
   makeClient,
-  startHttpProxy,
+  mockAddRules,
+  startExampleProxy,
   type RunningCli,
 } from '../helpers.js';
 import { launchChromium, type Browser } from './browser.js';
@@ -51,31 +52,9 @@ describe('the DevTools views in chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mcpscope-devtools-views-'));
     const rules = join(dir, 'rules.yaml');
-    writeFileSync(
-      rules,
-      [
-        'rules:',
-        '  - name: mock-add',
-        '    match: { method: tools/call, tool: add }',
-        '    action:',
-        '      mock:',
-        '        result: { content: [{ type: text, text: mocked by a rule }] }',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(rules, mockAddRules('mocked by a rule'));
     browser = await launchChromium();
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
-      '--rules',
-      rules,
-      '--record',
-      join(dir, 'tapes'),
-      '--',
-      process.execPath,
-      EXAMPLE,
-    ]);
-    admin = await adminUrlFrom(proxy.stderr);
+    ({ proxy, admin } = await startExampleProxy(['--rules', rules, '--record', join(dir, 'tapes')]));
   });
   afterAll(async () => {
     await browser?.close();

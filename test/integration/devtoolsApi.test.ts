@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
-  EXAMPLE,
   adminUrlFrom,
   connectHttp,
   makeClient,
+  mockAddRules,
+  startExampleProxy,
   startFixture,
   startHttpProxy,
   type RunningCli,
@@ -150,23 +151,14 @@ describe('rules, tapes and stats series over the admin API', () => {
     const rules = join(dir, 'rules.yaml');
     writeFileSync(
       rules,
-      [
-        'rules:',
-        '  - name: mock-add',
-        '    match: { method: tools/call, tool: add }',
-        '    action:',
-        '      mock:',
-        '        result: { content: [{ type: text, text: mocked }] }',
+      mockAddRules('mocked', [
         '  - name: off-from-the-start',
         '    enabled: false',
         '    match: { method: tools/call, tool: echo }',
         '    action: { drop: true }',
-        '',
-      ].join('\n'),
+      ]),
     );
-    proxy = await startHttpProxy([
-      '--admin-port',
-      '0',
+    ({ proxy, admin } = await startExampleProxy([
       '--admin-token',
       TOKEN,
       '--rules',
@@ -175,11 +167,7 @@ describe('rules, tapes and stats series over the admin API', () => {
       tapes,
       '--stats-bucket-ms',
       '200',
-      '--',
-      process.execPath,
-      EXAMPLE,
-    ]);
-    admin = await adminUrlFrom(proxy.stderr);
+    ]));
     check = await openApiChecker(admin, auth);
   });
   afterAll(async () => {
