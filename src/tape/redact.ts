@@ -88,11 +88,24 @@ const SECRET_HEADER_WORDS: ReadonlySet<string> = new Set([
  * (`apiKey`, `access_token`, …).
  */
 export function secretHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  if (SECRET_KEYS.has(normalizeKey(lower))) return true;
-  for (const word of lower.split(/[-_.]/)) if (SECRET_HEADER_WORDS.has(word)) return true;
-  return false;
+  let secret = judged.get(name);
+  if (secret === undefined) {
+    const lower = name.toLowerCase();
+    secret =
+      SECRET_KEYS.has(normalizeKey(lower)) ||
+      lower.split(/[-_.]/).some((word) => SECRET_HEADER_WORDS.has(word));
+    if (judged.size >= MAX_JUDGED_HEADERS) judged.clear();
+    judged.set(name, secret);
+  }
+  return secret;
 }
+
+/**
+ * Header names already judged by `secretHeader`: judging one takes about 0.5 µs, and every HTTP exchange
+ * the feed or a tape keeps has a dozen, the same ones each time. Bounded: past this many it starts again.
+ */
+const judged = new Map<string, boolean>();
+const MAX_JUDGED_HEADERS = 1_000;
 
 function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');

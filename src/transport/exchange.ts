@@ -21,7 +21,8 @@ export const SHOWN_HEADERS: ReadonlySet<string> = new Set([HEADER_SESSION_ID]);
  */
 export function maskHeaders(headers: Readonly<Record<string, HeaderValue>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(headers)) {
+  for (const name in headers) {
+    const v = headers[name];
     if (v === undefined) continue;
     const lower = name.toLowerCase();
     out[lower] =
@@ -56,7 +57,7 @@ export function exchangeEvent(
     headers: maskHeaders(requestHeaders),
     responseHeaders: maskHeaders(responseHeaders),
     durationMs: Math.round((now - startedAt) * 1000) / 1000,
-    ...(sse === undefined || sse.events === 0 ? {} : { sse: { ...sse } }),
+    ...(sse === undefined || sse.events === 0 ? {} : { sse }),
     ...(error === undefined ? {} : { error }),
   };
 }
