@@ -44,7 +44,8 @@ async function open(browser: Browser, url: string): Promise<{ page: Page; check(
   };
 }
 
-describe('the DevTools views in chromium', () => {
+// A browser and a proxy on a loaded machine (the whole suite runs beside): each view gets a minute.
+describe('the DevTools views in chromium', { timeout: 60_000 }, () => {
   let dir: string;
   let proxy: RunningCli;
   let admin: string;
@@ -216,7 +217,16 @@ describe('the DevTools views in chromium', () => {
         JSON.stringify({ result: { content: [{ type: 'text', text: 'typed by a person' }] } }),
       );
       await held.locator('button.reply').click();
-      expect(text(await call)).toBe('typed by a person');
+      // A refusal shows on the page: fail with it rather than wait for an answer that will not come.
+      const refused = page
+        .locator('.problem')
+        .first()
+        .waitFor({ timeout: 50_000 })
+        .then(async () => {
+          throw new Error(`the page says: ${await page.locator('.problem').first().innerText()}`);
+        });
+      refused.catch(() => undefined); // once the call is answered, nobody waits for this one
+      expect(text(await Promise.race([call, refused]))).toBe('typed by a person');
       await held.waitFor({ state: 'detached' });
       await breakpoint.getByRole('button', { name: 'Remove' }).click();
       await breakpoint.waitFor({ state: 'detached' });
