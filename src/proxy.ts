@@ -34,6 +34,7 @@ import type { RedactionOptions } from './tape/redact.js';
 import type { TapePlayerOptions, TapeScript } from './tape/tapePlayer.js';
 import { VERSION } from './version.js';
 import type { BridgeMode, BridgeTransport } from './bridge/bridge.js';
+import type { Gateway, GatewayOptions } from './gateway/gateway.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
@@ -45,7 +46,9 @@ export type UpstreamOptions =
       transport?: UpstreamTransport;
     }
   /** Replay: a tape stands in for the server (one player per session, all on the same tape). */
-  | { tape: TapeScript; player?: TapePlayerOptions };
+  | { tape: TapeScript; player?: TapePlayerOptions }
+  /** The gateway: several upstreams behind one endpoint, their names prefixed (see src/gateway/). */
+  | { gateway: GatewayOptions };
 
 export interface RecordOptions {
   /** Directory for the tapes (one per session); created if missing. */
@@ -170,6 +173,11 @@ export interface ProxyOptions {
   logger?: Logger;
   /** For 'stdio': the client's streams. Default process.stdin / fd 1. */
   stdio?: { input?: Readable; output?: Writable };
+  /**
+   * The gateway config's `auth` block (an OAuth resource server in front of the endpoint), handed to the
+   * HTTP listener, which enforces it (src/auth). Default none.
+   */
+  auth?: Record<string, unknown>;
 }
 
 export interface ProxyHandle {
@@ -204,14 +212,16 @@ export interface ShutdownReport {
   seconds: number;
 }
 
-function describeUpstream(upstream: UpstreamOptions): string {
+function describeUpstream(upstream: UpstreamOptions, gateway?: Gateway): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  if ('gateway' in upstream) return gateway?.description ?? 'gateway';
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
 /** A short, bounded label for the upstream: the URL's host, or `node server.js` from a command line. */
 export function upstreamLabel(upstream: UpstreamOptions): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.header.id}`;
+  if ('gateway' in upstream) return 'gateway';
   if ('url' in upstream) return new URL(upstream.url).host;
   const script = upstream.args?.find((a) => !a.startsWith('-'));
   return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
@@ -296,6 +306,20 @@ async function interceptStage(
   }
 }
 
+/**
+ * The gateway is ready while some upstream can serve: not when every upstream's breaker is open, nor when
+ * no remote upstream answers (and there is no stdio one).
+ */
+async function gatewayReady(gateway: Gateway, breaker: BreakerStage | undefined): Promise<ReadyState> {
+  const names = gateway.upstreams.map((u) => u.name);
+  const open = breaker ? names.filter((name) => breaker.isOpen(name)) : [];
+  if (open.length === names.length)
+    return { ready: false, reason: `the circuit breaker of every upstream is open: ${open.join(', ')}` };
+  const probe = await gateway.probe();
+  const reason = open.length > 0 ? `${probe.reason}; circuit breaker open: ${open.join(', ')}` : probe.reason;
+  return { ready: probe.ready, reason };
+}
+
 /** Build and start a proxy: the same pipeline whatever the ends. */
 export async function createProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const logger = options.logger ?? silentLogger();
@@ -351,6 +375,19 @@ async function build(
   let listener: HttpListener | undefined;
   const metrics =
     options.metrics === false ? null : new (await import('./observe/metrics.js')).Metrics(options.metrics);
+  // The gateway's upstreams, each with a circuit breaker of its own (`breaker` below).
+  const gateway: Gateway | undefined =
+    'gateway' in upstream
+      ? await (
+          await import('./gateway/gateway.js')
+        ).Gateway.create(upstream.gateway, {
+          processes,
+          maxMessageBytes,
+          logger,
+          restart: options.restart ?? null,
+          circuitOpen: (name: string): boolean => breaker?.isOpen(name) === true,
+        })
+      : undefined;
   const redaction = options.redaction ?? options.record?.redaction;
   const redactor = async () => new (await import('./tape/redact.js')).Redactor(redaction);
   // Breakpoints are set over the admin API: with an admin server there is always an InterceptStage, whose
@@ -370,11 +407,17 @@ async function build(
     options.rules || breakpoints
       ? await interceptStage(options.rules, breakpoints, options, upstreamName, metrics, logger)
       : undefined;
+  const remoteUrls =
+    'url' in upstream
+      ? [upstream.url]
+      : 'gateway' in upstream
+        ? upstream.gateway.upstreams.flatMap((u) => ('url' in u ? [u.url] : []))
+        : [];
   const stopUndici =
-    metrics && 'url' in upstream
+    metrics && remoteUrls.length > 0
       ? (await import('./observe/undiciTimings.js')).observeUndici(
           metrics,
-          new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]),
+          new Set(remoteUrls.map((url) => new URL(url.replace(/^ws(s?):/, 'http$1:')).origin)),
         )
       : null;
 
@@ -402,10 +445,19 @@ async function build(
         maxQueueBytes: options.record.maxQueueBytes,
       })
     : undefined;
-  const breaker =
+  const breaker: BreakerStage | undefined =
     options.breaker === false || 'tape' in upstream
       ? undefined
-      : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
+      : new BreakerStage(
+          upstreamName,
+          options.breaker ?? {},
+          metrics,
+          logger,
+          gateway && {
+            upstreams: gateway.upstreams.map((u) => u.name),
+            upstreamOf: (frame, session) => gateway.upstreamOf(frame, session),
+          },
+        );
   const pipeline = new Pipeline(
     buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName, intercept),
     logger,
@@ -426,7 +478,7 @@ async function build(
     sessionIdleMs: options.inbound === 'stdio' ? 0 : options.sessionIdleMs,
     maxSessions: options.maxSessions,
     // One server process per session: only for 'http' with a command (stdio has one session for good).
-    ownsProcesses: options.inbound === 'http' && 'command' in upstream,
+    ownsProcesses: options.inbound === 'http' && ('command' in upstream || gateway?.ownsProcesses === true),
     processIdleMs: options.processIdleMs,
     maxProcesses: options.maxProcesses,
   });
@@ -439,6 +491,8 @@ async function build(
       metrics?.tapeOperations.labels('replay').inc();
       return new TapePlayerTransport(tape, player);
     };
+  } else if (gateway) {
+    create = () => gateway.create();
   } else if ('url' in upstream) {
     const http = new (await loadHttpUpstream())({
       url: upstream.url,
@@ -461,7 +515,8 @@ async function build(
   } else {
     throw new McpscopeError('CONFIG_INVALID', 'no upstream: give a command, a URL or a tape');
   }
-  const bridging = options.bridge === 'auto' && !('tape' in upstream);
+  // The gateway bridges per upstream (its `bridge` key).
+  const bridging = options.bridge === 'auto' && !('tape' in upstream) && !gateway;
   let Bridge: typeof BridgeTransport | undefined;
   if (bridging) {
     const bridge = await import('./bridge/bridge.js');
@@ -471,7 +526,7 @@ async function build(
     const unbridged = create;
     create = () => new Wrapper(unbridged(), { logger, codec });
   }
-  const factory: UpstreamFactory = { description: describeUpstream(upstream), create };
+  const factory: UpstreamFactory = { description: describeUpstream(upstream, gateway), create };
 
   if (options.inbound === 'http') {
     const { HttpListener } = await import('./transport/httpListener.js');
@@ -488,7 +543,9 @@ async function build(
       clientBufferBytes: options.clientBufferBytes,
       jsonResponse: options.jsonResponse ?? false,
       // In front of an HTTP server, that server checks its headers; a bridged one may be an older server.
+      // The gateway renames what it routes, so it is the server that checks.
       checkModernHeaders: !('url' in upstream) || bridging,
+      auth: options.auth,
       sessions,
       upstream: factory,
       logger,
@@ -507,10 +564,11 @@ async function build(
   let shuttingDown: Promise<ShutdownReport> | undefined;
   const ready = async (): Promise<ReadyState> => {
     if (shuttingDown) return { ready: false, reason: 'mcpscope is shutting down' };
-    if (breaker && breaker.breaker.state !== 'closed') {
+    if (gateway) return gatewayReady(gateway, breaker);
+    if (breaker && breaker.state !== 'closed') {
       return {
         ready: false,
-        reason: `the circuit breaker for ${upstreamName} is ${breaker.breaker.state}: requests fail fast until a probe succeeds`,
+        reason: `the circuit breaker for ${upstreamName} is ${breaker.state}: requests fail fast until a probe succeeds`,
       };
     }
     if (options.inbound === 'stdio') {
@@ -555,9 +613,7 @@ async function build(
       metricsPath: options.admin.metricsPath,
       metricsIntervalMs: options.admin.metricsIntervalMs,
       token: options.admin.token,
-      stats: stats
-        ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
-        : undefined,
+      stats: stats ? new StatsApi(stats, sessions, { breakerState: () => breaker?.state }) : undefined,
       feed,
       breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
       maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
@@ -584,6 +640,7 @@ async function build(
       intercept?.close();
       stopUndici?.();
       await remote?.close();
+      await gateway?.close();
       await tracing
         ?.shutdown()
         .catch((err: unknown) => logger.warn({ err: String(err) }, 'could not flush traces'));

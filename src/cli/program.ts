@@ -33,7 +33,11 @@ function settingOptions(command: SettingCommand): Array<[ConfigKey, Option]> {
   return entries;
 }
 
-function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
+/** What flags and MCPSCOPE_* variables gave, with where each came from. */
+function givenValues(
+  cmd: Command,
+  entries: Array<[ConfigKey, Option]>,
+): Partial<Record<ConfigKey, GivenValue>> {
   const opts = cmd.opts<Record<string, unknown>>();
   const given: Partial<Record<ConfigKey, GivenValue>> = {};
   for (const [key, option] of entries) {
@@ -45,8 +49,12 @@ function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath:
       origin: source === 'env' ? envName(key) : (option.long ?? name),
     };
   }
+  return given;
+}
+
+function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
   const file = configPath ? readConfigFile(configPath) : {};
-  return resolveConfig(given, file, configPath);
+  return resolveConfig(givenValues(cmd, entries), file, configPath);
 }
 
 function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Config): UpstreamOptions {
@@ -69,6 +77,7 @@ function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Conf
 
 function describe(upstream: UpstreamOptions): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  if ('gateway' in upstream) return `gateway of ${upstream.gateway.upstreams.map((u) => u.name).join(', ')}`;
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
@@ -76,6 +85,7 @@ export async function run(
   inbound: 'stdio' | 'http',
   upstream: UpstreamOptions,
   config: Config,
+  auth?: Record<string, unknown>,
 ): Promise<never> {
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
   if (
@@ -180,6 +190,7 @@ export async function run(
         }
       : false,
     logger,
+    auth,
   };
   const { createProxy } = await import('../proxy.js');
   const proxy = await createProxy(options);
@@ -245,6 +256,43 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {
     const config = settings(self, entries, self.opts<{ config?: string }>().config);
     await run(inbound, upstreamFrom(inbound, command, config), config);
+  });
+  return cmd;
+}
+
+function gatewayCommand(): Command {
+  const cmd = new Command('gateway')
+    .description(
+      'one MCP endpoint in front of several servers (stdio commands and remote URLs), their tools, prompts and resource templates named <upstream>__<name>',
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'the gateway config (YAML or JSON): listen, separator, upstreams, and any setting by its config key; ${NAME} expands environment variables',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  mcpscope gateway --config examples/gateway.yaml\n\nFlags and MCPSCOPE_* variables win over the file. See docs/gateway.md.',
+    );
+  const entries = settingOptions('gateway');
+  for (const [, o] of entries) cmd.addOption(o);
+  cmd.action(async (_opts: unknown, self: Command) => {
+    const path = self.opts<{ config: string }>().config;
+    const { loadGatewayConfig } = await import('../gateway/config.js');
+    const gateway = loadGatewayConfig(path);
+    const file = { ...gateway.settings, ...gateway.listen };
+    const config = resolveConfig(givenValues(self, entries), file, path);
+    await run(
+      'http',
+      {
+        gateway: {
+          upstreams: gateway.upstreams,
+          separator: gateway.separator,
+          upstreamTimeoutMs: gateway.upstreamTimeoutMs,
+        },
+      },
+      config,
+      gateway.auth,
+    );
   });
   return cmd;
 }
@@ -350,6 +398,7 @@ program
   .addCommand(forwardCommand('stdio'))
   .addCommand(forwardCommand('http'));
 
+program.addCommand(gatewayCommand());
 program.addCommand(replayCommand());
 program.addCommand(tapeCommand());
 program.addCommand(statsCommand());

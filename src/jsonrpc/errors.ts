@@ -43,7 +43,13 @@ export type ErrorCode =
   | 'BRIDGE_STATE_INVALID'
   | 'BRIDGE_INPUT_FAILED'
   | 'BRIDGE_ROUNDS_EXCEEDED'
-  | 'BRIDGE_HANDSHAKE_FAILED';
+  | 'BRIDGE_HANDSHAKE_FAILED'
+  | 'GATEWAY_UPSTREAM_UNAVAILABLE'
+  | 'GATEWAY_UNKNOWN_NAME'
+  | 'GATEWAY_NAME_HIDDEN'
+  | 'GATEWAY_UNKNOWN_RESOURCE'
+  | 'GATEWAY_CURSOR_INVALID'
+  | 'GATEWAY_UNROUTABLE';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
 export const JsonRpcCode = {
@@ -66,6 +72,8 @@ export const JsonRpcCode = {
   RateLimited: -32029,
   /** mcpscope: a person dropped the message at a breakpoint (admin `POST /paused/{id}/drop`). */
   DroppedAtBreakpoint: -32004,
+  /** MCP: the resource named by a URI does not exist. */
+  ResourceNotFound: -32002,
 } as const;
 
 /**
@@ -167,6 +175,23 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   BRIDGE_ROUNDS_EXCEEDED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
   // An older server refused the initialize mcpscope ran for a 2026-07-28 client.
   BRIDGE_HANDSHAKE_FAILED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
+  // gateway: one upstream is down, could not be opened or did not answer in time; only its names fail.
+  GATEWAY_UPSTREAM_UNAVAILABLE: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 502,
+    upstreamFailure: 'unavailable',
+    side: 'upstream',
+  },
+  // gateway: a tool or prompt name without a known `<upstream><separator>` prefix.
+  GATEWAY_UNKNOWN_NAME: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a tool or prompt the configuration hides (allow / deny globs).
+  GATEWAY_NAME_HIDDEN: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a resource URI no upstream listed and no template matches.
+  GATEWAY_UNKNOWN_RESOURCE: { rpc: JsonRpcCode.ResourceNotFound, http: 404, side: 'client' },
+  // gateway: a list cursor the gateway did not issue (or for another list).
+  GATEWAY_CURSOR_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a request the gateway cannot route to one upstream (an unknown method).
+  GATEWAY_UNROUTABLE: { rpc: JsonRpcCode.MethodNotFound, http: 400, side: 'client' },
 };
 
 export class McpscopeError extends Error {

@@ -22,6 +22,11 @@ export interface PendingRequest {
   readonly streaming: boolean;
   /** Opaque slot for the inbound transport (e.g. the HTTP stream that carries the answer). */
   route: unknown;
+  /**
+   * Set by the gateway's outbound transport on a request it routes to one of its upstreams: that upstream's
+   * name (metrics and stats label answers with it). Undefined elsewhere.
+   */
+  upstream: string | undefined;
 }
 
 /**

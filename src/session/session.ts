@@ -198,6 +198,7 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming,
         route: frame.route,
+        upstream: undefined,
       };
       const meta = params?._meta;
       if (meta !== undefined && META_PROTOCOL_VERSION in meta) this.#envelope(meta);
@@ -273,6 +274,7 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming: false,
         route: undefined,
+        upstream: undefined,
       };
       this.#serverPending.set(pending.id, pending);
       // A request the bridge made for a client request names it already (see src/bridge/toModern.ts).

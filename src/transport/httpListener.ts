@@ -59,6 +59,11 @@ export interface HttpListenerOptions {
   webSocket?: boolean;
   /** Called for every request refused before it reaches a session (bad headers, unknown session, …). */
   onReject?: (err: McpscopeError) => void;
+  /**
+   * The gateway config's `auth` block: an OAuth resource server in front of the endpoint, enforced by
+   * src/auth. Default none.
+   */
+  auth?: Record<string, unknown>;
 }
 
 /**
