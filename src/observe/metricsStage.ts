@@ -72,6 +72,8 @@ export class MetricsStage implements ObserverStage {
   readonly #tools = new Map<string, ToolChildren>();
   readonly #wires = new Map<TransportKind, WireChildren>();
   readonly #upstreamIdle = new Map<TransportKind, Histogram.Internal<string>>();
+  /** Behind the gateway: per upstream, per status. */
+  readonly #gateway = new Map<string, Map<string, Counter.Internal>>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -143,6 +145,7 @@ export class MetricsStage implements ObserverStage {
     count.inc();
     byStatus.duration.observe(seconds);
     children.responseSize.observe(frame.raw.length);
+    if (related.upstream !== undefined) this.#gatewayAnswer(related.upstream, status);
     if (related.method === 'tools/call')
       this.#toolCall(frame, related.target ?? 'unknown', status, source, seconds);
   }
@@ -165,6 +168,20 @@ export class MetricsStage implements ObserverStage {
     }
     counter.inc();
     t.duration.observe(seconds);
+  }
+
+  #gatewayAnswer(upstream: string, status: string): void {
+    let byStatus = this.#gateway.get(upstream);
+    if (!byStatus) {
+      byStatus = new Map();
+      this.#gateway.set(upstream, byStatus);
+    }
+    let counter = byStatus.get(status);
+    if (!counter) {
+      counter = this.#m.gatewayRequests.labels(upstream, status);
+      byStatus.set(status, counter);
+    }
+    counter.inc();
   }
 
   #method(transport: string, method: string): MethodChildren {
@@ -251,6 +268,10 @@ export class MetricsStage implements ObserverStage {
         m.sessionsExpired.labels(event.reason).inc();
         if (event.reason === 'evicted') m.processesEvicted.inc();
         return;
+      case 'gateway':
+        if (event.state === 'missing') m.gatewayMissing.labels(event.upstream).inc();
+        else m.gatewayUpstreamUp.labels(event.upstream).set(event.state === 'opened' ? 1 : 0);
+        return;
       case 'bridge':
         // The probe is not a translation; neither is anything said when both sides share an era.
         if (event.bridge !== 'none' && event.translation !== 'probe') {
@@ -293,7 +314,10 @@ export class MetricsStage implements ObserverStage {
 
   onError(_session: Session, err: McpscopeError): void {
     const type = upstreamFailure(err);
-    if (type) this.#m.upstreamErrors.labels(this.#upstream, type).inc();
+    // Behind the gateway, the error names its upstream.
+    const upstream = err.details?.upstream;
+    if (type)
+      this.#m.upstreamErrors.labels(typeof upstream === 'string' ? upstream : this.#upstream, type).inc();
     else this.#m.errors.labels(err.code).inc();
   }
 }
