@@ -93,7 +93,7 @@ interface Asked {
 
 /** One upstream's part of a merged list. */
 type Part =
-  | { items: Json[]; next: string | undefined; ttlMs: number | undefined; cacheScope: unknown }
+  | { items: unknown; next: string | undefined; ttlMs: number | undefined; cacheScope: unknown }
   | { missing: { upstream: string; code: string; message: string } }
   | null;
 
@@ -797,7 +797,15 @@ export class AggregateTransport implements Transport {
         missing.push(part.missing);
         return;
       }
-      for (const item of part.items) items.push(item);
+      // In the config's order, so that of two upstreams listing one URI, the first serves it.
+      const renamed = renameItems(
+        kind,
+        part.items,
+        (name) => this.#router.outer(m.name, name),
+        m.def,
+        this.#recorder(kind, m),
+      );
+      for (const item of renamed) items.push(item);
       if (part.next !== undefined) next[m.name] = part.next;
       if (typeof part.ttlMs === 'number') ttlMs = Math.min(ttlMs ?? part.ttlMs, part.ttlMs);
       if (part.cacheScope !== 'public') scope = 'private';
@@ -844,13 +852,7 @@ export class AggregateTransport implements Transport {
         );
       }
       const result = objectOr((answer.msg as { result?: unknown }).result);
-      const items = renameItems(
-        kind,
-        result[kind.key],
-        (name) => this.#router.outer(member.name, name),
-        member.def,
-        this.#recorder(kind, member),
-      );
+      const items = result[kind.key];
       const next = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
       return { items, next, ttlMs: result.ttlMs as number | undefined, cacheScope: result.cacheScope };
     } catch (err) {
@@ -865,7 +867,9 @@ export class AggregateTransport implements Transport {
     if (kind.key === 'resources') {
       return (item) => {
         if (typeof item.uri !== 'string') return;
-        if (this.#uris.size < MAX_KNOWN_URIS || this.#uris.has(item.uri)) this.#uris.set(item.uri, member);
+        const owner = this.#uris.get(item.uri);
+        if (owner === undefined ? this.#uris.size < MAX_KNOWN_URIS : owner.state !== 'open')
+          this.#uris.set(item.uri, member);
       };
     }
     if (kind.key === 'resourceTemplates') {
