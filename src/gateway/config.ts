@@ -1,8 +1,8 @@
 /**
  * The gateway's configuration file (`mcpscope gateway --config FILE`, YAML or JSON): where it listens, the
  * name separator, its upstreams (a stdio command or a URL each, with their own headers, tool and prompt
- * filters and `bridge`), and `auth`. Every string value may name environment variables as `${NAME}`
- * (`$${` writes a literal `${`). Any key of the settings table (`requestTimeoutMs`, `record`, `rules`, …)
+ * filters and `bridge`), and `auth`. Every string value may name environment variables as `${NAME}`, or
+ * `${NAME:-default}` for a value used when NAME is unset or empty (`$${` writes a literal `${`). Any key of the settings table (`requestTimeoutMs`, `record`, `rules`, …)
  * may sit beside them. Errors name the key, as `upstreams.search.url`.
  */
 import { readFileSync } from 'node:fs';
@@ -118,11 +118,12 @@ function invalid(file: string, key: string, problem: string): McpscopeError {
 }
 
 const ENV_REF = /\$(\$?)\{([^}]*)\}/g;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
 /**
- * Every string in `value` with `${NAME}` replaced by that environment variable; a variable that is not set
- * (or a malformed reference) is an error naming the key and the variable. `$${…}` is a literal `${…}`.
+ * Every string in `value` with `${NAME}` replaced by that environment variable (`${NAME:-default}`: the
+ * default when it is unset or empty); a variable that is not set and has no default (or a malformed
+ * reference) is an error naming the key and the variable. `$${…}` is a literal `${…}`.
  */
 export function expandEnv(
   value: unknown,
@@ -131,14 +132,25 @@ export function expandEnv(
   path: readonly string[] = [],
 ): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (whole, escaped: string, name: string) => {
+    return value.replace(ENV_REF, (whole, escaped: string, ref: string) => {
       if (escaped) return whole.slice(1);
       const key = path.join('.') || 'the file';
-      if (!ENV_NAME.test(name))
-        throw invalid(file, key, `\${${name}} is not a variable name (letters, digits and _)`);
+      const m = ENV_NAME.exec(ref);
+      if (!m)
+        throw invalid(
+          file,
+          key,
+          `\${${ref}} is not a variable name (letters, digits and _), with an optional :-default`,
+        );
+      const [, name, fallback] = m as unknown as [string, string, string | undefined];
       const found = env[name];
+      if (fallback !== undefined && (found === undefined || found === '')) return fallback;
       if (found === undefined)
-        throw invalid(file, key, `refers to \${${name}}, which is not set in the environment`);
+        throw invalid(
+          file,
+          key,
+          `refers to \${${name}}, which is not set in the environment; set it, or write \${${name}:-default}`,
+        );
       return found;
     });
   }

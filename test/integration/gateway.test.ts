@@ -337,3 +337,29 @@ describe('mcpscope gateway: config errors', () => {
     expect(grpc.stderr).toContain('upstreams.search.transport');
   });
 });
+
+describe('examples/gateway.yaml', () => {
+  it('runs with the bundled example server as a stdio and an HTTP upstream', async () => {
+    // examples/server.mjs --http 0, started the way test fixtures are (a path from test/fixtures/servers).
+    const remote = await startFixture('../../../examples/server.mjs', ['--http', '0']);
+    const gw = await startListening(
+      ['gateway', '--config', 'examples/gateway.yaml', '--port', '0', '--admin-port', '0'],
+      { EXAMPLE_REMOTE_URL: remote.url },
+    );
+    try {
+      const { client } = await connect(gw.url);
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('local__fail');
+      expect(names).not.toContain('local__crash');
+      expect(names).toEqual(
+        expect.arrayContaining(['remote__echo', 'remote__add', 'remote__slow', 'remote__sample']),
+      );
+      expect(names.filter((n) => n.startsWith('remote__'))).toHaveLength(4);
+      expect(text(await client.callTool({ name: 'remote__add', arguments: { a: 2, b: 2 } }))).toBe('4');
+      await client.close();
+    } finally {
+      await gw.stop();
+      await remote.stop();
+    }
+  });
+});

@@ -93,6 +93,7 @@ describe('gateway config', () => {
     expect(missing.key).toBe('up.headers.Auth');
     expect(missing.message).toContain('NOPE');
     expect(refusal(() => expandEnv({ a: '${1x}' }, {}, 'f')).message).toContain('not a variable name');
+    expect(expandEnv('${A:-x}-${B:-y}-${C:-}', { A: '1', B: '' }, 'f')).toBe('1-y-');
   });
 });
 
