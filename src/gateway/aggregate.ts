@@ -19,14 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { isObject, objectOr } from '../bridge/bridge.js';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
-import {
-  META_SERVER_INFO,
-  LEGACY_PROTOCOL_VERSIONS,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  encodeHeaderValue,
-  eraOf,
-  type Era,
-} from '../jsonrpc/era.js';
+import { META_SERVER_INFO, encodeHeaderValue, eraOf, type Era } from '../jsonrpc/era.js';
 import {
   errorFrame,
   syntheticFrame,
@@ -36,28 +29,24 @@ import {
 } from '../jsonrpc/framing.js';
 import type { EventSink, GatewayEvent } from '../session/events.js';
 import type { Transport } from '../transport/transport.js';
-import { VERSION } from '../version.js';
+import {
+  GATEWAY_INFO,
+  discoverResult,
+  errorText,
+  initializeResult,
+  listResult,
+  type AnswerHost,
+} from './answers.js';
 import { GatewayListens } from './listen.js';
 import { MAX_WAITING, Member, openError, type UpstreamDef } from './member.js';
-import {
-  LISTS,
-  joinInstructions,
-  renameItems,
-  templateMatcher,
-  unionCapabilities,
-  type ListKind,
-} from './merge.js';
-import { META_MISSING, META_UPSTREAM, NameRouter, decodeCursor, encodeCursor } from './names.js';
+import { LISTS, type ListKind } from './merge.js';
+import { META_UPSTREAM, type NameRouter } from './names.js';
+import { ResourceRoutes } from './resources.js';
 
 type Json = Record<string, unknown>;
 
 /** The ids of the gateway's own requests to upstreams (never one a client uses: mcpscope's prefix). */
 export const INTERNAL_PREFIX = 'mcpscope-gateway-';
-/** The gateway's name in its answers. */
-export const GATEWAY_INFO = { name: 'mcpscope-gateway', version: VERSION };
-/** Resource URIs remembered per session for routing (10,000); past it, templates and the sole upstream route. */
-export const MAX_KNOWN_URIS = 10_000;
-const NEWEST_LEGACY = LEGACY_PROTOCOL_VERSIONS[LEGACY_PROTOCOL_VERSIONS.length - 1] as string;
 
 export interface AggregateOptions {
   upstreams: readonly UpstreamDef[];
@@ -91,12 +80,6 @@ interface Asked {
   readonly id: JsonRpcId;
 }
 
-/** One upstream's part of a merged list. */
-type Part =
-  | { items: unknown; next: string | undefined; ttlMs: number | undefined; cacheScope: unknown }
-  | { missing: { upstream: string; code: string; message: string } }
-  | null;
-
 export class AggregateTransport implements Transport {
   readonly kind = 'gateway' as const;
   readonly #members: readonly Member[];
@@ -112,9 +95,9 @@ export class AggregateTransport implements Transport {
   readonly #asked = new Map<JsonRpcId, Asked>();
   /** Client requests the gateway answers by merging, while their parts are out: cancelled ones are dropped. */
   readonly #merges = new Map<JsonRpcId, { cancelled: boolean }>();
-  /** Resource URIs the upstreams listed, and the templates they listed. */
-  readonly #uris = new Map<string, Member>();
-  #templates: Array<{ member: Member; template: string; test: (uri: string) => boolean }> = [];
+  /** Where resource URIs go, learnt from the lists. */
+  readonly #resources = new ResourceRoutes();
+  readonly #host: AnswerHost;
   readonly #listens: GatewayListens;
   #era: Era | undefined;
   /** A 2025-era client's initialize params, sent to each upstream as it opens. */
@@ -137,6 +120,16 @@ export class AggregateTransport implements Transport {
     this.#timeoutMs = options.upstreamTimeoutMs;
     this.#logger = options.logger;
     this.#circuitOpen = options.circuitOpen;
+    this.#host = {
+      members: this.#members,
+      router: this.#router,
+      resources: this.#resources,
+      era: () => this.#era,
+      open: (m) => this.#open(m),
+      ask: (m, method, params, like) => this.#ask(m, method, params, like),
+      circuitOpen: (m) => this.#circuitOpen?.(m.name) === true,
+      missing: (m, err, what) => this.#emit(m, 'missing', err, what),
+    };
     this.#listens = new GatewayListens({
       open: (m) => this.#open(m),
       send: (m, msg, like) => this.#post(m, msg, like),
@@ -285,19 +278,14 @@ export class AggregateTransport implements Transport {
     const ref = objectOr(msg.params?.ref);
     if (ref.type === 'ref/prompt') this.#byName(frame, 'prompts', msg, ref);
     else {
-      const owner = this.#templates.find((t) => t.template === ref.uri)?.member;
+      const owner = this.#resources.templateOwner(ref.uri);
       if (owner) this.#forward(owner, frame);
       else this.#byUri(frame, ref.uri);
     }
   }
 
-  /** The upstream that serves a resource URI: the one that listed it, a template's, or the only one. */
   #memberForUri(uri: string): Member | undefined {
-    const listed = this.#uris.get(uri);
-    if (listed) return listed;
-    for (const t of this.#templates) if (t.test(uri)) return t.member;
-    const serving = this.#members.filter((m) => m.init === undefined || isObject(caps(m).resources));
-    return serving.length === 1 ? serving[0] : undefined;
+    return this.#resources.memberFor(uri, this.#members);
   }
 
   /** To one upstream: now when it is open, else once it is (opening it if need be). */
@@ -457,7 +445,7 @@ export class AggregateTransport implements Transport {
         return;
       }
       case 'notifications/resources/list_changed':
-        this.#forget(member);
+        this.#resources.forget(member);
       // falls through
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed': {
@@ -470,12 +458,6 @@ export class AggregateTransport implements Transport {
         // Progress (the client's token), log messages, resources/updated (its URI): as they are.
         this.onmessage?.(frame);
     }
-  }
-
-  /** The upstream's resources changed: what it listed no longer routes to it until listed again. */
-  #forget(member: Member): void {
-    for (const [uri, m] of this.#uris) if (m === member) this.#uris.delete(uri);
-    this.#templates = this.#templates.filter((t) => t.member !== member);
   }
 
   #upstreamError(member: Member, transport: Transport, err: McpscopeError): void {
@@ -497,8 +479,10 @@ export class AggregateTransport implements Transport {
       // The Session fails the request it names (details.id), or reports the error.
       this.onerror?.(named);
     }
-    // Nothing answers at that address: the upstream is down until opened again.
-    if (err.code === 'UPSTREAM_UNREACHABLE') this.#lost(member, transport, named, 'down');
+    // Nothing answers at that address: the upstream is down until opened again (while it is being opened,
+    // the open fails instead).
+    if (err.code === 'UPSTREAM_UNREACHABLE' && member.state === 'open')
+      this.#lost(member, transport, named, 'down');
   }
 
   // Opening upstreams
@@ -532,7 +516,7 @@ export class AggregateTransport implements Transport {
         }
         member.init = objectOr((answer.msg as { result?: unknown }).result);
         transport.send(syntheticFrame({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-        if (this.#logLevel && isObject(caps(member).logging))
+        if (this.#logLevel && isObject(member.capabilities.logging))
           this.#ask(member, 'logging/setLevel', this.#logLevel, undefined).catch(() => undefined);
       }
     } catch (err) {
@@ -612,7 +596,8 @@ export class AggregateTransport implements Transport {
   #announce(member: Member): void {
     if (this.#era !== 'legacy') return;
     for (const category of ['tools', 'prompts', 'resources']) {
-      if (category !== 'tools' && member.init !== undefined && !isObject(caps(member)[category])) continue;
+      if (category !== 'tools' && member.init !== undefined && !isObject(member.capabilities[category]))
+        continue;
       this.onmessage?.(
         syntheticFrame({
           jsonrpc: '2.0',
@@ -680,70 +665,16 @@ export class AggregateTransport implements Transport {
   async #initialize(frame: Frame): Promise<void> {
     const params = objectOr((frame.msg as { params?: unknown }).params);
     this.#clientInit = params;
-    const missing = await this.#openAll();
+    const result = await initializeResult(this.#host, params);
     if (this.#closed) return;
-    const open = this.#members.filter((m) => m.state === 'open' && m.init !== undefined);
-    const asked = params.protocolVersion;
-    const result: Json = {
-      protocolVersion:
-        typeof asked === 'string' && LEGACY_PROTOCOL_VERSIONS.includes(asked) ? asked : NEWEST_LEGACY,
-      capabilities: unionCapabilities(open.map((m) => objectOr(m.init?.capabilities))),
-      serverInfo: GATEWAY_INFO,
-    };
-    const instructions = joinInstructions(
-      open.map((m) => ({ name: m.name, instructions: m.init?.instructions })),
-    );
-    if (instructions !== undefined) result.instructions = instructions;
-    if (missing.length > 0) result._meta = { [META_MISSING]: missing };
     this.#reply(frame, result);
     this.#announced = true;
   }
 
-  /** Open every upstream (in parallel, each within the timeout); what could not be opened, and why. */
-  async #openAll(): Promise<Array<{ upstream: string; code: string; message: string }>> {
-    const missing: Array<{ upstream: string; code: string; message: string }> = [];
-    await Promise.all(
-      this.#members.map((m) =>
-        this.#open(m).catch((err: McpscopeError) => {
-          missing.push({ upstream: m.name, code: err.code, message: err.message });
-        }),
-      ),
-    );
-    return missing;
-  }
-
   async #discover(frame: Frame): Promise<void> {
     const params = objectOr((frame.msg as { params?: unknown }).params);
-    const parts = await Promise.all(
-      this.#members.map(async (m) => {
-        try {
-          await this.#open(m);
-          const answer = await this.#ask(m, 'server/discover', params, frame);
-          if (answer.kind !== 'response')
-            throw new McpscopeError('GATEWAY_UPSTREAM_UNAVAILABLE', errorText(answer));
-          return { member: m, result: objectOr((answer.msg as { result?: unknown }).result) };
-        } catch (err) {
-          const e = m.named(err as McpscopeError);
-          this.#emit(m, 'missing', e, 'server/discover');
-          return { member: m, missing: { upstream: m.name, code: e.code, message: e.message } };
-        }
-      }),
-    );
-    if (this.#closed) return;
-    const found = parts.flatMap((p) => ('result' in p ? [p] : []));
-    const missing = parts.flatMap((p) => ('missing' in p ? [p.missing] : []));
-    const result: Json = {
-      supportedVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
-      capabilities: unionCapabilities(found.map((p) => objectOr(p.result?.capabilities))),
-      ttlMs: 0,
-      cacheScope: 'private',
-    };
-    const instructions = joinInstructions(
-      found.map((p) => ({ name: p.member.name, instructions: p.result?.instructions })),
-    );
-    if (instructions !== undefined) result.instructions = instructions;
-    if (missing.length > 0) result._meta = { [META_MISSING]: missing };
-    this.#reply(frame, result);
+    const result = await discoverResult(this.#host, frame, params);
+    if (!this.#closed) this.#reply(frame, result);
   }
 
   async #setLevel(frame: Frame): Promise<void> {
@@ -751,7 +682,7 @@ export class AggregateTransport implements Transport {
     this.#logLevel = params;
     await Promise.all(
       this.#members
-        .filter((m) => m.state === 'open' && (m.init === undefined || isObject(caps(m).logging)))
+        .filter((m) => m.state === 'open' && (m.init === undefined || isObject(m.capabilities.logging)))
         .map((m) => this.#ask(m, 'logging/setLevel', params, frame).catch(() => undefined)),
     );
     if (!this.#closed) this.#reply(frame, {});
@@ -759,128 +690,13 @@ export class AggregateTransport implements Transport {
 
   async #list(frame: Frame, method: string, kind: ListKind): Promise<void> {
     const params = objectOr((frame.msg as { params?: unknown }).params);
-    let parts: Array<[Member, string | undefined]>;
-    if (params.cursor === undefined) parts = this.#members.map((m) => [m, undefined]);
-    else {
-      const cursor =
-        typeof params.cursor === 'string' ? decodeCursor(params.cursor, method) : 'it is not a string';
-      const named =
-        typeof cursor === 'string'
-          ? undefined
-          : Object.entries(cursor.next).map(([name, c]) => [this.#router.byName(name), c] as const);
-      if (typeof cursor === 'string' || named?.some(([i]) => i === undefined)) {
-        this.#refuse(
-          frame,
-          new McpscopeError(
-            'GATEWAY_CURSOR_INVALID',
-            `the ${method} cursor is not valid: ${typeof cursor === 'string' ? cursor : 'it names an upstream the gateway does not have'}; list again without a cursor`,
-          ),
-        );
-        return;
-      }
-      parts = (named ?? []).map(([i, c]) => [this.#members[i as number] as Member, c]);
-    }
     const merge = { cancelled: false };
     this.#merges.set(frame.id as JsonRpcId, merge);
-    const results = await Promise.all(parts.map(([m, c]) => this.#part(m, frame, method, kind, params, c)));
+    const result = await listResult(this.#host, frame, method, kind, params);
     this.#merges.delete(frame.id as JsonRpcId);
     if (merge.cancelled || this.#closed) return;
-    const items: Json[] = [];
-    const next: Record<string, string> = {};
-    const missing: Array<{ upstream: string; code: string; message: string }> = [];
-    let ttlMs: number | undefined;
-    let scope = 'public';
-    parts.forEach(([m], i) => {
-      const part = results[i];
-      if (!part) return;
-      if ('missing' in part) {
-        missing.push(part.missing);
-        return;
-      }
-      // In the config's order, so that of two upstreams listing one URI, the first serves it.
-      const renamed = renameItems(
-        kind,
-        part.items,
-        (name) => this.#router.outer(m.name, name),
-        m.def,
-        this.#recorder(kind, m),
-      );
-      for (const item of renamed) items.push(item);
-      if (part.next !== undefined) next[m.name] = part.next;
-      if (typeof part.ttlMs === 'number') ttlMs = Math.min(ttlMs ?? part.ttlMs, part.ttlMs);
-      if (part.cacheScope !== 'public') scope = 'private';
-    });
-    const result: Json = { [kind.key]: items };
-    if (Object.keys(next).length > 0) result.nextCursor = encodeCursor({ method, next });
-    if (this.#era === 'modern') {
-      // A list without one of its parts is not one to cache.
-      result.ttlMs = missing.length > 0 ? 0 : (ttlMs ?? 0);
-      result.cacheScope = missing.length > 0 ? 'private' : scope;
-    }
-    if (missing.length > 0) result._meta = { [META_MISSING]: missing };
-    this.#reply(frame, result);
-  }
-
-  /** One upstream's page of a list; null when it does not serve that list. */
-  async #part(
-    member: Member,
-    frame: Frame,
-    method: string,
-    kind: ListKind,
-    params: Json,
-    cursor: string | undefined,
-  ): Promise<Part> {
-    try {
-      if (this.#circuitOpen?.(member.name)) {
-        throw new McpscopeError(
-          'CIRCUIT_OPEN',
-          `upstream ${member.name} is failing and its circuit breaker is open; its part is left out until a probe succeeds`,
-        );
-      }
-      await this.#open(member);
-      if (member.init !== undefined && !isObject(caps(member)[kind.capability])) return null;
-      const p: Json = { ...params };
-      if (cursor === undefined) delete p.cursor;
-      else p.cursor = cursor;
-      const answer = await this.#ask(member, method, p, frame);
-      if (answer.kind !== 'response') {
-        const code = (answer.msg as { error?: { code?: unknown } }).error?.code;
-        if (code === -32601 && cursor === undefined) return null; // it serves no such list
-        throw new McpscopeError(
-          'GATEWAY_UPSTREAM_UNAVAILABLE',
-          `answered ${method} with an error: ${errorText(answer)}`,
-        );
-      }
-      const result = objectOr((answer.msg as { result?: unknown }).result);
-      const items = result[kind.key];
-      const next = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
-      return { items, next, ttlMs: result.ttlMs as number | undefined, cacheScope: result.cacheScope };
-    } catch (err) {
-      const e = member.named(err as McpscopeError);
-      this.#emit(member, 'missing', e, method);
-      return { missing: { upstream: member.name, code: e.code, message: e.message } };
-    }
-  }
-
-  /** What routing learns from a list: resource URIs and templates and who listed them. */
-  #recorder(kind: ListKind, member: Member): ((item: Json) => void) | undefined {
-    if (kind.key === 'resources') {
-      return (item) => {
-        if (typeof item.uri !== 'string') return;
-        const owner = this.#uris.get(item.uri);
-        if (owner === undefined ? this.#uris.size < MAX_KNOWN_URIS : owner.state !== 'open')
-          this.#uris.set(item.uri, member);
-      };
-    }
-    if (kind.key === 'resourceTemplates') {
-      return (item) => {
-        const template = item.uriTemplate;
-        if (typeof template !== 'string') return;
-        if (this.#templates.some((t) => t.member === member && t.template === template)) return;
-        this.#templates.push({ member, template, test: templateMatcher(template) });
-      };
-    }
-    return undefined;
+    if (result instanceof McpscopeError) this.#refuse(frame, result);
+    else this.#reply(frame, result);
   }
 
   #reply(frame: Frame, result: Json): void {
@@ -951,19 +767,10 @@ function outbound(msg: Json, like: Frame | undefined): Frame {
   return frame;
 }
 
-function caps(member: Member): Json {
-  return objectOr(member.init?.capabilities);
-}
-
 /** `params` with the upstream named in its `_meta`, as the spread of a message's `params`. */
 function tagged(params: unknown, upstream: string): { params?: unknown } {
   if (!isObject(params)) return params === undefined ? {} : { params };
   return { params: { ...params, _meta: { ...objectOr(params._meta), [META_UPSTREAM]: upstream } } };
-}
-
-function errorText(frame: Frame): string {
-  const error = (frame.msg as { error?: { code?: unknown; message?: unknown } }).error;
-  return `${String(error?.message ?? 'error')} (${String(error?.code)})`;
 }
 
 /** The same error without a request id: about the upstream, not one request. */

@@ -59,6 +59,12 @@ export class Member {
     return this.def.name;
   }
 
+  /** Its capabilities, from its answer to initialize (empty until then, and in 2026-07-28). */
+  get capabilities(): Record<string, unknown> {
+    const caps = this.init?.capabilities;
+    return caps !== null && typeof caps === 'object' ? (caps as Record<string, unknown>) : {};
+  }
+
   opened(): void {
     this.state = 'open';
     this.error = undefined;
