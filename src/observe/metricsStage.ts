@@ -72,8 +72,8 @@ export class MetricsStage implements ObserverStage {
   readonly #tools = new Map<string, ToolChildren>();
   readonly #wires = new Map<TransportKind, WireChildren>();
   readonly #upstreamIdle = new Map<TransportKind, Histogram.Internal<string>>();
-  /** Behind the gateway: per upstream, per status. */
-  readonly #gateway = new Map<string, Map<string, Counter.Internal>>();
+  /** Behind the gateway: per upstream and status. */
+  readonly #gateway = new Map<string, Counter.Internal>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -171,15 +171,11 @@ export class MetricsStage implements ObserverStage {
   }
 
   #gatewayAnswer(upstream: string, status: string): void {
-    let byStatus = this.#gateway.get(upstream);
-    if (!byStatus) {
-      byStatus = new Map();
-      this.#gateway.set(upstream, byStatus);
-    }
-    let counter = byStatus.get(status);
+    const key = `${upstream}\0${status}`;
+    let counter = this.#gateway.get(key);
     if (!counter) {
       counter = this.#m.gatewayRequests.labels(upstream, status);
-      byStatus.set(status, counter);
+      this.#gateway.set(key, counter);
     }
     counter.inc();
   }

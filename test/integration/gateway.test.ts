@@ -23,15 +23,12 @@ import {
   startListening,
   type RunningCli,
   type RunningFixture,
+  callTool as call,
+  toolText as text,
 } from '../helpers.js';
 
 const V1_SERVER = path.join(path.dirname(V2_SERVER), 'v1Server.mjs');
 const V1_TOOLS = ['echo', 'add', 'slow', 'confirm', 'ask_llm', 'roots', 'wizard', 'both', 'touch'];
-
-function text(result: object): string {
-  const [first] = ((result as { content?: unknown }).content ?? []) as Array<{ text?: string }>;
-  return first?.text ?? '';
-}
 
 /** One series' value in a Prometheus text exposition; undefined when the series is not there. */
 function series(metrics: string, name: string, labels: Record<string, string>): number | undefined {
@@ -161,13 +158,9 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
   });
 
   it('routes calls by prefix to the right upstream', async () => {
-    expect(text(await c.client.callTool({ name: 'files__echo', arguments: { text: 'a' } }))).toBe(
-      'echo(files): a',
-    );
-    expect(text(await c.client.callTool({ name: 'search__echo', arguments: { text: 'b' } }))).toBe(
-      'echo(search): b',
-    );
-    expect(text(await c.client.callTool({ name: 'search__add', arguments: { a: 2, b: 3 } }))).toBe('5');
+    expect(await call(c.client, 'files__echo', { text: 'a' })).toBe('echo(files): a');
+    expect(await call(c.client, 'search__echo', { text: 'b' })).toBe('echo(search): b');
+    expect(await call(c.client, 'search__add', { a: 2, b: 3 })).toBe('5');
   });
 
   it('refuses a hidden tool with an error naming it and why, and an unknown prefix', async () => {
@@ -201,19 +194,11 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
   });
 
   it('delivers sampling and elicitation from both upstreams to the client, and the answers back', async () => {
-    expect(text(await c.client.callTool({ name: 'files__ask_llm', arguments: { q: 'Capital?' } }))).toBe(
-      'llm said: Paris',
-    );
-    expect(text(await c.client.callTool({ name: 'search__ask_llm', arguments: { q: 'Capital?' } }))).toBe(
-      'llm said: Paris',
-    );
+    expect(await call(c.client, 'files__ask_llm', { q: 'Capital?' })).toBe('llm said: Paris');
+    expect(await call(c.client, 'search__ask_llm', { q: 'Capital?' })).toBe('llm said: Paris');
     expect(c.sampled.map((m) => m?.['io.mcpscope/upstream'])).toEqual(['files', 'search']);
-    expect(text(await c.client.callTool({ name: 'files__confirm', arguments: { action: 'go' } }))).toBe(
-      'did go',
-    );
-    expect(text(await c.client.callTool({ name: 'search__confirm', arguments: { action: 'ship' } }))).toBe(
-      'did ship',
-    );
+    expect(await call(c.client, 'files__confirm', { action: 'go' })).toBe('did go');
+    expect(await call(c.client, 'search__confirm', { action: 'ship' })).toBe('did ship');
     // Both at once from each upstream: ids remapped, so the four answers never cross.
     const [a, b] = await Promise.all([
       c.client.callTool({ name: 'files__both', arguments: {} }),
@@ -279,9 +264,7 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
     const missing = tools._meta?.['io.mcpscope/missing'] as Array<{ upstream: string; message: string }>;
     expect(missing.map((m) => m.upstream)).toEqual(['search']);
     expect(missing[0]?.message).toContain('upstream search');
-    expect(text(await c.client.callTool({ name: 'files__echo', arguments: { text: 'still' } }))).toBe(
-      'echo(files): still',
-    );
+    expect(await call(c.client, 'files__echo', { text: 'still' })).toBe('echo(files): still');
     const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(
       series(metrics, 'mcpscope_gateway_upstream_missing_total', { upstream: 'search' }),

@@ -16,15 +16,11 @@ import {
   type RunningFixture,
   type TestClient,
   type V2TestClient,
+  callTool as call,
 } from '../helpers.js';
 
 const V1_SERVER = path.join(path.dirname(V2_SERVER), 'v1Server.mjs');
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
-
-function text(result: object): string {
-  const [first] = ((result as { content?: unknown }).content ?? []) as Array<{ text?: string }>;
-  return first?.text ?? '';
-}
 
 describe('mcpscope gateway: both protocol eras', () => {
   let remote: RunningFixture;
@@ -79,22 +75,12 @@ describe('mcpscope gateway: both protocol eras', () => {
     });
 
     it('routes calls, input-required rounds included, bridged or not', async () => {
-      expect(text(await tc.client.callTool({ name: 'local__echo', arguments: { text: 'a' } }))).toBe(
-        'echo(modern): a',
-      );
-      expect(text(await tc.client.callTool({ name: 'remote__echo', arguments: { text: 'b' } }))).toBe(
-        'echo(modern): b',
-      );
-      expect(text(await tc.client.callTool({ name: 'old__echo', arguments: { text: 'c' } }))).toBe(
-        'echo(legacy): c',
-      );
+      expect(await call(tc.client, 'local__echo', { text: 'a' })).toBe('echo(modern): a');
+      expect(await call(tc.client, 'remote__echo', { text: 'b' })).toBe('echo(modern): b');
+      expect(await call(tc.client, 'old__echo', { text: 'c' })).toBe('echo(legacy): c');
       for (const upstream of ['local', 'remote', 'old']) {
-        expect(
-          text(await tc.client.callTool({ name: `${upstream}__confirm`, arguments: { action: 'go' } })),
-        ).toBe('did go');
-        expect(
-          text(await tc.client.callTool({ name: `${upstream}__ask_llm`, arguments: { q: 'Capital?' } })),
-        ).toBe('llm said: Paris');
+        expect(await call(tc.client, `${upstream}__confirm`, { action: 'go' })).toBe('did go');
+        expect(await call(tc.client, `${upstream}__ask_llm`, { q: 'Capital?' })).toBe('llm said: Paris');
       }
     });
 
@@ -127,13 +113,9 @@ describe('mcpscope gateway: both protocol eras', () => {
       expect(tc.client.getServerVersion()?.name).toBe('mcpscope-gateway');
       const names = (await tc.client.listTools()).tools.map((t) => t.name);
       for (const upstream of ['local', 'remote', 'old', 'next']) expect(names).toContain(`${upstream}__echo`);
-      expect(text(await tc.client.callTool({ name: 'next__echo', arguments: { text: 'n' } }))).toBe(
-        'echo(modern): n',
-      );
-      expect(text(await tc.client.callTool({ name: 'local__echo', arguments: { text: 'l' } }))).toBe(
-        'echo(legacy): l',
-      );
-      expect(text(await tc.client.callTool({ name: 'old__add', arguments: { a: 1, b: 2 } }))).toBe('3');
+      expect(await call(tc.client, 'next__echo', { text: 'n' })).toBe('echo(modern): n');
+      expect(await call(tc.client, 'local__echo', { text: 'l' })).toBe('echo(legacy): l');
+      expect(await call(tc.client, 'old__add', { a: 1, b: 2 })).toBe('3');
     });
   });
 });
