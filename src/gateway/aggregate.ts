@@ -296,11 +296,11 @@ export class AggregateTransport implements Transport {
     }
     const now = performance.now();
     if (member.state === 'down' && now < member.retryAt) {
-      this.#fail(frame, member.unavailable(now));
+      this.#fail(frame, member.down(now));
       return;
     }
     if (member.waiting.length >= MAX_WAITING) {
-      this.#fail(frame, member.unavailable(now));
+      this.#fail(frame, member.unavailable(`${MAX_WAITING} messages already wait for it to open`));
       return;
     }
     member.waiting.push(frame);
@@ -491,7 +491,7 @@ export class AggregateTransport implements Transport {
     if (member.state === 'open') return Promise.resolve();
     if (member.opening) return member.opening;
     const now = performance.now();
-    if (member.state === 'down' && now < member.retryAt) return Promise.reject(member.unavailable(now));
+    if (member.state === 'down' && now < member.retryAt) return Promise.reject(member.down(now));
     member.state = 'opening';
     member.opening = this.#opening(member).finally(() => {
       member.opening = undefined;
@@ -524,7 +524,8 @@ export class AggregateTransport implements Transport {
       if (member.transport === transport) this.#lost(member, transport, e, 'failed');
       throw e;
     }
-    if (member.transport !== transport || this.#closed) throw member.unavailable(performance.now());
+    if (member.transport !== transport || this.#closed)
+      throw member.unavailable('its session closed while it opened');
     member.opened();
     this.#emit(member, 'opened');
     const waiting = member.waiting;
@@ -617,7 +618,7 @@ export class AggregateTransport implements Transport {
   /** Ask one open (or opening) upstream; resolves with its answer, rejects when it fails or times out. */
   #ask(member: Member, method: string, params: Json, like: Frame | undefined): Promise<Frame> {
     const transport = member.transport;
-    if (!transport) return Promise.reject(member.unavailable(performance.now()));
+    if (!transport) return Promise.reject(member.unavailable('it is not open'));
     const id = this.#nextId();
     const frame = outbound({ jsonrpc: '2.0', id, method, params }, like);
     return new Promise<Frame>((resolve, reject) => {

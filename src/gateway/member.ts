@@ -90,14 +90,25 @@ export class Member {
     });
   }
 
-  /** The error for a request this upstream cannot take now. */
-  unavailable(now: number): McpscopeError {
-    const why = this.error ? this.error.message : 'it is not open';
+  /** The refusal of a request while it is down and not yet to be opened again. */
+  down(now: number): McpscopeError {
+    const why = this.error ? this.error.message : 'it could not be opened';
     const wait = Math.max(0, Math.round(this.retryAt - now));
     return new McpscopeError(
-      'GATEWAY_UPSTREAM_UNAVAILABLE',
-      `upstream ${this.def.name} is unavailable (${why}); the gateway tries it again ${wait > 0 ? `in ${wait} ms` : 'at the next request'}. Its tools fail meanwhile; the other upstreams' still work`,
+      'GATEWAY_UPSTREAM_DOWN',
+      `upstream ${this.def.name} is down (${why}); the gateway opens it again at the first request after ${wait} ms. Its tools fail meanwhile; the other upstreams' work`,
       { cause: this.error, details: { upstream: this.def.name, retryAfterMs: wait } },
+    );
+  }
+
+  /** The error for a request that cannot reach it: it closed, or too much waits for it to open. */
+  unavailable(why: string): McpscopeError {
+    return new McpscopeError(
+      'GATEWAY_UPSTREAM_UNAVAILABLE',
+      `upstream ${this.def.name} is unavailable: ${why}`,
+      {
+        details: { upstream: this.def.name },
+      },
     );
   }
 }

@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'BRIDGE_ROUNDS_EXCEEDED'
   | 'BRIDGE_HANDSHAKE_FAILED'
   | 'GATEWAY_UPSTREAM_UNAVAILABLE'
+  | 'GATEWAY_UPSTREAM_DOWN'
   | 'GATEWAY_UNKNOWN_NAME'
   | 'GATEWAY_NAME_HIDDEN'
   | 'GATEWAY_UNKNOWN_RESOURCE'
@@ -182,6 +183,9 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
     upstreamFailure: 'unavailable',
     side: 'upstream',
   },
+  // gateway: the upstream went down and is not tried again before `retryAfterMs`: refused without asking
+  // it (what took it down was counted then), as the circuit breaker refuses.
+  GATEWAY_UPSTREAM_DOWN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
   // gateway: a tool or prompt name without a known `<upstream><separator>` prefix.
   GATEWAY_UNKNOWN_NAME: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
   // gateway: a tool or prompt the configuration hides (allow / deny globs).

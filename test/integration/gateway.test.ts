@@ -18,6 +18,7 @@ import {
 import {
   V2_SERVER,
   adminUrlFrom,
+  childrenOf,
   spawnCli,
   startFixture,
   startListening,
@@ -250,6 +251,19 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
       items: Array<{ name: string }>;
     };
     expect(stats.items.map((i) => i.name).sort()).toEqual(['files', 'search']);
+  });
+
+  it('opens a crashed stdio upstream again at the next request after its backoff', async () => {
+    const changed = c.changed.length;
+    const [pid] = childrenOf(gateway.proc.pid as number);
+    process.kill(pid as number, 'SIGKILL');
+    const attempt = (): Promise<string> =>
+      call(c.client, 'files__echo', { text: 'again' }).catch((e: unknown) => (e as Error).message);
+    await expect.poll(attempt, { timeout: 5_000, interval: 50 }).toContain('upstream files');
+    await expect.poll(attempt, { timeout: 10_000, interval: 200 }).toBe('echo(files): again');
+    // Announced as it went, and as it came back.
+    expect(c.changed.length).toBeGreaterThanOrEqual(changed + 2);
+    expect(await call(c.client, 'search__echo', { text: 'meanwhile' })).toBe('echo(search): meanwhile');
   });
 
   // Last: the HTTP upstream goes away for good.
