@@ -247,6 +247,9 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
     expect(series(metrics, 'mcpscope_gateway_upstream_up', { upstream: 'search' })).toBe(1);
     expect(series(metrics, 'mcpscope_circuit_breaker_state', { upstream: 'search' })).toBe(0);
     expect(series(metrics, 'mcpscope_tool_calls_total', { tool: 'files__echo', status: 'ok' })).toBe(1);
+    const ready = await fetch(`${admin}/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { reason: string }).reason).toContain('files, search');
     const stats = (await (await fetch(`${admin}/stats/upstreams`)).json()) as {
       items: Array<{ name: string }>;
     };
@@ -279,6 +282,10 @@ describe('mcpscope gateway: a stdio and an HTTP upstream', () => {
     expect(missing.map((m) => m.upstream)).toEqual(['search']);
     expect(missing[0]?.message).toContain('upstream search');
     expect(await call(c.client, 'files__echo', { text: 'still' })).toBe('echo(files): still');
+    // Ready while the stdio upstream serves; the reason names the one that does not answer.
+    const ready = await fetch(`${admin}/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { reason: string }).reason).toContain('unreachable');
     const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(
       series(metrics, 'mcpscope_gateway_upstream_missing_total', { upstream: 'search' }),
