@@ -29,6 +29,9 @@ import { BreakerStage } from './stages/breakerStage.js';
 import type { InterceptStage } from './stages/interceptStage.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
+import { AuthStage } from './stages/authStage.js';
+import type { AuthOptions } from './auth/options.js';
+import type { ResourceServer } from './auth/resourceServer.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import type { RedactionOptions } from './tape/redact.js';
@@ -159,6 +162,11 @@ export interface ProxyOptions {
   breaker?: CircuitBreakerOptions | false;
   /** Token-bucket rate limits on client requests. Default none. */
   rateLimits?: RateLimitOptions | null;
+  /**
+   * 'http': mcpscope as an OAuth 2.1 resource server (see src/auth): every request needs a valid bearer
+   * token from this issuer for this audience. Default none (no authorization).
+   */
+  auth?: AuthOptions;
   /** On shutdown(), time in-flight requests get before they are failed, ms. Default 10,000. */
   shutdownGraceMs?: number;
   /** Extra pipeline stages, run after the built-in ones, in order. */
@@ -243,11 +251,14 @@ function buildStages(
   feed: Feed | undefined,
   upstream: string,
   intercept: InterceptStage | undefined,
+  auth: AuthStage | undefined,
 ): Stage[] {
   const stages: Stage[] = [];
-  // Transformers: trace context first (its request span must cover what later stages do); rate limits
-  // before the breaker (a refused request says nothing about the upstream); then the user's.
+  // Transformers: trace context first (its request span must cover what later stages do); authorization
+  // next (a request without the scopes it needs spends no rate and shows as refused); rate limits before
+  // the breaker (a refused request says nothing about the upstream); then the user's.
   if (tracing) stages.push(tracing.propagate);
+  if (auth) stages.push(auth);
   if (options.rateLimits) stages.push(new RateLimitStage(options.rateLimits, metrics, logger));
   // Interception after the limits (a mocked request is still a request), before the breaker (what a rule
   // answers or holds says nothing about the upstream).
@@ -298,6 +309,22 @@ async function interceptStage(
       throw new McpscopeError('CONFIG_INVALID', `--rules ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/**
+ * The OAuth resource server, loaded only when authorization is on (jose is not paid for otherwise), and only
+ * for an HTTP listener: a stdio client has no token to present.
+ */
+async function authorization(options: ProxyOptions, logger: Logger): Promise<ResourceServer | undefined> {
+  if (!options.auth) return undefined;
+  if (options.inbound !== 'http') {
+    logger.warn('auth is set but clients connect over stdio, which carries no tokens: it is not used');
+    return undefined;
+  }
+  const { ResourceServer } = await import('./auth/resourceServer.js');
+  const server = new ResourceServer({ auth: options.auth, endpointPath: options.path ?? '/mcp', logger });
+  server.start();
+  return server;
 }
 
 /** Build and start a proxy: the same pipeline whatever the ends. */
@@ -410,8 +437,21 @@ async function build(
     options.breaker === false || 'tape' in upstream
       ? undefined
       : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
+  const resourceServer = await authorization(options, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName, intercept),
+    buildStages(
+      options,
+      logger,
+      metrics,
+      tracing,
+      stats,
+      recorder,
+      breaker,
+      feed,
+      upstreamName,
+      intercept,
+      resourceServer && new AuthStage(resourceServer),
+    ),
     logger,
     {
       holdTimeoutMs: options.holdTimeoutMs,
@@ -499,6 +539,7 @@ async function build(
       legacySse: options.legacySse ?? true,
       webSocket: options.webSocket ?? true,
       onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
+      auth: resourceServer,
     });
   }
 

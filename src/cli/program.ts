@@ -138,6 +138,11 @@ export async function run(
             tools: config.rateLimitTools,
           }
         : null,
+    // Loaded only when asked for: the resource server and its JOSE library stay out of other runs.
+    auth:
+      config.auth === undefined
+        ? undefined
+        : await (await import('../auth/options.js')).loadAuthOptions(config.auth),
     logMessages: config.logMessages,
     redaction: {
       enabled: config.redact,

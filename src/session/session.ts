@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
@@ -40,6 +41,8 @@ export interface ClientConnection {
   headers?: Record<string, string | string[] | undefined>;
   /** The URL the client reached mcpscope at (HTTP wires), without its query. */
   endpoint?: string;
+  /** With authorization on: who the token of the request that opened the session speaks for. */
+  principal?: Principal;
 }
 
 export interface PeerInfo {

@@ -96,6 +96,7 @@ export class RecorderStage implements ObserverStage {
         remoteAddress: client.remoteAddress,
         headers: client.headers && this.#redactor.headers(client.headers),
         ...(client.endpoint === undefined ? {} : { endpoint: this.#redactor.text(client.endpoint) }),
+        ...(client.principal === undefined ? {} : { subject: this.#redactor.text(client.principal.label) }),
       },
       redaction: this.#redactor.describe(),
     };
