@@ -161,6 +161,13 @@ export class ResourceServer {
    * AUTH_UNAVAILABLE (503) when the authorization server cannot be asked.
    */
   async authenticate(req: IncomingMessage): Promise<McpscopeError | undefined> {
+    const err = await this.#check(req);
+    // Why a token was refused, for whoever runs mcpscope; never the token (nor the header).
+    if (err) this.#logger.debug({ code: err.code, remoteAddress: req.socket.remoteAddress }, err.message);
+    return err;
+  }
+
+  async #check(req: IncomingMessage): Promise<McpscopeError | undefined> {
     const header = req.headers.authorization;
     if (header === undefined || header === '') {
       return this.#unauthorized(
