@@ -332,28 +332,23 @@ export class ResourceServer {
     const failed = this.#keysFailure;
     if (failed && Date.now() - failed.at < DISCOVERY_RETRY_MS) return Promise.reject(failed.err);
     if (this.#keys) return this.#keys;
-    const keys = this.#lookUpKeys();
+    const keys = this.#lookUpKeys().catch((err: unknown) => {
+      const e =
+        err instanceof McpscopeError
+          ? err
+          : new McpscopeError(
+              'AUTH_UNAVAILABLE',
+              `cannot locate the keys of ${this.#auth.issuer}: ${String(err)}`,
+              {
+                cause: err,
+                details: { retryAfterMs: DISCOVERY_RETRY_MS },
+              },
+            );
+      if (this.#keys === keys) this.#keys = undefined;
+      this.#keysFailure = { at: Date.now(), err: e };
+      throw e;
+    });
     this.#keys = keys;
-    keys.then(
-      () => (this.#keysFailure = undefined),
-      (err: unknown) => {
-        if (this.#keys === keys) this.#keys = undefined;
-        this.#keysFailure = {
-          at: Date.now(),
-          err:
-            err instanceof McpscopeError
-              ? err
-              : new McpscopeError(
-                  'AUTH_UNAVAILABLE',
-                  `cannot locate the keys of ${this.#auth.issuer}: ${String(err)}`,
-                  {
-                    cause: err,
-                    details: { retryAfterMs: DISCOVERY_RETRY_MS },
-                  },
-                ),
-        };
-      },
-    );
     return keys;
   }
 
