@@ -500,7 +500,8 @@ describe('forward http as an OAuth resource server (a real authorization server,
     });
     expect(sse.status).toBe(200);
     const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
-    const first = new TextDecoder().decode((await reader.read()).value);
+    let first = '';
+    while (!/data: \S+\n/.test(first)) first += new TextDecoder().decode((await reader.read()).value);
     const endpoint = /data: (\S+)/.exec(first)?.[1] as string;
     const messages = new URL(endpoint, url).href;
     const other = await clientToken(issuer, url, 'mcp', 'svc-other');
