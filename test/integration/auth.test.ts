@@ -284,6 +284,10 @@ describe('forward http as an OAuth resource server (a real authorization server,
     });
     expect(upgrade.status).toBe(401);
     expect(upgrade.challenge).toContain(`resource_metadata="${metadata}"`);
+    // Origin and Host are checked first: a foreign page is refused as such, token or not.
+    const page = await post(url, INIT, { origin: 'https://evil.example' });
+    expect(page.status).toBe(403);
+    expect((await errorOf(page)).data.code).toBe('ORIGIN_FORBIDDEN');
     // A Basic credential is not a bearer token.
     const basic = await post(url, INIT, { authorization: 'Basic c3ZjOnN2Yy1zZWNyZXQ=' });
     expect(basic.status).toBe(401);
