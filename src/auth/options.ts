@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { McpscopeError } from '../jsonrpc/errors.js';
+import { parseYaml } from '../config/yaml.js';
 
 /** Clock skew allowed on a token's `exp`, `nbf` and `iat` (30 s). */
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
@@ -75,7 +76,7 @@ export async function loadAuthOptions(value: string | Record<string, unknown>): 
   }
   let doc: unknown;
   try {
-    doc = (await import('yaml')).parse(text);
+    doc = parseYaml(text);
   } catch (err) {
     throw new McpscopeError(
       'CONFIG_INVALID',
