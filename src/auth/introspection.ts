@@ -4,6 +4,12 @@ import { AUTH_SERVER_TIMEOUT_MS, DISCOVERY_RETRY_MS } from './issuer.js';
 
 /** An active token's introspection answer is reused for at most this long (30 s), and never past its `exp`. */
 export const INTROSPECTION_CACHE_MS = 30_000;
+/**
+ * An inactive token's answer is reused for this long (60 s): a token does not come back to life, and a
+ * client retrying a dead token (or a flood of them) should not cost a round trip to the authorization server
+ * each time.
+ */
+export const INACTIVE_CACHE_MS = 60_000;
 /** Introspection answers kept at once; the oldest goes first (10,000). */
 export const MAX_INTROSPECTION_CACHE = 10_000;
 
@@ -24,12 +30,14 @@ function basic(id: string, secret: string): string {
 
 /**
  * RFC 7662 token introspection for opaque tokens, authenticated with mcpscope's client credentials
- * (client_secret_basic). Active answers are cached by a digest of the token (never the token), briefly.
+ * (client_secret_basic). Answers are cached by a digest of the token (never the token), briefly, and one
+ * token asked about again while its question is out waits for that answer instead of asking again.
  */
 export class Introspector {
   readonly #url: string;
   readonly #authorization: string;
   readonly #cache = new Map<string, { result: IntrospectionResult; until: number }>();
+  readonly #inFlight = new Map<string, Promise<IntrospectionResult>>();
 
   constructor(options: IntrospectionOptions) {
     this.#url = options.url;
@@ -43,6 +51,15 @@ export class Introspector {
     const hit = this.#cache.get(key);
     if (hit && hit.until > now) return hit.result;
     if (hit) this.#cache.delete(key);
+    let asking = this.#inFlight.get(key);
+    if (!asking) {
+      asking = this.#ask(token, key, now).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, asking);
+    }
+    return asking;
+  }
+
+  async #ask(token: string, key: string, now: number): Promise<IntrospectionResult> {
     let res: Response;
     try {
       res = await fetch(this.#url, {
@@ -67,14 +84,15 @@ export class Introspector {
     const result = (await res.json().catch(() => undefined)) as IntrospectionResult | undefined;
     if (result === null || typeof result !== 'object')
       throw this.#unavailable('its answer is not a JSON object');
-    if (result.active === true) {
-      const exp = typeof result.exp === 'number' ? result.exp * 1000 : Infinity;
-      const until = Math.min(now + INTROSPECTION_CACHE_MS, exp);
+    const exp = typeof result.exp === 'number' ? result.exp * 1000 : Infinity;
+    const until =
+      result.active === true ? Math.min(now + INTROSPECTION_CACHE_MS, exp) : now + INACTIVE_CACHE_MS;
+    if (until > now) {
       if (this.#cache.size >= MAX_INTROSPECTION_CACHE) {
         const oldest = this.#cache.keys().next().value;
         if (oldest !== undefined) this.#cache.delete(oldest);
       }
-      if (until > now) this.#cache.set(key, { result, until });
+      this.#cache.set(key, { result, until });
     }
     return result;
   }

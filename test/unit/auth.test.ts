@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Introspector } from '../../src/auth/introspection.js';
 import { metadataUrls } from '../../src/auth/issuer.js';
 import { authSchema, loadAuthOptions, type AuthInput } from '../../src/auth/options.js';
 import { MAX_SUBJECT_LABEL_CHARS, subjectLabel, type Principal } from '../../src/auth/principal.js';
@@ -190,5 +191,40 @@ describe('the resource server', () => {
       expect((await rs.authenticate(request('Bearer opaque')))?.message).toContain('not a JWT');
       expect(hits).toBe(before);
     });
+  });
+});
+
+describe('token introspection', () => {
+  it('asks once for a token asked about again, whether its answer is pending, active or inactive', async () => {
+    const asked: string[] = [];
+    const server: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const token = new URLSearchParams(body).get('token') ?? '';
+        asked.push(token);
+        // Answers come a little late, so that questions overlap.
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(token === 'live' ? { active: true, sub: 'alice' } : { active: false }));
+        }, 50);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as { port: number };
+      const introspector = new Introspector({
+        url: `http://127.0.0.1:${port}/introspect`,
+        clientId: 'mcpscope',
+        clientSecret: 'secret',
+      });
+      const live = await Promise.all(Array.from({ length: 5 }, () => introspector.introspect('live')));
+      expect(live.every((r) => r.active === true && r.sub === 'alice')).toBe(true);
+      for (let i = 0; i < 3; i++) expect((await introspector.introspect('dead')).active).toBe(false);
+      expect((await introspector.introspect('live')).sub).toBe('alice');
+      expect(asked).toEqual(['live', 'dead']);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
