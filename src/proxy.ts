@@ -17,6 +17,7 @@ import type { Stage } from './pipeline/stage.js';
 import { ProcessManager, commandProblem } from './process/processManager.js';
 import type { Session } from './session/session.js';
 import { SessionManager } from './session/sessionManager.js';
+import { DriftWatchStage } from './stages/driftWatchStage.js';
 import { LogMessagesStage } from './stages/logMessages.js';
 import type { HttpListener, UpstreamFactory } from './transport/httpListener.js';
 import type { HttpUpstream, UpstreamTransport } from './transport/httpUpstream.js';
@@ -28,6 +29,9 @@ import { BreakerStage } from './stages/breakerStage.js';
 import type { InterceptStage } from './stages/interceptStage.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
+import { AuthStage } from './stages/authStage.js';
+import type { AuthOptions } from './auth/options.js';
+import type { ResourceServer } from './auth/resourceServer.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import type { RedactionOptions } from './tape/redact.js';
@@ -161,6 +165,11 @@ export interface ProxyOptions {
   breaker?: CircuitBreakerOptions | false;
   /** Token-bucket rate limits on client requests. Default none. */
   rateLimits?: RateLimitOptions | null;
+  /**
+   * 'http': mcpscope as an OAuth 2.1 resource server (see src/auth): every request needs a valid bearer
+   * token from this issuer for this audience. Default none (no authorization).
+   */
+  auth?: AuthOptions;
   /** On shutdown(), time in-flight requests get before they are failed, ms. Default 10,000. */
   shutdownGraceMs?: number;
   /** Extra pipeline stages, run after the built-in ones, in order. */
@@ -173,11 +182,6 @@ export interface ProxyOptions {
   logger?: Logger;
   /** For 'stdio': the client's streams. Default process.stdin / fd 1. */
   stdio?: { input?: Readable; output?: Writable };
-  /**
-   * The gateway config's `auth` block (an OAuth resource server in front of the endpoint), handed to the
-   * HTTP listener, which enforces it (src/auth). Default none.
-   */
-  auth?: Record<string, unknown>;
 }
 
 export interface ProxyHandle {
@@ -252,11 +256,14 @@ function buildStages(
   feed: Feed | undefined,
   upstream: string,
   intercept: InterceptStage | undefined,
+  auth: AuthStage | undefined,
 ): Stage[] {
   const stages: Stage[] = [];
-  // Transformers: trace context first (its request span must cover what later stages do); rate limits
-  // before the breaker (a refused request says nothing about the upstream); then the user's.
+  // Transformers: trace context first (its request span must cover what later stages do); authorization
+  // next (a request without the scopes it needs spends no rate and shows as refused); rate limits before
+  // the breaker (a refused request says nothing about the upstream); then the user's.
   if (tracing) stages.push(tracing.propagate);
+  if (auth) stages.push(auth);
   if (options.rateLimits) stages.push(new RateLimitStage(options.rateLimits, metrics, logger));
   // Interception after the limits (a mocked request is still a request), before the breaker (what a rule
   // answers or holds says nothing about the upstream).
@@ -265,6 +272,9 @@ function buildStages(
   if (options.stages) stages.push(...options.stages);
   // Observers last, so they see the final verdict of every transformer.
   if (metrics) stages.push(new MetricsStage(metrics, upstream));
+  // A server whose tools change mid-run: counted and logged once. One check per message; with metrics
+  // off it goes too, so that a proxy with no stages keeps its direct path.
+  if (metrics) stages.push(new DriftWatchStage(metrics, logger));
   if (stats) stages.push(stats);
   if (tracing) stages.push(tracing.observe);
   if (recorder) stages.push(recorder);
@@ -318,6 +328,22 @@ async function gatewayReady(gateway: Gateway, breaker: BreakerStage | undefined)
   const probe = await gateway.probe();
   const reason = open.length > 0 ? `${probe.reason}; circuit breaker open: ${open.join(', ')}` : probe.reason;
   return { ready: probe.ready, reason };
+}
+
+/**
+ * The OAuth resource server, loaded only when authorization is on (jose is not paid for otherwise), and only
+ * for an HTTP listener: a stdio client has no token to present.
+ */
+async function authorization(options: ProxyOptions, logger: Logger): Promise<ResourceServer | undefined> {
+  if (!options.auth) return undefined;
+  if (options.inbound !== 'http') {
+    logger.warn('auth is set but clients connect over stdio, which carries no tokens: it is not used');
+    return undefined;
+  }
+  const { ResourceServer } = await import('./auth/resourceServer.js');
+  const server = new ResourceServer({ auth: options.auth, endpointPath: options.path ?? '/mcp', logger });
+  server.start();
+  return server;
 }
 
 /** Build and start a proxy: the same pipeline whatever the ends. */
@@ -458,8 +484,21 @@ async function build(
             upstreamOf: (frame, session) => gateway.upstreamOf(frame, session),
           },
         );
+  const resourceServer = await authorization(options, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName, intercept),
+    buildStages(
+      options,
+      logger,
+      metrics,
+      tracing,
+      stats,
+      recorder,
+      breaker,
+      feed,
+      upstreamName,
+      intercept,
+      resourceServer && new AuthStage(resourceServer),
+    ),
     logger,
     {
       holdTimeoutMs: options.holdTimeoutMs,
@@ -545,13 +584,13 @@ async function build(
       // In front of an HTTP server, that server checks its headers; a bridged one may be an older server.
       // The gateway renames what it routes, so it is the server that checks.
       checkModernHeaders: !('url' in upstream) || bridging,
-      auth: options.auth,
       sessions,
       upstream: factory,
       logger,
       legacySse: options.legacySse ?? true,
       webSocket: options.webSocket ?? true,
       onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
+      auth: resourceServer,
     });
   }
 

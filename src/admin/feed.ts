@@ -60,6 +60,8 @@ interface FeedSession {
   bridge: string | undefined;
   client: { name?: string; version?: string } | undefined;
   server: { name?: string; version?: string } | undefined;
+  /** With authorization on: the bounded label of the token subject that opened the session. */
+  readonly subject: string | undefined;
   requests: number;
   errors: number;
   lastActivity: number;
@@ -120,6 +122,7 @@ export class Feed implements ObserverStage {
       bridge: undefined,
       client: undefined,
       server: undefined,
+      subject: session.client?.principal && this.#redactor.text(session.client.principal.label),
       requests: 0,
       errors: 0,
       lastActivity: Date.now(),
@@ -298,6 +301,7 @@ export class Feed implements ObserverStage {
       server: s.server
         ? { name: String(s.server.name ?? ''), version: String(s.server.version ?? '') }
         : null,
+      subject: s.subject ?? null,
       requests: s.requests,
       errors: s.errors,
       lastActivity: iso(s.lastActivity),

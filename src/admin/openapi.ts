@@ -563,6 +563,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             'closeReason',
             'client',
             'server',
+            'subject',
             'requests',
             'errors',
             'lastActivity',
@@ -583,6 +584,11 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             closeReason: { type: ['string', 'null'] },
             client: { $ref: '#/components/schemas/FeedPeer' },
             server: { $ref: '#/components/schemas/FeedPeer' },
+            subject: {
+              type: ['string', 'null'],
+              description:
+                'With --auth-config: the subject (sub) of the access token that opened the session, cut to 64 characters with a digest when longer; never the token',
+            },
             requests: int,
             errors: int,
             lastActivity: { type: 'string', format: 'date-time' },

@@ -10,6 +10,8 @@ import type { ProxyOptions, UpstreamOptions } from '../proxy.js';
 import { VERSION } from '../version.js';
 import type { MatchMode } from '../tape/match.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
+import type { ChangeKind } from '../tape/drift.js';
+import { failOnOption } from './drift.js';
 import { statsCommand } from './stats.js';
 import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
@@ -85,7 +87,6 @@ export async function run(
   inbound: 'stdio' | 'http',
   upstream: UpstreamOptions,
   config: Config,
-  auth?: Record<string, unknown>,
 ): Promise<never> {
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
   if (
@@ -146,6 +147,11 @@ export async function run(
             tools: config.rateLimitTools,
           }
         : null,
+    // Loaded only when asked for: the resource server and its JOSE library stay out of other runs.
+    auth:
+      config.auth === undefined
+        ? undefined
+        : await (await import('../auth/options.js')).loadAuthOptions(config.auth),
     logMessages: config.logMessages,
     redaction: {
       enabled: config.redact,
@@ -190,7 +196,6 @@ export async function run(
         }
       : false,
     logger,
-    auth,
   };
   const { createProxy } = await import('../proxy.js');
   const proxy = await createProxy(options);
@@ -279,7 +284,8 @@ function gatewayCommand(): Command {
     const path = self.opts<{ config: string }>().config;
     const { loadGatewayConfig } = await import('../gateway/config.js');
     const gateway = loadGatewayConfig(path);
-    const file = { ...gateway.settings, ...gateway.listen };
+    // The auth block is the `auth` setting's value (src/auth validates it); --auth-config wins over it.
+    const file = { ...gateway.settings, ...gateway.listen, ...(gateway.auth ? { auth: gateway.auth } : {}) };
     const config = resolveConfig(givenValues(self, entries), file, path);
     await run(
       'http',
@@ -291,7 +297,6 @@ function gatewayCommand(): Command {
         },
       },
       config,
-      gateway.auth,
     );
   });
   return cmd;
@@ -320,6 +325,7 @@ function replayCommand(): Command {
     .option('--ignore <path>', 'with --against: leave this path out of comparisons (repeatable)', list)
     .option('--timeout-ms <ms>', 'with --against: time the live server gets per request', '30000')
     .option('--json', 'with --against: print the report as JSON', false)
+    .addOption(failOnOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mcpscope replay ./tapes/20261125T101502Z-1a2b3c4d.tape.jsonl\n' +
@@ -339,6 +345,7 @@ function replayCommand(): Command {
       ignore?: string[];
       timeoutMs: string;
       json: boolean;
+      failOn: ChangeKind;
     }>();
     const config = settings(self, entries, opts.config);
     const path = await resolveTape(arg, opts.dir);
@@ -352,6 +359,7 @@ function replayCommand(): Command {
         timeoutMs: Number(opts.timeoutMs),
         ignore: opts.ignore ?? [],
         json: opts.json,
+        failOn: opts.failOn,
         logger,
       });
       process.exit(code);

@@ -120,6 +120,7 @@ export function rulesCommand(): Command {
             streaming: false,
             upstream: undefined,
             route: undefined,
+            trace: undefined,
           };
         }
         if (opts.direction !== undefined && opts.direction !== 'request' && opts.direction !== 'response') {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminDefaults.js';
 import { DEFAULT_FEED_BODY_BYTES, DEFAULT_FEED_CLOSED_SESSIONS, DEFAULT_FEED_EVENTS } from '../admin/feed.js';
+import { authSetting } from '../auth/options.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import {
@@ -145,6 +146,13 @@ export const SETTINGS = table({
     type: z.array(z.string().toLowerCase()).default([]),
     commands: HTTP,
     parse: list,
+  },
+  auth: {
+    flag: '--auth-config <file>',
+    help: 'require OAuth access tokens (mcpscope as an OAuth 2.1 resource server): a YAML or JSON file with issuer, audience, scopes, …',
+    type: authSetting.optional(),
+    commands: HTTP,
+    docs: 'see docs/auth.md; in a config file, the `auth` block itself or a file name',
   },
   httpHeadersTimeoutMs: {
     flag: '--http-headers-timeout-ms <ms>',
@@ -320,7 +328,7 @@ export const SETTINGS = table({
   },
   rateLimitClientKey: {
     flag: '--rate-limit-client-key <key>',
-    help: 'what a client is: session, address (remote IP) or subject (bearer credential)',
+    help: 'what a client is: session, address (remote IP) or subject (the token subject with --auth-config, else the bearer credential)',
     type: z.enum(['session', 'address', 'subject']).default('session'),
     commands: ALL,
   },
