@@ -646,3 +646,77 @@ describe('authorization in front of a stdio server, from a config file', () => {
     await res.text();
   });
 });
+
+describe('the gateway as an OAuth resource server (its config’s auth block)', () => {
+  it('refuses requests without a token, checks tool scopes on prefixed names, and no upstream sees the token', async () => {
+    const [as, web] = await Promise.all([startFixture('authServer.mjs'), startFixture('httpServer.mjs')]);
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-gateway-auth-'));
+    let gateway: RunningCli | undefined;
+    try {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/mcp`;
+      writeFileSync(
+        join(dir, 'gateway.yaml'),
+        [
+          `listen: { host: 127.0.0.1, port: ${port}, path: /mcp }`,
+          'upstreams:',
+          '  local:',
+          `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EXAMPLE)}]`,
+          '  web:',
+          `    url: ${web.url}`,
+          'auth:',
+          `  issuer: ${as.url}`,
+          `  audience: ${url}`,
+          '  scopes: [mcp]',
+          '  toolScopes: { "web__who*": ["files:read"] }',
+          '',
+        ].join('\n'),
+      );
+      gateway = await startListening(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-admin']);
+      // No token: 401 naming where to learn how to get one; the metadata itself needs none.
+      const refused = await post(url, INIT);
+      expect(refused.status).toBe(401);
+      const metadataUrl = challenge(refused).resource_metadata as string;
+      const metadata = (await (await fetch(metadataUrl)).json()) as { resource: string };
+      expect(metadata.resource).toBe(url);
+
+      const connect = async (scope: string): Promise<Client> => {
+        const provider = new ClientCredentialsProvider({
+          clientId: 'svc',
+          clientSecret: 'svc-secret',
+          scope,
+          expectedIssuer: as.url,
+        });
+        const saveTokens = provider.saveTokens.bind(provider);
+        provider.saveTokens = (tokens: OAuthTokens) => {
+          sent.push(tokens.access_token);
+          saveTokens(tokens);
+        };
+        const client = new Client({ name: 'gateway-client', version: '1.0.0' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: provider }));
+        return client;
+      };
+      const narrow = await connect('mcp');
+      const names = (await narrow.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['local__add', 'web__echo', 'web__whoami']));
+      expect(text(await narrow.callTool({ name: 'web__echo', arguments: { message: 'via' } }))).toBe('via');
+      // toolScopes match the names clients see.
+      await expect(narrow.callTool({ name: 'web__whoami', arguments: {} })).rejects.toThrow(/403/);
+      await narrow.close();
+      const wide = await connect('mcp files:read');
+      expect(text(await wide.callTool({ name: 'web__whoami', arguments: {} }))).toBe('null');
+      expect(text(await wide.callTool({ name: 'local__add', arguments: { a: 2, b: 3 } }))).toBe('5');
+      const seen = text(await wide.callTool({ name: 'web__headers', arguments: {} }));
+      for (const token of sent) expect(seen).not.toContain(token);
+      expect(seen.toLowerCase()).not.toContain('bearer');
+      await wide.close();
+    } finally {
+      if (gateway) {
+        expect(await gateway.stop()).toBe(0);
+        for (const token of sent) expect(gateway.stderr()).not.toContain(token);
+      }
+      await Promise.all([as.stop(), web.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
