@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
 // npm run bench [-- --quick] [-- --only name,name] [-- --rounds N] [-- --idle-only] [-- --idle 1000,10000]
+//               [-- --idle-flags "--no-feed"]
 //               [-- --stages-only] [-- --cold-start-only] [-- --cold-starts N]
 //
 // Measures, in one run and on loopback only, an SDK client calling an `echo` tool that returns at once:
@@ -43,6 +44,8 @@ const arg = (name) => {
   return i === -1 ? undefined : argv[i + 1];
 };
 const ONLY = arg('--only')?.split(',');
+/** Extra mcpscope flags for the idle-sessions scenario, e.g. --idle-flags "--no-feed" (what a part costs). */
+const IDLE_FLAGS = arg('--idle-flags')?.split(' ').filter(Boolean) ?? [];
 const IDLE_ONLY =
   argv.includes('--idle-only') || argv.includes('--stats-only') || argv.includes('--cold-start-only');
 const STAGES_ONLY = argv.includes('--stages-only');
@@ -55,12 +58,14 @@ const CFG = {
   conc: QUICK ? 1_600 : 8_000,
   concurrency: 8,
   big: QUICK ? 60 : 400,
+  huge: QUICK ? 12 : 60,
   setups: QUICK ? 3 : 15,
   idle: arg('--idle') ? arg('--idle').split(',').map(Number) : QUICK ? [1_000] : [1_000, 10_000],
   coldStarts: Number(arg('--cold-starts') ?? (QUICK ? 6 : 10)),
 };
 const SMALL = 'x'.repeat(100);
 const BIG = 'x'.repeat(100 * 1024);
+const HUGE = 'x'.repeat(1024 * 1024);
 
 const progress = (msg) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
@@ -407,19 +412,32 @@ async function runTarget(target) {
     const cpuPerCall = (cpuMicros(pid) - cpu0) / CFG.seq;
     const conc = await concurrent(client, CFG.conc, CFG.concurrency, SMALL);
     // A path may refuse large bodies: that is a result, not a crash of the bench.
-    let bigP50 = NaN;
-    let bigError;
-    try {
-      bigP50 = (await sequential(client, CFG.big, BIG)).p50;
-    } catch (err) {
-      // Express answers with an HTML page: keep its <pre> text.
-      const pre = /<pre>([^<]*)<\/pre>/.exec(err.message)?.[1];
-      bigError = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
-      progress(`  100 kB calls failed: ${bigError}`);
-    }
+    const large = async (calls, text, label) => {
+      try {
+        return { p50: (await sequential(client, calls, text)).p50 };
+      } catch (err) {
+        // Express answers with an HTML page: keep its <pre> text.
+        const pre = /<pre>([^<]*)<\/pre>/.exec(err.message)?.[1];
+        const error = (pre ?? err.message).replace(/\s+/g, ' ').slice(0, 120);
+        progress(`  ${label} calls failed: ${error}`);
+        return { p50: NaN, error };
+      }
+    };
+    const big = await large(CFG.big, BIG, '100 kB');
+    const huge = await large(CFG.huge, HUGE, '1 MB');
     const rssBytes = rss(pid);
     await client.close().catch(() => undefined);
-    return { ...seq, cpuPerCall, conc, bigP50, bigError, setupMs: percentile(setups, 0.5), rssBytes };
+    return {
+      ...seq,
+      cpuPerCall,
+      conc,
+      bigP50: big.p50,
+      bigError: big.error,
+      hugeP50: huge.p50,
+      hugeError: huge.error,
+      setupMs: percentile(setups, 0.5),
+      rssBytes,
+    };
   } finally {
     await running?.stop();
   }
@@ -428,7 +446,10 @@ async function runTarget(target) {
 /** Hold many idle sessions open through `forward http` (in front of one HTTP upstream) and weigh them. */
 async function idleSessions(count) {
   const up = await echoHttp();
-  const proxy = await mcpscopeHttp(['--max-sessions', String(count + 10)], ['--upstream', up.url]);
+  const proxy = await mcpscopeHttp(
+    ['--max-sessions', String(count + 10), ...IDLE_FLAGS],
+    ['--upstream', up.url],
+  );
   const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   const init = JSON.stringify({
@@ -602,7 +623,7 @@ async function main() {
   }
   progress(
     `mcpscope bench${QUICK ? ' (quick)' : ''}: ${TARGETS.length} paths × ${CFG.rounds} rounds; ` +
-      `${CFG.seq} sequential + ${CFG.conc} ${CFG.concurrency}-concurrent + ${CFG.big} 100 kB calls each`,
+      `${CFG.seq} sequential + ${CFG.conc} ${CFG.concurrency}-concurrent + ${CFG.big} 100 kB + ${CFG.huge} 1 MB calls each`,
   );
   const samples = new Map(TARGETS.map((t) => [t.name, []]));
   const total = TARGETS.length * CFG.rounds;
@@ -633,9 +654,11 @@ async function main() {
       cpuPerCall: pick('cpuPerCall'),
       conc: pick('conc'),
       bigP50: pick('bigP50'),
+      hugeP50: pick('hugeP50'),
       setupMs: pick('setupMs'),
       rssBytes: pick('rssBytes'),
       bigError: s.find((x) => x.bigError)?.bigError,
+      hugeError: s.find((x) => x.hugeError)?.hugeError,
     };
   });
   const byName = new Map(rows.map((r) => [r.path, r]));
@@ -704,6 +727,7 @@ async function main() {
     '8-conc/s',
     'vs floor',
     '100kB p50 µs',
+    '1MB p50 µs',
     'setup ms',
     'RSS MB',
     'CPU µs',
@@ -723,6 +747,7 @@ async function main() {
     fmt(r.conc),
     r.floor ? `${fmt(r.concRatio, 2)}×` : '',
     r.bigError ? 'fails' : fmt(r.bigP50),
+    r.hugeError ? 'fails' : fmt(r.hugeP50),
     fmt(r.setupMs, 1),
     fmt(r.rssBytes / 2 ** 20, 1),
     fmt(r.cpuPerCall),
@@ -752,7 +777,10 @@ async function main() {
       `idle sessions: ${i.opened} open (${i.failed} failed) through forward http; mcpscope RSS ${fmt(i.rssBeforeBytes / 2 ** 20, 1)} → ${fmt(i.rssAfterBytes / 2 ** 20, 1)} MB = ${fmt(i.perSessionBytes / 1024, 1)} KB per session`,
     );
   }
-  for (const r of rows) if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+  for (const r of rows) {
+    if (r.bigError) out.push(`${r.path}: 100 kB calls fail: ${r.bigError}`);
+    if (r.hugeError) out.push(`${r.path}: 1 MB calls fail: ${r.hugeError}`);
+  }
   if (stages) {
     out.push(
       '',

@@ -143,6 +143,21 @@ export interface RunningFixture {
   stop(): Promise<void>;
 }
 
+/** The text of a tool result's first content block ('' when it has none). */
+export function toolText(result: object): string {
+  const [first] = ((result as { content?: unknown }).content ?? []) as Array<{ text?: string }>;
+  return first?.text ?? '';
+}
+
+/** Call a tool (v1 or v2 SDK client) and return the text of its answer. */
+export async function callTool(
+  client: { callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<object> },
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<string> {
+  return toolText(await client.callTool({ name, arguments: args }));
+}
+
 /** Start a fixture server from test/fixtures/servers and wait for the "listening <url>" line it prints. */
 export async function startFixture(name: string, args: string[] = []): Promise<RunningFixture> {
   const script = fileURLToPath(new URL(`./fixtures/servers/${name}`, import.meta.url));

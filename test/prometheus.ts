@@ -45,13 +45,23 @@ export interface RunningPrometheus {
   valueOr0(promql: string): Promise<number>;
   /** Resolve once every target has been scraped after this moment. */
   scrapedAfter(when?: number): Promise<void>;
+  /** The exemplars Prometheus stored for a series selector (needs `exemplars: true`), over the last hour. */
+  exemplars(selector: string): Promise<Exemplar[]>;
   stop(): Promise<void>;
+}
+
+export interface Exemplar {
+  /** The series' labels (with `le` for a histogram bucket). */
+  series: Record<string, string>;
+  labels: Record<string, string>;
+  value: number;
 }
 
 /** A real Prometheus server on loopback scraping `targets` (base URLs of admin servers) every 500 ms. */
 export async function startPrometheus(
   targets: string[],
   metricsPath = '/metrics',
+  options: { exemplars?: boolean } = {},
 ): Promise<RunningPrometheus> {
   if (!PROMETHEUS) throw new Error('prometheus is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'mcpscope-prom-'));
@@ -81,6 +91,8 @@ export async function startPrometheus(
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      // Exemplar storage (a feature flag in Prometheus 2.x): it then scrapes OpenMetrics and keeps them.
+      ...(options.exemplars ? ['--enable-feature=exemplar-storage'] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -143,6 +155,24 @@ export async function startPrometheus(
       const up = await query('up');
       throw new Error(
         `no good scrape after ${new Date(when).toISOString()}: up=${JSON.stringify(up)}\n${log}`,
+      );
+    },
+    exemplars: async (selector) => {
+      const end = Date.now() / 1000;
+      const res = await fetch(
+        `${base}/api/v1/query_exemplars?query=${encodeURIComponent(selector)}&start=${end - 3600}&end=${end + 60}`,
+      );
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data: Array<{
+          seriesLabels: Record<string, string>;
+          exemplars: Array<{ labels: Record<string, string>; value: string }>;
+        }>;
+      };
+      if (body.status !== 'success') throw new Error(`exemplars of ${selector} failed: ${body.error}`);
+      return body.data.flatMap((d) =>
+        d.exemplars.map((e) => ({ series: d.seriesLabels, labels: e.labels, value: Number(e.value) })),
       );
     },
     stop: async () => {

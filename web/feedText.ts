@@ -144,6 +144,13 @@ export function consoleLine(e: FeedEvent): { level: Level; text: string } | unde
       return e.translation === 'refused'
         ? { level: 'warn', text: `--bridge refused: ${String(e.detail ?? '')}` }
         : undefined;
+    case 'gateway':
+      return e.state === 'opened'
+        ? { level: 'info', text: `gateway: upstream ${String(e.upstream)} opened` }
+        : {
+            level: e.state === 'missing' ? 'warn' : 'error',
+            text: `gateway: upstream ${String(e.upstream)} ${String(e.state)}${e.detail ? `: ${String(e.detail)}` : ''}`,
+          };
     default:
       return undefined;
   }

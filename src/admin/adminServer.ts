@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.js';
+import { expositionFormat } from '../observe/exposition.js';
 import { openApiDocument } from './openapi.js';
 import type { StatsApi } from './statsApi.js';
 import { MAX_FEED_PAGE, type Feed } from './feed.js';
@@ -119,7 +120,8 @@ export class AdminServer {
   readonly #server: Server;
   readonly #metricsPath: string;
   readonly #startedAt = performance.now();
-  #cache: { text: string; at: number } | undefined;
+  /** The last scrape of each format, kept for --metrics-interval-ms. */
+  readonly #cache = new Map<string, { text: string; at: number }>();
   #listening = false;
   readonly #originPolicy: OriginPolicy;
   readonly #token: Buffer | undefined;
@@ -232,7 +234,7 @@ export class AdminServer {
       return;
     }
     try {
-      if (path === this.#metricsPath) await this.#metrics(res);
+      if (path === this.#metricsPath) await this.#metrics(req, res);
       else if (DevtoolsPage.owns(path)) {
         const file = this.#page.file(path);
         res.writeHead(file.status, file.headers);
@@ -475,21 +477,28 @@ export class AdminServer {
     res.end();
   }
 
-  async #metrics(res: ServerResponse): Promise<void> {
+  async #metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const metrics = this.#options.metrics;
     if (!metrics) {
       json(res, 404, { error: 'metrics are disabled (--no-metrics)' });
       return;
     }
+    // OpenMetrics (with exemplars) for a scraper that asks for it, as Prometheus does; else the text format.
+    const format = expositionFormat(req.headers.accept);
     const interval = this.#options.metricsIntervalMs ?? 0;
     const now = performance.now();
+    const cached = this.#cache.get(format);
     let text: string;
-    if (this.#cache && interval > 0 && now - this.#cache.at < interval) text = this.#cache.text;
+    if (cached && interval > 0 && now - cached.at < interval) text = cached.text;
     else {
-      text = await metrics.scrape();
-      this.#cache = { text, at: now };
+      text = await metrics.scrape(format);
+      this.#cache.set(format, { text, at: now });
     }
-    res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+    res.writeHead(200, {
+      'content-type': metrics.contentType(format),
+      'content-length': Buffer.byteLength(text),
+      vary: 'Accept',
+    });
     res.end(text);
   }
 

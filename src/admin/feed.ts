@@ -64,6 +64,8 @@ interface FeedSession {
   bridge: string | undefined;
   client: { name?: string; version?: string } | undefined;
   server: { name?: string; version?: string } | undefined;
+  /** With authorization on: the bounded label of the token subject that opened the session. */
+  readonly subject: string | undefined;
   requests: number;
   errors: number;
   lastActivity: number;
@@ -127,6 +129,7 @@ export class Feed implements ObserverStage {
       bridge: undefined,
       client: undefined,
       server: undefined,
+      subject: session.client?.principal && this.#redactor.text(session.client.principal.label),
       requests: 0,
       errors: 0,
       lastActivity: Date.now(),
@@ -312,6 +315,7 @@ export class Feed implements ObserverStage {
       server: s.server
         ? { name: String(s.server.name ?? ''), version: String(s.server.version ?? '') }
         : null,
+      subject: s.subject ?? null,
       requests: s.requests,
       errors: s.errors,
       lastActivity: iso(s.lastActivity),

@@ -23,4 +23,5 @@ export const FEED_EVENT_TYPES = [
   'bridge',
   'session-expired',
   'paused',
+  'gateway',
 ] as const;

@@ -233,9 +233,7 @@ export class StatsApi {
       }));
     }
     const targets: Array<[string, StatsSeries]> =
-      list === 'tools'
-        ? [...this.#collector.tools()]
-        : [[this.#collector.upstream, this.#collector.upstreamSeries]];
+      list === 'tools' ? [...this.#collector.tools()] : [...this.#collector.upstreams()];
     // Rows need the 5-minute window and the health score only: no trends, no 1-minute window.
     const now = this.#collector.now;
     const upstream = this.#upstreamHealth();
@@ -255,12 +253,9 @@ export class StatsApi {
   #detail(list: ListName, name: string, steps: boolean): unknown {
     if (list === 'sessions') return this.#rows('sessions').find((r) => r.id === name);
     if (list === 'upstreams') {
-      return name === this.#collector.upstream
-        ? {
-            name,
-            restarts_15m: this.#collector.recentRestarts(),
-            ...this.#target(this.#collector.upstreamSeries, steps),
-          }
+      const series = this.#collector.upstreams().get(name);
+      return series
+        ? { name, restarts_15m: this.#collector.recentRestarts(), ...this.#target(series, steps) }
         : undefined;
     }
     const series = this.#collector.tools().get(name);
@@ -336,7 +331,9 @@ export class StatsApi {
 
   #trends(): unknown {
     const targets: Array<[string, string, StatsSeries]> = [
-      ['upstream', this.#collector.upstream, this.#collector.upstreamSeries],
+      ...[...this.#collector.upstreams()].map(
+        ([n, s]) => ['upstream', n, s] as [string, string, StatsSeries],
+      ),
       ...[...this.#collector.tools()].map(([n, s]) => ['tool', n, s] as [string, string, StatsSeries]),
     ];
     const window_s = (TREND_BUCKETS * this.#collector.bucketMs) / 1000;

@@ -10,6 +10,8 @@ import type { ProxyOptions, UpstreamOptions } from '../proxy.js';
 import { VERSION } from '../version.js';
 import type { MatchMode } from '../tape/match.js';
 import { DEFAULT_TAPE_DIR, resolveTape } from '../tape/store.js';
+import type { ChangeKind } from '../tape/drift.js';
+import { failOnOption } from './drift.js';
 import { statsCommand } from './stats.js';
 import { rulesCommand } from './rules.js';
 import { tapeCommand } from './tape.js';
@@ -33,7 +35,11 @@ function settingOptions(command: SettingCommand): Array<[ConfigKey, Option]> {
   return entries;
 }
 
-function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
+/** What flags and MCPSCOPE_* variables gave, with where each came from. */
+function givenValues(
+  cmd: Command,
+  entries: Array<[ConfigKey, Option]>,
+): Partial<Record<ConfigKey, GivenValue>> {
   const opts = cmd.opts<Record<string, unknown>>();
   const given: Partial<Record<ConfigKey, GivenValue>> = {};
   for (const [key, option] of entries) {
@@ -45,8 +51,12 @@ function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath:
       origin: source === 'env' ? envName(key) : (option.long ?? name),
     };
   }
+  return given;
+}
+
+function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
   const file = configPath ? readConfigFile(configPath) : {};
-  return resolveConfig(given, file, configPath);
+  return resolveConfig(givenValues(cmd, entries), file, configPath);
 }
 
 function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Config): UpstreamOptions {
@@ -69,6 +79,7 @@ function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Conf
 
 function describe(upstream: UpstreamOptions): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  if ('gateway' in upstream) return `gateway of ${upstream.gateway.upstreams.map((u) => u.name).join(', ')}`;
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
@@ -136,6 +147,11 @@ export async function run(
             tools: config.rateLimitTools,
           }
         : null,
+    // Loaded only when asked for: the resource server and its JOSE library stay out of other runs.
+    auth:
+      config.auth === undefined
+        ? undefined
+        : await (await import('../auth/options.js')).loadAuthOptions(config.auth),
     logMessages: config.logMessages,
     redaction: {
       enabled: config.redact,
@@ -254,6 +270,43 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   return cmd;
 }
 
+function gatewayCommand(): Command {
+  const cmd = new Command('gateway')
+    .description(
+      'one MCP endpoint in front of several servers (stdio commands and remote URLs), their tools, prompts and resource templates named <upstream>__<name>',
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'the gateway config (YAML or JSON): listen, separator, upstreams, and any setting by its config key; ${NAME} expands environment variables',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  mcpscope gateway --config examples/gateway.yaml\n\nFlags and MCPSCOPE_* variables win over the file. See docs/gateway.md.',
+    );
+  const entries = settingOptions('gateway');
+  for (const [, o] of entries) cmd.addOption(o);
+  cmd.action(async (_opts: unknown, self: Command) => {
+    const path = self.opts<{ config: string }>().config;
+    const { loadGatewayConfig } = await import('../gateway/config.js');
+    const gateway = loadGatewayConfig(path);
+    // The auth block is the `auth` setting's value (src/auth validates it); --auth-config wins over it.
+    const file = { ...gateway.settings, ...gateway.listen, ...(gateway.auth ? { auth: gateway.auth } : {}) };
+    const config = resolveConfig(givenValues(self, entries), file, path);
+    await run(
+      'http',
+      {
+        gateway: {
+          upstreams: gateway.upstreams,
+          separator: gateway.separator,
+          upstreamTimeoutMs: gateway.upstreamTimeoutMs,
+        },
+      },
+      config,
+    );
+  });
+  return cmd;
+}
+
 function replayCommand(): Command {
   const cmd = new Command('replay')
     .description(
@@ -277,6 +330,7 @@ function replayCommand(): Command {
     .option('--ignore <path>', 'with --against: leave this path out of comparisons (repeatable)', list)
     .option('--timeout-ms <ms>', 'with --against: time the live server gets per request', '30000')
     .option('--json', 'with --against: print the report as JSON', false)
+    .addOption(failOnOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mcpscope replay ./tapes/20261125T101502Z-1a2b3c4d.tape.jsonl\n' +
@@ -296,6 +350,7 @@ function replayCommand(): Command {
       ignore?: string[];
       timeoutMs: string;
       json: boolean;
+      failOn: ChangeKind;
     }>();
     const config = settings(self, entries, opts.config);
     const path = await resolveTape(arg, opts.dir);
@@ -309,6 +364,7 @@ function replayCommand(): Command {
         timeoutMs: Number(opts.timeoutMs),
         ignore: opts.ignore ?? [],
         json: opts.json,
+        failOn: opts.failOn,
         logger,
       });
       process.exit(code);
@@ -355,6 +411,7 @@ program
   .addCommand(forwardCommand('stdio'))
   .addCommand(forwardCommand('http'));
 
+program.addCommand(gatewayCommand());
 program.addCommand(replayCommand());
 program.addCommand(tapeCommand());
 program.addCommand(statsCommand());

@@ -118,7 +118,9 @@ export function rulesCommand(): Command {
             progressToken: undefined,
             startedAt: 0,
             streaming: false,
+            upstream: undefined,
             route: undefined,
+            trace: undefined,
           };
         }
         if (opts.direction !== undefined && opts.direction !== 'request' && opts.direction !== 'response') {

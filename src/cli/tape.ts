@@ -6,6 +6,8 @@ import { exportTape, type ExportFormat } from '../tape/export.js';
 import { TapeStream } from '../tape/tapeReader.js';
 import { DEFAULT_TAPE_DIR, listTapeFiles, resolveTape } from '../tape/store.js';
 import { ExchangePairer, exchange, isErrorAnswer, summarize, type TapeSummary } from '../tape/summary.js';
+import type { ChangeKind } from '../tape/drift.js';
+import { diffCommand, failOnOption } from './drift.js';
 import { OutputClosed, TextOutput, readProgress } from './output.js';
 import { safeJson, safeJsonText, safeText } from './terminal.js';
 
@@ -168,6 +170,8 @@ function eventLine(e: TapeEvent, latencyMs: number | undefined): string {
   if (e.synthetic) text += dim('  [mcpscope]');
   if (e.rule) text += dim(`  [rule ${t(e.rule.rule)}: ${t(e.rule.action)}]`);
   if (e.drop) text += dim(`  [not delivered: ${t(e.drop)}]`);
+  // An exchange's trace, on its request's line (recorded with tracing on): to find it in the trace store.
+  if (e.trace && e.dir === 'c2s' && 'method' in e.msg && 'id' in e.msg) text += dim(`  trace ${t(e.trace)}`);
   return e.dir === 's2c' && isErrorAnswer(e) ? red(text) : text;
 }
 
@@ -225,9 +229,11 @@ function statsText(summaries: TapeSummary[], byMethod: Map<string, MethodRow>): 
   ].join('\n');
 }
 
-/** `mcpscope tape …`: list, show, export, delete and sum up recorded tapes. */
+/** `mcpscope tape …`: list, show, export, delete, compare and sum up recorded tapes. */
 export function tapeCommand(): Command {
-  const cmd = new Command('tape').description('list, show, export, delete and sum up recorded tapes');
+  const cmd = new Command('tape').description(
+    'list, show, export, delete, compare and sum up recorded tapes',
+  );
   const dirOption = (): Option =>
     new Option('--dir <dir>', 'where tapes named by id are looked up').default(DEFAULT_TAPE_DIR);
 
@@ -304,6 +310,22 @@ export function tapeCommand(): Command {
         console.log(`deleted ${safeText(path)} (${safeText(tape.header.id)}, ${bytes(tape.sizeBytes)})`);
       }
     });
+
+  cmd
+    .command('diff')
+    .description(
+      'compare what two tapes say their server offers (tools, prompts, resources, capabilities): breaking, compatible, info',
+    )
+    .argument('<before>', 'the tape clients relied on: a file, an id (or its prefix) in --dir, or latest')
+    .argument('<after>', 'the tape to compare with it')
+    .option('--json', 'print the report as JSON', false)
+    .addOption(failOnOption())
+    .addOption(dirOption())
+    .action(
+      async (before: string, after: string, opts: { json: boolean; failOn: ChangeKind; dir: string }) => {
+        process.exitCode = await diffCommand(before, after, opts);
+      },
+    );
 
   cmd
     .command('stats')

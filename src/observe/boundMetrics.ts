@@ -1,4 +1,4 @@
-import { Counter, Histogram, type LabelValues } from 'prom-client';
+import { Counter, Histogram, type HistogramConfiguration, type LabelValues } from 'prom-client';
 
 /*
  * prom-client's label children are slow on a message path: every `inc()` and `observe()` of a child made
@@ -26,6 +26,14 @@ interface HistogramEntry {
   bucketValues: Record<string, number>;
   sum: number;
   count: number;
+  /** With `enableExemplars`: per bucket bound (`-1` for +Inf), the latest exemplar, as prom-client keeps it. */
+  bucketExemplars?: Record<string, ExemplarEntry | null>;
+}
+/** What prom-client's exposition reads of an exemplar (its `Exemplar` class has these and a validator). */
+interface ExemplarEntry {
+  labelSet: { trace_id: string };
+  value: number;
+  timestamp: number;
 }
 /** The parts of prom-client's metric objects the children write to (not in its typings). */
 interface SeriesStore<E> {
@@ -98,7 +106,11 @@ class CounterChild implements BoundCounterChild {
 
 /** A histogram child bound once. */
 export interface BoundHistogramChild {
-  observe(value: number): void;
+  /**
+   * With a trace id, on a histogram made with `enableExemplars`: also the exemplar of the value's bucket
+   * (`trace_id`, shown only in an OpenMetrics exposition).
+   */
+  observe(value: number, traceId?: string): void;
   /** As prom-client's: call the function returned to observe the seconds elapsed since. */
   startTimer(): () => number;
 }
@@ -111,6 +123,8 @@ class HistogramChild implements BoundHistogramChild {
   /** The bounds as prom-client's bucket keys, made once (String(bound) on every observation was the cost). */
   readonly #keys: readonly string[];
   readonly #zero: Readonly<Record<string, number>>;
+  /** prom-client's empty exemplar slots, when the histogram keeps exemplars. */
+  readonly #noExemplars: Readonly<Record<string, null>> | undefined;
   #map: Record<string, HistogramEntry> | undefined;
   #entry: HistogramEntry | undefined;
 
@@ -120,6 +134,7 @@ class HistogramChild implements BoundHistogramChild {
     bounds: readonly number[],
     keys: readonly string[],
     zero: Readonly<Record<string, number>>,
+    noExemplars: Readonly<Record<string, null>> | undefined,
   ) {
     this.#store = store;
     this.#labels = labels;
@@ -127,6 +142,7 @@ class HistogramChild implements BoundHistogramChild {
     this.#bounds = bounds;
     this.#keys = keys;
     this.#zero = zero;
+    this.#noExemplars = noExemplars;
   }
 
   startTimer(): () => number {
@@ -138,7 +154,7 @@ class HistogramChild implements BoundHistogramChild {
     };
   }
 
-  observe(value: number): void {
+  observe(value: number, traceId?: string): void {
     if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
     const map = this.#store.hashMap;
     let entry = this.#entry;
@@ -146,6 +162,7 @@ class HistogramChild implements BoundHistogramChild {
       entry = map[this.#hash];
       if (entry === undefined) {
         entry = { labels: this.#labels, bucketValues: { ...this.#zero }, sum: 0, count: 0 };
+        if (this.#noExemplars) entry.bucketExemplars = { ...this.#noExemplars };
         map[this.#hash] = entry;
       }
       this.#map = map;
@@ -154,14 +171,40 @@ class HistogramChild implements BoundHistogramChild {
     entry.sum += value;
     entry.count += 1;
     const bounds = this.#bounds;
+    let key = '-1';
     for (let i = 0; i < bounds.length; i++) {
       if (value <= (bounds[i] as number)) {
-        const key = this.#keys[i] as string;
+        key = this.#keys[i] as string;
         entry.bucketValues[key] = (entry.bucketValues[key] as number) + 1;
-        return;
+        break;
       }
     }
+    if (traceId !== undefined && entry.bucketExemplars) exemplar(entry.bucketExemplars, key, value, traceId);
   }
+}
+
+/** `labels()`'s arguments as values in label order: given one by one, or as an object of names. */
+function labelValues(names: readonly string[], args: unknown[]): Array<string | number> {
+  const first = args[0];
+  return (
+    typeof first === 'object' && first !== null ? names.map((n) => (first as Labels)[n]) : args
+  ) as Array<string | number>;
+}
+
+/** The bucket's exemplar, as prom-client's updateExemplar() sets it (one object per bucket, reused). */
+function exemplar(
+  slots: Record<string, ExemplarEntry | null>,
+  key: string,
+  value: number,
+  traceId: string,
+): void {
+  const timestamp = Date.now() / 1000;
+  const slot = slots[key];
+  if (slot) {
+    slot.labelSet.trace_id = traceId;
+    slot.value = value;
+    slot.timestamp = timestamp;
+  } else slots[key] = { labelSet: { trace_id: traceId }, value, timestamp };
 }
 
 /** A prom-client Counter whose `labels(...)` children are bound once and cached. */
@@ -172,11 +215,7 @@ export class BoundCounter<T extends string = string> extends Counter<T> {
   override labels(labels: LabelValues<T>): Counter.Internal;
   override labels(...args: unknown[]): Counter.Internal {
     const store = this as unknown as SeriesStore<CounterEntry>;
-    const values = (
-      typeof args[0] === 'object' && args[0] !== null
-        ? store.labelNames.map((n) => (args[0] as Labels)[n])
-        : args
-    ) as Array<string | number>;
+    const values = labelValues(store.labelNames, args);
     const key = values.join('\u0000');
     let child = this.#children.get(key);
     if (!child) {
@@ -190,9 +229,27 @@ export class BoundCounter<T extends string = string> extends Counter<T> {
 /** A prom-client Histogram whose `labels(...)` children are bound once and cached. */
 export class BoundHistogram<T extends string = string> extends Histogram<T> {
   readonly #children = new Map<string, HistogramChild>();
+  readonly #exemplars: boolean;
   #bounds: readonly number[] | undefined;
   #keys: readonly string[] | undefined;
   #zero: Readonly<Record<string, number>> | undefined;
+  #noExemplars: Readonly<Record<string, null>> | undefined;
+
+  /**
+   * `exemplars`: keep an exemplar per bucket (see BoundHistogramChild.observe). prom-client's own
+   * `enableExemplars` is refused on a registry made for the Prometheus text format, which is the default
+   * scrape here; its exposition writes the exemplars the series hold whenever it writes OpenMetrics.
+   */
+  constructor(config: HistogramConfiguration<T> & { exemplars?: boolean }) {
+    const { exemplars = false, ...rest } = config;
+    super(rest);
+    this.#exemplars = exemplars;
+  }
+
+  /** labels(), typed as what it returns: a child whose observe() may take a trace id for the exemplar. */
+  child(...values: string[]): BoundHistogramChild {
+    return this.labels(...values) as unknown as BoundHistogramChild;
+  }
 
   override labels(...values: string[]): Histogram.Internal<T>;
   override labels(labels: LabelValues<T>): Histogram.Internal<T>;
@@ -201,23 +258,21 @@ export class BoundHistogram<T extends string = string> extends Histogram<T> {
       upperBounds: number[];
       bucketValues: Record<string, number>;
     };
-    const values = (
-      typeof args[0] === 'object' && args[0] !== null
-        ? store.labelNames.map((n) => (args[0] as Labels)[n])
-        : args
-    ) as Array<string | number>;
+    const values = labelValues(store.labelNames, args);
     const key = values.join('\u0000');
     let child = this.#children.get(key);
     if (!child) {
       this.#bounds ??= [...store.upperBounds];
       this.#keys ??= this.#bounds.map(String);
       this.#zero ??= store.bucketValues;
+      if (this.#exemplars) this.#noExemplars ??= Object.fromEntries(this.#keys.map((k) => [k, null]));
       child = new HistogramChild(
         store,
         labelsOf(store.labelNames, values),
         this.#bounds,
         this.#keys,
         this.#zero,
+        this.#noExemplars,
       );
       this.#children.set(key, child);
     }

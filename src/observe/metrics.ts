@@ -1,4 +1,11 @@
-import { Gauge, Registry, collectDefaultMetrics, type Counter, type Histogram } from 'prom-client';
+import {
+  Gauge,
+  Registry,
+  collectDefaultMetrics,
+  type Counter,
+  type Histogram,
+  type RegistryContentType,
+} from 'prom-client';
 import { BoundCounter, BoundHistogram } from './boundMetrics.js';
 import { performance } from 'node:perf_hooks';
 import {
@@ -8,6 +15,7 @@ import {
   type EventLoopFigures,
 } from './eventLoop.js';
 import { LabelGuard, MCP_METHODS } from './labelGuard.js';
+import type { ExpositionFormat } from './exposition.js';
 import {
   DEFAULT_CARDINALITY_LIMIT,
   DEFAULT_LATENCY_BUCKETS,
@@ -47,22 +55,23 @@ export interface MetricCollectors {
  * global one). Every other module records through this object; features added later register here too.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  readonly registry = new Registry<RegistryContentType>();
   readonly startedAt = performance.now();
   readonly methods: LabelGuard;
   readonly tools: LabelGuard;
   /** Drop reasons come from stages: bounded like any other label that code outside mcpscope picks. */
   readonly dropReasons: LabelGuard;
   #lastCollectSeconds = 0;
+  #scraping: Promise<unknown> = Promise.resolve();
   #collectors: MetricCollectors = {};
 
   // requests
   readonly requests: Counter<'method' | 'transport' | 'status' | 'source'>;
-  readonly requestDuration: Histogram<'method' | 'transport' | 'status'>;
+  readonly requestDuration: BoundHistogram<'method' | 'transport' | 'status'>;
   readonly requestSize: Histogram<'method' | 'transport'>;
   readonly responseSize: Histogram<'method' | 'transport'>;
   readonly toolCalls: Counter<'tool' | 'status' | 'source'>;
-  readonly toolCallDuration: Histogram<'tool'>;
+  readonly toolCallDuration: BoundHistogram<'tool'>;
   // proxy
   readonly proxyOverhead: Histogram<'upstream'>;
   readonly upstreamErrors: Counter<'upstream' | 'error_type'>;
@@ -95,6 +104,10 @@ export class Metrics {
   readonly sseReconnects: Counter<'result'>;
   readonly sseDeduplicated: Counter;
   readonly bridgeTranslations: Counter<'direction' | 'kind'>;
+  // gateway
+  readonly gatewayUpstreamUp: Gauge<'upstream'>;
+  readonly gatewayRequests: Counter<'upstream' | 'status'>;
+  readonly gatewayMissing: Counter<'upstream'>;
   readonly streamIdle: Histogram<'transport'>;
   // process
   readonly processLifetime: Histogram<'result'>;
@@ -113,6 +126,7 @@ export class Metrics {
   readonly tapeOperations: Counter<'operation'>;
   readonly tapeSize: Gauge;
   readonly tapeWriteErrors: Counter;
+  readonly schemaDrift: Counter<'kind'>;
   // intercept
   readonly interceptActions: Counter<'rule' | 'action'>;
   readonly rulesReloads: Counter<'result'>;
@@ -154,6 +168,8 @@ export class Metrics {
       help: 'Time from a request reaching mcpscope to its answer reaching mcpscope',
       labelNames: ['method', 'transport', 'status'],
       buckets,
+      // With tracing on: the trace of a recent request per bucket, in an OpenMetrics scrape.
+      exemplars: true,
       registers,
     });
     this.requestSize = new BoundHistogram({
@@ -181,6 +197,7 @@ export class Metrics {
       help: 'Duration of tools/call requests by tool',
       labelNames: ['tool'],
       buckets,
+      exemplars: true,
       registers,
     });
     this.proxyOverhead = new BoundHistogram({
@@ -403,6 +420,24 @@ export class Metrics {
       buckets,
       registers,
     });
+    this.gatewayUpstreamUp = new Gauge({
+      name: `${p}gateway_upstream_up`,
+      help: 'gateway: 1 while the upstream opens and serves (its last open in any session succeeded), 0 once it failed to open or went down',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.gatewayRequests = new BoundCounter({
+      name: `${p}gateway_requests_total`,
+      help: 'gateway: requests routed to one upstream (calls, prompts, resources) and answered, by upstream and status (ok or the JSON-RPC error class)',
+      labelNames: ['upstream', 'status'],
+      registers,
+    });
+    this.gatewayMissing = new BoundCounter({
+      name: `${p}gateway_upstream_missing_total`,
+      help: 'gateway: merged answers (lists, initialize, server/discover) that went without the upstream (down, slow, circuit open)',
+      labelNames: ['upstream'],
+      registers,
+    });
     this.breakerState = new Gauge({
       name: `${p}circuit_breaker_state`,
       help: 'Circuit breaker state per upstream: 0 closed, 1 open (failing fast), 2 half-open (probing)',
@@ -435,6 +470,12 @@ export class Metrics {
     this.tapeWriteErrors = new BoundCounter({
       name: `${p}tape_write_errors_total`,
       help: 'Tapes that could not be created or written (traffic kept flowing; the tape is incomplete)',
+      registers,
+    });
+    this.schemaDrift = new BoundCounter({
+      name: `${p}schema_drift_total`,
+      help: 'Changes in a live tools/list answer against the one seen before in this run (a server that changed its tools mid-flight), by kind: breaking, compatible, info',
+      labelNames: ['kind'],
       registers,
     });
     const gauge = (name: string, help: string, read: () => number): void => {
@@ -519,15 +560,40 @@ export class Metrics {
     this.#collectors = collectors;
   }
 
-  /** The Prometheus text exposition, timing itself for `metrics_collection_seconds`. */
-  async scrape(): Promise<string> {
+  /**
+   * The exposition, timing itself for `metrics_collection_seconds`: Prometheus text, or OpenMetrics (which
+   * carries the duration histograms' exemplars) for a scraper that asks for it. One scrape at a time: an
+   * OpenMetrics one switches the registry's format while it runs.
+   */
+  scrape(format: ExpositionFormat = 'prometheus'): Promise<string> {
+    const run = this.#scraping.then(() => this.#render(format));
+    this.#scraping = run.catch(() => undefined);
+    return run;
+  }
+
+  async #render(format: ExpositionFormat): Promise<string> {
     const t0 = performance.now();
-    const text = await this.registry.metrics();
+    let text: string;
+    if (format === 'prometheus') text = await this.registry.metrics();
+    else {
+      // prom-client renames a counter in place for OpenMetrics (its name loses `_total`): put them back.
+      const counters = (this.registry.getMetricsAsArray() as unknown as Array<{ type: string; name: string }>)
+        .filter((m) => m.type === 'counter')
+        .map((m) => [m, m.name] as const);
+      this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      try {
+        text = await this.registry.metrics();
+      } finally {
+        this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+        for (const [metric, name] of counters) metric.name = name;
+      }
+    }
     this.#lastCollectSeconds = (performance.now() - t0) / 1000;
     return text;
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
+  /** The Content-Type of a scrape in that format. */
+  contentType(format: ExpositionFormat = 'prometheus'): string {
+    return format === 'prometheus' ? Registry.PROMETHEUS_CONTENT_TYPE : Registry.OPENMETRICS_CONTENT_TYPE;
   }
 }

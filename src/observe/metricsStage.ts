@@ -8,6 +8,7 @@ import type { SessionEvent } from '../session/events.js';
 import { outcomeOf } from '../session/outcome.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { Metrics } from './metrics.js';
+import type { BoundHistogramChild } from './boundMetrics.js';
 
 /**
  * Who answered a request: the upstream, an interception rule, a person at a breakpoint, mcpscope itself
@@ -35,10 +36,7 @@ type KindCounters = Record<Frame['kind'], Counter.Internal>;
 interface MethodChildren {
   requestSize: Histogram.Internal<string>;
   responseSize: Histogram.Internal<string>;
-  byStatus: Map<
-    string,
-    { counts: Map<AnswerSource, Counter.Internal>; duration: Histogram.Internal<string> }
-  >;
+  byStatus: Map<string, { counts: Map<AnswerSource, Counter.Internal>; duration: BoundHistogramChild }>;
 }
 
 /** The children of one client wire's stream metrics, bound once. */
@@ -50,7 +48,7 @@ interface WireChildren {
 }
 
 interface ToolChildren {
-  duration: Histogram.Internal<string>;
+  duration: BoundHistogramChild;
   byStatus: Map<string, Counter.Internal>;
 }
 
@@ -72,6 +70,8 @@ export class MetricsStage implements ObserverStage {
   readonly #tools = new Map<string, ToolChildren>();
   readonly #wires = new Map<TransportKind, WireChildren>();
   readonly #upstreamIdle = new Map<TransportKind, Histogram.Internal<string>>();
+  /** Behind the gateway: per upstream and status. */
+  readonly #gateway = new Map<string, Counter.Internal>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -132,7 +132,7 @@ export class MetricsStage implements ObserverStage {
     // Label children are made once and kept: prom-client's labels() hashes the values on every call.
     let byStatus = children.byStatus.get(status);
     if (!byStatus) {
-      byStatus = { counts: new Map(), duration: m.requestDuration.labels(method, transport, status) };
+      byStatus = { counts: new Map(), duration: m.requestDuration.child(method, transport, status) };
       children.byStatus.set(status, byStatus);
     }
     let count = byStatus.counts.get(source);
@@ -141,18 +141,28 @@ export class MetricsStage implements ObserverStage {
       byStatus.counts.set(source, count);
     }
     count.inc();
-    byStatus.duration.observe(seconds);
+    // With tracing on, the request's trace becomes the bucket's exemplar.
+    const traceId = related.trace?.traceId;
+    byStatus.duration.observe(seconds, traceId);
     children.responseSize.observe(frame.raw.length);
+    if (related.upstream !== undefined) this.#gatewayAnswer(related.upstream, status);
     if (related.method === 'tools/call')
-      this.#toolCall(frame, related.target ?? 'unknown', status, source, seconds);
+      this.#toolCall(frame, related.target ?? 'unknown', status, source, seconds, traceId);
   }
 
-  #toolCall(frame: Frame, target: string, status: string, source: AnswerSource, seconds: number): void {
+  #toolCall(
+    frame: Frame,
+    target: string,
+    status: string,
+    source: AnswerSource,
+    seconds: number,
+    traceId: string | undefined,
+  ): void {
     const m = this.#m;
     const tool = m.tools.value(target);
     let t = this.#tools.get(tool);
     if (!t) {
-      t = { duration: m.toolCallDuration.labels(tool), byStatus: new Map() };
+      t = { duration: m.toolCallDuration.child(tool), byStatus: new Map() };
       this.#tools.set(tool, t);
     }
     // A tool that reported isError answered 'ok' on the wire, but failed.
@@ -164,7 +174,17 @@ export class MetricsStage implements ObserverStage {
       t.byStatus.set(key, counter);
     }
     counter.inc();
-    t.duration.observe(seconds);
+    t.duration.observe(seconds, traceId);
+  }
+
+  #gatewayAnswer(upstream: string, status: string): void {
+    const key = `${upstream}\0${status}`;
+    let counter = this.#gateway.get(key);
+    if (!counter) {
+      counter = this.#m.gatewayRequests.labels(upstream, status);
+      this.#gateway.set(key, counter);
+    }
+    counter.inc();
   }
 
   #method(transport: string, method: string): MethodChildren {
@@ -251,6 +271,10 @@ export class MetricsStage implements ObserverStage {
         m.sessionsExpired.labels(event.reason).inc();
         if (event.reason === 'evicted') m.processesEvicted.inc();
         return;
+      case 'gateway':
+        if (event.state === 'missing') m.gatewayMissing.labels(event.upstream).inc();
+        else m.gatewayUpstreamUp.labels(event.upstream).set(event.state === 'opened' ? 1 : 0);
+        return;
       case 'bridge':
         // The probe is not a translation; neither is anything said when both sides share an era.
         if (event.bridge !== 'none' && event.translation !== 'probe') {
@@ -293,7 +317,10 @@ export class MetricsStage implements ObserverStage {
 
   onError(_session: Session, err: McpscopeError): void {
     const type = upstreamFailure(err);
-    if (type) this.#m.upstreamErrors.labels(this.#upstream, type).inc();
+    // Behind the gateway, the error names its upstream.
+    const upstream = err.details?.upstream;
+    if (type)
+      this.#m.upstreamErrors.labels(typeof upstream === 'string' ? upstream : this.#upstream, type).inc();
     else this.#m.errors.labels(err.code).inc();
   }
 }

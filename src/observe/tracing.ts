@@ -3,6 +3,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   trace,
   type Context,
   type Span,
@@ -179,7 +180,10 @@ export class Tracing {
       .startSpan('mcp.parse', { startTime: epochMs(frame.receivedAt - frame.codecMs) }, ctx)
       .end(epochMs(frame.receivedAt));
     this.#requests.set(related, { span, forwardedAt: performance.now() });
-    if (!span.spanContext().traceFlags && !incoming) return FORWARD;
+    const ids = span.spanContext();
+    // A sampled span is exported: tapes and exemplars may name it (an unsampled one would lead nowhere).
+    if (ids.traceFlags & TraceFlags.SAMPLED) related.trace = { traceId: ids.traceId, spanId: ids.spanId };
+    if (!ids.traceFlags && !incoming) return FORWARD;
     // Propagate: the upstream sees our request span as its parent.
     const carrier: Record<string, string> = {};
     this.#propagator.inject(ctx, carrier, { set: (c, k, v) => (c[k] = v) });

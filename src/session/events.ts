@@ -220,6 +220,21 @@ export interface PausedEvent {
   readonly heldMs?: number;
 }
 
+/**
+ * What became of one of the gateway's upstreams in a session: `opened` (its session is up), `failed` (it
+ * could not be opened), `down` (it closed, crashed or became unreachable), `missing` (a merged answer,
+ * a list or the handshake, went without it). `upstream` is its name in the gateway config.
+ */
+export interface GatewayEvent {
+  readonly type: 'gateway';
+  readonly upstream: string;
+  readonly state: 'opened' | 'failed' | 'down' | 'missing';
+  /** The mcpscope error code behind `failed`, `down` or `missing`. */
+  readonly code?: string;
+  /** For people: why, or what was missing from. */
+  readonly detail?: string;
+}
+
 export type SessionEvent =
   | StreamOpenedEvent
   | StreamClosedEvent
@@ -240,7 +255,8 @@ export type SessionEvent =
   | SessionExpiredEvent
   | ErrorEvent
   | BridgeEvent
-  | PausedEvent;
+  | PausedEvent
+  | GatewayEvent;
 
 /** Event types that are emitted for every message from a reused object (not kept by the feed). */
 export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
@@ -40,6 +41,8 @@ export interface ClientConnection {
   headers?: Record<string, string | string[] | undefined>;
   /** The URL the client reached mcpscope at (HTTP wires), without its query. */
   endpoint?: string;
+  /** With authorization on: who the token of the request that opened the session speaks for. */
+  principal?: Principal;
 }
 
 export interface PeerInfo {
@@ -204,6 +207,8 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming,
         route: frame.route,
+        upstream: undefined,
+        trace: undefined,
       };
       const meta = params?._meta;
       if (meta !== undefined && META_PROTOCOL_VERSION in meta) this.#envelope(meta);
@@ -279,6 +284,8 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming: false,
         route: undefined,
+        upstream: undefined,
+        trace: undefined,
       };
       this.#serverPending.set(pending.id, pending);
       // A request the bridge made for a client request names it already (see src/bridge/toModern.ts).

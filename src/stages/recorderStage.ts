@@ -98,6 +98,7 @@ export class RecorderStage implements ObserverStage {
         remoteAddress: client.remoteAddress,
         headers: client.headers && this.#redactor.headers(client.headers),
         ...(client.endpoint === undefined ? {} : { endpoint: this.#redactor.text(client.endpoint) }),
+        ...(client.principal === undefined ? {} : { subject: this.#redactor.text(client.principal.label) }),
       },
       redaction: this.#redactor.describe(),
     };
@@ -215,6 +216,9 @@ export class RecorderStage implements ObserverStage {
     const related = frame.related;
     if (dir === 's2c' && related !== undefined && (frame.kind === 'notification' || frame.kind === 'request'))
       line += `,"rel":${JSON.stringify(related.id)}`;
+    // With tracing on: the request span this message belongs to (its request, answer, progress).
+    const trace = related?.trace;
+    if (trace !== undefined) line += `,"trace":"${trace.traceId}","span":"${trace.spanId}"`;
     rec.writer.append(`${line}}`);
     this.#metrics?.tapeOperations.labels('write').inc();
   }

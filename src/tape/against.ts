@@ -1,8 +1,10 @@
 import type { JsonRpcId } from '../jsonrpc/errors.js';
-import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { Transport } from '../transport/transport.js';
+import { compareOffers, failing, type Change, type ChangeKind } from './drift.js';
 import { isMessageEvent, type TapeMessageEvent } from './format.js';
+import { LiveChannel } from './liveChannel.js';
 import { describeDifferences, differences, targetOf, withoutMeta } from './match.js';
+import { isOfferMethod, offerOfAnswer } from './offer.js';
 import type { Tape } from './tapeReader.js';
 
 /** Default time a live server gets to answer one re-sent request (30 s). */
@@ -13,6 +15,17 @@ export interface AgainstOptions {
   timeoutMs?: number;
   /** Paths left out of the comparison, e.g. `result.serverInfo.version` (`*` matches any key). */
   ignore?: readonly string[];
+  /**
+   * An answer to a list or handshake request (tools/list, initialize …) that differs only by changes of a
+   * kind less severe than this one passes as `drifted`. Default 'breaking': only breaking changes fail.
+   */
+  failOn?: ChangeKind;
+  /**
+   * Per list method (tools/list …): the drift of the whole listing, pages merged, as a probe of the live
+   * server found it. A page of such a list is judged by it, since page boundaries may differ; a list not
+   * in it is judged page by page.
+   */
+  listDrift?: ReadonlyMap<string, Change[]>;
   /** After each request: how many are done, of how many. */
   onProgress?: (done: number, total: number, outcome: RequestOutcome) => void;
 }
@@ -22,23 +35,23 @@ export interface RequestOutcome {
   readonly index: number;
   readonly method: string;
   readonly target: string | undefined;
-  /** same: the live answer equals the recorded one; differs: see `differences`; no-answer: timed out or lost. */
-  readonly result: 'same' | 'differs' | 'no-answer' | 'not-recorded';
+  /**
+   * same: the live answer equals the recorded one; drifted: a list or handshake answer whose changes pass
+   * `failOn` (see `drift`); differs: see `differences`; no-answer: timed out or lost.
+   */
+  readonly result: 'same' | 'drifted' | 'differs' | 'no-answer' | 'not-recorded';
   readonly differences: string[];
+  /** A list or handshake answer that differs: what changed in what the server offers. */
+  readonly drift?: Change[];
 }
 
 export interface AgainstReport {
   readonly requests: number;
   readonly outcomes: RequestOutcome[];
-  /** True when every request was answered as recorded. */
+  /** True when every request was answered as recorded (or drifted within `failOn`). */
   readonly ok: boolean;
   /** Set when the live server went away before the end. */
   readonly aborted?: string;
-}
-
-interface Waiter {
-  resolve: (msg: Record<string, unknown> | undefined) => void;
-  timer: NodeJS.Timeout;
 }
 
 function ignored(path: string, patterns: readonly string[][]): boolean {
@@ -83,75 +96,28 @@ export async function replayAgainst(
     }
   }
 
-  const waiters = new Map<JsonRpcId, Waiter>();
-  let aborted: string | undefined;
-  let finished = false;
-  const send = (msg: unknown): void =>
-    transport.send(parseFrame(Buffer.from(JSON.stringify(msg)), Number.MAX_SAFE_INTEGER));
-  transport.onmessage = (frame: Frame) => {
-    const msg = frame.msg as Record<string, unknown>;
-    if (frame.kind === 'request') {
-      const answers = clientAnswers.get(frame.method as string);
-      const answer = answers?.shift();
-      send(
-        answer
-          ? { ...answer, id: frame.id }
-          : {
-              jsonrpc: '2.0',
-              id: frame.id,
-              error: { code: -32601, message: `the tape holds no client answer to ${String(frame.method)}` },
-            },
-      );
-      return;
-    }
-    if (frame.id === undefined) return;
-    const waiter = waiters.get(frame.id);
-    if (!waiter) return;
-    waiters.delete(frame.id);
-    clearTimeout(waiter.timer);
-    waiter.resolve(msg);
-  };
-  transport.onerror = (err) => {
-    const id = err.details?.id;
-    const waiter = typeof id === 'string' || typeof id === 'number' ? waiters.get(id) : undefined;
-    if (waiter) {
-      waiters.delete(id as JsonRpcId);
-      clearTimeout(waiter.timer);
-      waiter.resolve({ error: { code: err.code, message: err.message } });
-    }
-  };
-  transport.onclose = (reason) => {
-    if (finished) return;
-    aborted = reason?.message ?? 'the server closed the connection';
-    for (const [id, waiter] of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(undefined);
-      waiters.delete(id);
-    }
-  };
-  await transport.start();
+  const channel = new LiveChannel(transport, {
+    timeoutMs,
+    answerServer: (method, id) => {
+      const answer = clientAnswers.get(method)?.shift();
+      return answer ? { ...answer, id } : undefined;
+    },
+  });
+  await channel.start();
 
   const outcomes: RequestOutcome[] = [];
   const requests = sent.filter((e) => (e.msg as { id?: unknown }).id !== undefined).length;
   let index = 0;
   for (const event of sent) {
-    if (aborted) break;
+    if (channel.aborted) break;
     const msg = event.msg as { id?: JsonRpcId; method: string; params?: unknown };
     if (msg.id === undefined) {
-      send(msg);
+      channel.send(msg);
       continue;
     }
     index++;
-    const id = msg.id;
-    const live = await new Promise<Record<string, unknown> | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        waiters.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      waiters.set(id, { resolve, timer });
-      send(msg);
-    });
-    const recorded = recordedAnswers.get(id);
+    const live = await channel.request(msg as { id: JsonRpcId });
+    const recorded = recordedAnswers.get(msg.id);
     const base = { index, method: msg.method, target: targetOf(msg.method, msg.params) };
     let outcome: RequestOutcome;
     if (!recorded) {
@@ -164,27 +130,52 @@ export async function replayAgainst(
       outcome = {
         ...base,
         result: 'no-answer',
-        differences: [aborted ?? `no answer within ${timeoutMs} ms`],
+        differences: [channel.aborted ?? `no answer within ${timeoutMs} ms`],
       };
     } else {
-      const { id: _a, ...was } = withoutMeta(recorded.msg) as Record<string, unknown>;
-      const { id: _b, ...now } = withoutMeta(live) as Record<string, unknown>;
-      const diffs = differences(was, now).filter((d) => !ignored(d.path, ignore));
-      outcome = {
-        ...base,
-        result: diffs.length === 0 ? 'same' : 'differs',
-        differences: describeDifferences(diffs),
-      };
+      outcome = { ...base, ...compareAnswer(msg.method, recorded.msg, live, ignore, options) };
     }
     outcomes.push(outcome);
     options.onProgress?.(index, requests, outcome);
   }
-  finished = true;
-  await transport.close();
+  await channel.close();
+  const aborted = channel.aborted;
   return {
     requests,
     outcomes,
-    ok: aborted === undefined && outcomes.length === requests && outcomes.every((o) => o.result === 'same'),
+    ok:
+      aborted === undefined &&
+      outcomes.length === requests &&
+      outcomes.every((o) => o.result === 'same' || o.result === 'drifted'),
     aborted,
   };
+}
+
+/**
+ * A live answer against the recorded one. A list or handshake answer that differs is judged as drift of
+ * what the server offers: `drifted` when none of its changes reach `failOn`.
+ */
+function compareAnswer(
+  method: string,
+  recorded: unknown,
+  live: Record<string, unknown>,
+  ignore: string[][],
+  options: AgainstOptions,
+): Pick<RequestOutcome, 'result' | 'differences' | 'drift'> {
+  const { id: _a, ...was } = withoutMeta(recorded) as Record<string, unknown>;
+  const { id: _b, ...now } = withoutMeta(live) as Record<string, unknown>;
+  const diffs = differences(was, now).filter((d) => !ignored(d.path, ignore));
+  if (diffs.length === 0) return { result: 'same', differences: [] };
+  const differing = describeDifferences(diffs);
+  if (!isOfferMethod(method) || was.result === undefined || now.result === undefined)
+    return { result: 'differs', differences: differing };
+  // _meta kept: a server/discover answer names the server there.
+  const wasResult = (recorded as { result?: unknown }).result;
+  const changes =
+    options.listDrift?.get(method) ??
+    compareOffers(offerOfAnswer(method, wasResult), offerOfAnswer(method, live.result)).changes;
+  const drift = changes.filter((c) => !ignored(`result.${c.path}`, ignore));
+  if (failing(drift, options.failOn ?? 'breaking').length > 0)
+    return { result: 'differs', differences: differing, drift };
+  return { result: 'drifted', differences: drift.length > 0 ? [] : differing, drift };
 }

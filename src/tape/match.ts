@@ -71,8 +71,14 @@ export function differences(
   return out;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `value` when it is a JSON object, else an empty one. */
+export function objectOr(value: unknown): Record<string, unknown> {
+  return isObject(value) ? value : {};
 }
 
 function show(v: unknown): string {

@@ -9,7 +9,7 @@ const NEWLINE = Buffer.from('\n');
  * ones go out as a corked writev of the message and the newline. Node's writev path (cork, uncork, a
  * buffered-request list, an array of chunks) cost more per call than copying a few kilobytes.
  */
-const COPY_BELOW_BYTES = 16 * 1024;
+export const COPY_BELOW_BYTES = 16 * 1024;
 
 export interface NdjsonHandler {
   onFrame(frame: Frame): void;

@@ -8,6 +8,7 @@ import { ClientWireEvents } from './wireEvents.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
 import { EventStore } from './eventStore.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, highWaterMark, type Transport } from './transport.js';
+import { COPY_BELOW_BYTES } from './ndjson.js';
 
 /**
  * Bytes of events kept per session for `Last-Event-ID` resumption, at least (4 MiB). The buffer is sized to
@@ -462,17 +463,22 @@ export class StreamableHttpServerTransport implements Transport {
       stream.lastWriteAt = now;
     }
     if (!stream.headersSent && final) {
-      // The whole answer is known at once: one write, with a length, no chunked framing.
+      // The whole answer is known at once: with a length, no chunked framing. A small one in one write; a
+      // large one's bytes are not copied (the corked writes go out as one writev).
       const head = Buffer.from(`id: ${eventId}`);
-      const body = Buffer.concat(
-        [head, SSE_DATA, raw, SSE_END],
-        head.length + SSE_DATA.length + raw.length + 2,
-      );
+      const length = head.length + SSE_DATA.length + raw.length + SSE_END.length;
       const headers = sseHeaders(this.sessionId);
-      headers['content-length'] = String(body.length);
+      headers['content-length'] = String(length);
       if (this.httpExchanges) countSse(res, eventId);
       res.writeHead(200, headers);
-      res.end(body);
+      if (raw.length < COPY_BELOW_BYTES) res.end(Buffer.concat([head, SSE_DATA, raw, SSE_END], length));
+      else {
+        res.cork();
+        res.write(head);
+        res.write(SSE_DATA);
+        res.write(raw);
+        res.end(SSE_END);
+      }
       if (res.writableLength >= this.#highWater) this.#checkBuffer(stream, res);
       return;
     }

@@ -2,8 +2,11 @@ import type { Frame } from '../jsonrpc/framing.js';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { EventSink } from '../session/events.js';
 
-/** The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket. */
-export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket';
+/**
+ * The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket; and the gateway's outbound
+ * transport, which fans out to several of them.
+ */
+export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket' | 'gateway';
 
 /**
  * The one seam every wire implements, in pairs by wire and role (after the MCP SDK's `Transport`), but

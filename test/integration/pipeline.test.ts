@@ -193,7 +193,12 @@ describe('pipeline stages in a live proxy (library API)', () => {
       upstream: { command: process.execPath, args: [EXAMPLE] },
       logMessages: true,
     });
-    expect(proxy.pipeline.stages.map((s) => s.name)).toEqual(['circuit-breaker', 'metrics', 'log-messages']);
+    expect(proxy.pipeline.stages.map((s) => s.name)).toEqual([
+      'circuit-breaker',
+      'metrics',
+      'drift-watch',
+      'log-messages',
+    ]);
     const c = await connectHttp(proxy.url ?? '');
     expect((await c.client.callTool({ name: 'add', arguments: { a: 5, b: 5 } })).content).toEqual([
       { type: 'text', text: '10' },

@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectHttp, startHttpProxy, type RunningCli } from '../helpers.js';
+import { readTape } from '../../src/tape/tapeReader.js';
+import { adminUrlFrom, connectHttp, spawnCli, startHttpProxy, type RunningCli } from '../helpers.js';
+import { prometheusMissing, startPrometheus, type RunningPrometheus } from '../prometheus.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/servers/httpServer.mjs', import.meta.url));
 
@@ -164,6 +169,136 @@ describe('OpenTelemetry traces', () => {
     } finally {
       await sampled.stop();
       await quiet.close();
+    }
+  });
+});
+
+const promMissing = prometheusMissing();
+
+describe.skipIf(promMissing)('traces linked to tapes and metrics', () => {
+  it('names each request span on its tape lines, in tape show, and as the exemplar of the duration buckets read by a real Prometheus', async () => {
+    const receiver = await startReceiver();
+    const upstream = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const dir = mkdtempSync(join(tmpdir(), 'mcpscope-trace-tapes-'));
+    let proxy: RunningCli | undefined;
+    let prom: RunningPrometheus | undefined;
+    try {
+      const upstreamUrl = await new Promise<string>((resolve) => {
+        upstream.stdout?.on('data', (c: Buffer) => {
+          const m = /listening (\S+)/.exec(c.toString());
+          if (m?.[1]) resolve(m[1]);
+        });
+      });
+      proxy = await startHttpProxy([
+        '--admin-port',
+        '0',
+        '--upstream',
+        upstreamUrl,
+        '--otlp-endpoint',
+        receiver.url,
+        '--record',
+        dir,
+      ]);
+      const admin = await adminUrlFrom(proxy.stderr);
+      // A scraper that asks for OpenMetrics gets it, with exemplars; one that does not, the text format.
+      const plain = await fetch(`${admin}/metrics`);
+      expect(plain.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      await plain.text();
+      prom = await startPrometheus([admin], '/metrics', { exemplars: true });
+
+      const c = await connectHttp(proxy.url);
+      const traces = ['11111111111111111111111111111111', '22222222222222222222222222222222'];
+      for (const [i, trace] of traces.entries()) {
+        await c.client.callTool({
+          name: 'meta',
+          arguments: {},
+          _meta: { traceparent: `00-${trace}-${String(i + 1).repeat(16)}-01` },
+        });
+      }
+      const open = await fetch(`${admin}/metrics`, {
+        headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+      });
+      expect(open.headers.get('content-type')).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
+      const text = await open.text();
+      expect(text.trimEnd().endsWith('# EOF')).toBe(true);
+      expect(text).toMatch(
+        new RegExp(
+          `mcpscope_tool_call_duration_seconds_bucket\\{[^}]*tool="meta"[^}]*\\} \\d+ # \\{trace_id="${traces[1]}"\\}`,
+        ),
+      );
+      // Counters keep their names in the text format after an OpenMetrics scrape.
+      const after = await (await fetch(`${admin}/metrics`)).text();
+      expect(after).toMatch(/^mcpscope_requests_total\{/m);
+
+      // Prometheus scrapes OpenMetrics (its first choice) and stores the exemplars.
+      await prom.scrapedAfter(Date.now());
+      await expect
+        .poll(
+          async () =>
+            (await prom?.exemplars('mcpscope_tool_call_duration_seconds_bucket{tool="meta"}'))?.map(
+              (e) => e.labels.trace_id,
+            ),
+          { timeout: 15_000 },
+        )
+        .toContain(traces[1]);
+      const requestExemplars = await prom.exemplars(
+        'mcpscope_request_duration_seconds_bucket{method="tools/call"}',
+      );
+      expect(requestExemplars.map((e) => e.labels.trace_id)).toContain(traces[1]);
+
+      await c.transport.terminateSession();
+      await c.client.close();
+      await expect
+        .poll(
+          () => receiver.spans.filter((s) => s.name === 'mcp.request' && traces.includes(s.traceId)).length,
+          {
+            timeout: 15_000,
+          },
+        )
+        .toBe(2);
+      const spans = receiver.spans.filter((s) => s.name === 'mcp.request' && traces.includes(s.traceId));
+
+      // The tape: each call's request and answer name the span that was exported for it.
+      const file = readdirSync(dir).find((f) => f.endsWith('.tape.jsonl')) as string;
+      await expect
+        .poll(async () => (await readTape(join(dir, file))).complete, { timeout: 5_000 })
+        .toBe(true);
+      const lines = readFileSync(join(dir, file), 'utf8')
+        .trim()
+        .split('\n')
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              msg?: { id?: unknown; method?: string; result?: unknown };
+              trace?: string;
+              span?: string;
+            },
+        );
+      for (const span of spans) {
+        const linked = lines.filter((l) => l.trace === span.traceId);
+        expect(linked.map((l) => l.span)).toEqual([span.spanId, span.spanId]);
+        expect(linked[0]?.msg?.method).toBe('tools/call');
+        expect(linked[1]?.msg?.result).toBeDefined();
+      }
+      // Lines of requests that had no sampled span (initialize was not traced by the client) still carry ours.
+      expect(
+        lines
+          .filter((l) => l.msg?.method === 'initialize')
+          .every((l) => /^[0-9a-f]{32}$/.test(l.trace ?? '')),
+      ).toBe(true);
+
+      // tape show prints the trace id on each exchange's request line.
+      const show = spawnCli(['tape', 'show', join(dir, file)]);
+      let out = '';
+      show.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      expect(await new Promise((r) => show.once('exit', r))).toBe(0);
+      for (const trace of traces) expect(out).toMatch(new RegExp(`tools/call.*trace ${trace}`));
+    } finally {
+      await prom?.stop();
+      await proxy?.stop();
+      upstream.kill();
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { connectHttp, type RunningCli } from '../helpers.js';
 import {
   PROMTOOL,
@@ -18,7 +19,7 @@ const missing = prometheusMissing();
 
 interface Panel {
   title: string;
-  targets: Array<{ expr: string }>;
+  targets: Array<{ expr: string; exemplar?: boolean }>;
 }
 interface Dashboard {
   templating: { list: Array<{ name: string; type: string; query?: string | { query: string } }> };
@@ -62,6 +63,23 @@ describe.skipIf(missing)('ops pack: dashboard and alert rules against a real mcp
   });
   afterAll(async () => {
     await observed?.stop();
+  });
+
+  it('latency panels show exemplars, and the shipped data source links their trace_id to the trace store', () => {
+    const latency = dashboard.panels.flatMap((p) =>
+      p.targets.filter((t) => /duration_seconds_bucket/.test(t.expr)),
+    );
+    expect(latency.length).toBeGreaterThan(0);
+    expect(latency.every((t) => t.exemplar === true)).toBe(true);
+    const provisioning = parseYaml(readFileSync(file('ops/grafana-datasource.yaml'), 'utf8')) as {
+      datasources: Array<{ type: string; uid: string; jsonData?: { exemplarTraceIdDestinations?: unknown } }>;
+    };
+    const prometheus = provisioning.datasources.find((d) => d.type === 'prometheus');
+    const tempo = provisioning.datasources.find((d) => d.type === 'tempo');
+    // The label mcpscope's exemplars carry (src/observe/boundMetrics.ts), to the trace data source.
+    expect(prometheus?.jsonData?.exemplarTraceIdDestinations).toEqual([
+      { name: 'trace_id', datasourceUid: tempo?.uid },
+    ]);
   });
 
   it('the dashboard has the datasource, upstream and tool variables', () => {

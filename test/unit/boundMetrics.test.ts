@@ -1,6 +1,14 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  Histogram,
+  Registry,
+  type ObserveDataWithExemplar,
+  type OpenMetricsContentType,
+  type RegistryContentType,
+} from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BoundCounter, BoundHistogram, type BoundHistogramChild } from '../../src/observe/boundMetrics.js';
+import { expositionFormat } from '../../src/observe/exposition.js';
 
 /** The same operations on a stock prom-client metric and on a bound one, each in a registry of its own. */
 function pair<M>(make: (registry: Registry, Kind: 'stock' | 'bound') => M): [Registry, M, Registry, M] {
@@ -83,5 +91,81 @@ describe('bound metric children (prom-client exposition, byte for byte)', () => 
     stock.observe(stop());
     expect(await boundReg.metrics()).toContain('parse_seconds_count 2');
     expect(await boundReg.metrics()).toBe(await stockReg.metrics());
+  });
+
+  it('exemplars: an OpenMetrics exposition shows the latest trace per bucket, as a stock histogram with enableExemplars does', async () => {
+    const openMetrics = Registry.OPENMETRICS_CONTENT_TYPE;
+    const stockReg = new Registry<OpenMetricsContentType>();
+    stockReg.setContentType(openMetrics);
+    const stock = new Histogram({
+      name: 'call_seconds',
+      help: 'h',
+      labelNames: ['tool'],
+      buckets: [0.01, 0.1],
+      enableExemplars: true,
+      registers: [stockReg],
+    });
+    const boundReg = new Registry<RegistryContentType>();
+    boundReg.setContentType(openMetrics);
+    const bound = new BoundHistogram({
+      name: 'call_seconds',
+      help: 'h',
+      labelNames: ['tool'],
+      buckets: [0.01, 0.1],
+      exemplars: true,
+      registers: [boundReg],
+    });
+    const child = bound.child('echo');
+    const seen: Array<[number, string | undefined]> = [
+      [0.005, 'a'.repeat(32)],
+      [0.05, 'b'.repeat(32)],
+      [0.006, 'c'.repeat(32)],
+      [3, 'd'.repeat(32)],
+      [0.007, undefined],
+    ];
+    for (const [value, traceId] of seen) {
+      child.observe(value, traceId);
+      // prom-client's typings lack the form that enableExemplars gives observe().
+      (stock.observe as unknown as (data: ObserveDataWithExemplar<string>) => void).call(stock, {
+        labels: { tool: 'echo' },
+        value,
+        exemplarLabels: traceId === undefined ? {} : { trace_id: traceId },
+      });
+    }
+    // The timestamps differ by the milliseconds between the two observations: compare without them.
+    const untimed = (text: string) =>
+      text.replace(/ \d+(\.\d+)?$/gm, (m, _f, offset, all: string) => {
+        const line = all.slice(all.lastIndexOf('\n', offset) + 1, offset);
+        return line.includes(' # {') ? '' : m;
+      });
+    const text = await boundReg.metrics();
+    expect(untimed(text)).toBe(untimed(await stockReg.metrics()));
+    expect(text).toMatch(
+      new RegExp(
+        `call_seconds_bucket\\{le="0.01",tool="echo"\\} 3 # \\{trace_id="${'c'.repeat(32)}"\\} 0.006 \\d`,
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `call_seconds_bucket\\{le="\\+Inf",tool="echo"\\} 5 # \\{trace_id="${'d'.repeat(32)}"\\} 3 \\d`,
+      ),
+    );
+    // The text format never shows them.
+    boundReg.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+    expect(await boundReg.metrics()).not.toContain('trace_id');
+  });
+
+  it('the scraper chooses the format: OpenMetrics when its Accept header prefers it', () => {
+    expect(expositionFormat(undefined)).toBe('prometheus');
+    expect(expositionFormat('*/*')).toBe('prometheus');
+    expect(expositionFormat('text/plain;version=0.0.4')).toBe('prometheus');
+    // What Prometheus 2.x sends.
+    expect(
+      expositionFormat(
+        'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      ),
+    ).toBe('openmetrics');
+    expect(expositionFormat('application/openmetrics-text;q=0.2, text/plain')).toBe('prometheus');
+    expect(expositionFormat('application/openmetrics-text;q=0')).toBe('prometheus');
   });
 });

@@ -254,5 +254,10 @@ describe('Network and Console read the feed', () => {
     );
     expect(consoleLine(ev(5, { type: 'message', kind: 'request' }))).toBeUndefined();
     expect(consoleLine(ev(6, { type: 'paused', state: 'held' }))).toBeUndefined();
+    // The gateway's upstreams coming and going.
+    expect(
+      consoleLine(ev(7, { type: 'gateway', upstream: 'search', state: 'missing', detail: 'tools/list' })),
+    ).toEqual({ level: 'warn', text: 'gateway: upstream search missing: tools/list' });
+    expect(consoleLine(ev(8, { type: 'gateway', upstream: 'files', state: 'failed' }))?.level).toBe('error');
   });
 });
