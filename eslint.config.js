@@ -18,6 +18,11 @@ export default tseslint.config(
     },
   },
   {
+    // The DevTools page runs in a browser (bundled by scripts/build-web.mjs).
+    files: ['web/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // stdout is the protocol channel in `forward stdio`: nothing outside the CLI may print.
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
 // npm run bench [-- --quick] [-- --only name,name] [-- --rounds N] [-- --idle-only] [-- --idle 1000,10000]
+//               [-- --idle-flags "--no-feed"]
 //               [-- --stages-only] [-- --cold-start-only] [-- --cold-starts N]
 //
 // Measures, in one run and on loopback only, an SDK client calling an `echo` tool that returns at once:
@@ -43,6 +44,8 @@ const arg = (name) => {
   return i === -1 ? undefined : argv[i + 1];
 };
 const ONLY = arg('--only')?.split(',');
+/** Extra mcpscope flags for the idle-sessions scenario, e.g. --idle-flags "--no-feed" (what a part costs). */
+const IDLE_FLAGS = arg('--idle-flags')?.split(' ').filter(Boolean) ?? [];
 const IDLE_ONLY =
   argv.includes('--idle-only') || argv.includes('--stats-only') || argv.includes('--cold-start-only');
 const STAGES_ONLY = argv.includes('--stages-only');
@@ -443,7 +446,10 @@ async function runTarget(target) {
 /** Hold many idle sessions open through `forward http` (in front of one HTTP upstream) and weigh them. */
 async function idleSessions(count) {
   const up = await echoHttp();
-  const proxy = await mcpscopeHttp(['--max-sessions', String(count + 10)], ['--upstream', up.url]);
+  const proxy = await mcpscopeHttp(
+    ['--max-sessions', String(count + 10), ...IDLE_FLAGS],
+    ['--upstream', up.url],
+  );
   const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   const init = JSON.stringify({

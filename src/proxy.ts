@@ -29,6 +29,9 @@ import { BreakerStage } from './stages/breakerStage.js';
 import type { InterceptStage } from './stages/interceptStage.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './pipeline/refusal.js';
 import { RateLimitStage, type RateLimitOptions } from './stages/rateLimitStage.js';
+import { AuthStage } from './stages/authStage.js';
+import type { AuthOptions } from './auth/options.js';
+import type { ResourceServer } from './auth/resourceServer.js';
 import type { CircuitBreakerOptions } from './resilience/circuitBreaker.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './session/sessionManager.js';
 import type { RedactionOptions } from './tape/redact.js';
@@ -36,6 +39,7 @@ import type { TapePlayerOptions } from './tape/tapePlayer.js';
 import type { TapeScript } from './tape/tapeScript.js';
 import { VERSION } from './version.js';
 import type { BridgeMode, BridgeTransport } from './bridge/bridge.js';
+import type { Gateway, GatewayOptions } from './gateway/gateway.js';
 
 export type UpstreamOptions =
   | { command: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; cwd?: string }
@@ -47,7 +51,9 @@ export type UpstreamOptions =
       transport?: UpstreamTransport;
     }
   /** Replay: a tape stands in for the server (one player per session, all on the same tape). */
-  | { tape: TapeScript; player?: TapePlayerOptions };
+  | { tape: TapeScript; player?: TapePlayerOptions }
+  /** The gateway: several upstreams behind one endpoint, their names prefixed (see src/gateway/). */
+  | { gateway: GatewayOptions };
 
 export interface RecordOptions {
   /** Directory for the tapes (one per session); created if missing. */
@@ -160,6 +166,11 @@ export interface ProxyOptions {
   breaker?: CircuitBreakerOptions | false;
   /** Token-bucket rate limits on client requests. Default none. */
   rateLimits?: RateLimitOptions | null;
+  /**
+   * 'http': mcpscope as an OAuth 2.1 resource server (see src/auth): every request needs a valid bearer
+   * token from this issuer for this audience. Default none (no authorization).
+   */
+  auth?: AuthOptions;
   /** On shutdown(), time in-flight requests get before they are failed, ms. Default 10,000. */
   shutdownGraceMs?: number;
   /** Extra pipeline stages, run after the built-in ones, in order. */
@@ -206,14 +217,16 @@ export interface ShutdownReport {
   seconds: number;
 }
 
-function describeUpstream(upstream: UpstreamOptions): string {
+function describeUpstream(upstream: UpstreamOptions, gateway?: Gateway): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  if ('gateway' in upstream) return gateway?.description ?? 'gateway';
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
 /** A short, bounded label for the upstream: the URL's host, or `node server.js` from a command line. */
 export function upstreamLabel(upstream: UpstreamOptions): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.header.id}`;
+  if ('gateway' in upstream) return 'gateway';
   if ('url' in upstream) return new URL(upstream.url).host;
   const script = upstream.args?.find((a) => !a.startsWith('-'));
   return script ? `${basename(upstream.command)} ${basename(script)}` : basename(upstream.command);
@@ -244,11 +257,14 @@ function buildStages(
   feed: Feed | undefined,
   upstream: string,
   intercept: InterceptStage | undefined,
+  auth: AuthStage | undefined,
 ): Stage[] {
   const stages: Stage[] = [];
-  // Transformers: trace context first (its request span must cover what later stages do); rate limits
-  // before the breaker (a refused request says nothing about the upstream); then the user's.
+  // Transformers: trace context first (its request span must cover what later stages do); authorization
+  // next (a request without the scopes it needs spends no rate and shows as refused); rate limits before
+  // the breaker (a refused request says nothing about the upstream); then the user's.
   if (tracing) stages.push(tracing.propagate);
+  if (auth) stages.push(auth);
   if (options.rateLimits) stages.push(new RateLimitStage(options.rateLimits, metrics, logger));
   // Interception after the limits (a mocked request is still a request), before the breaker (what a rule
   // answers or holds says nothing about the upstream).
@@ -299,6 +315,36 @@ async function interceptStage(
       throw new McpscopeError('CONFIG_INVALID', `--rules ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/**
+ * The gateway is ready while some upstream can serve: not when every upstream's breaker is open, nor when
+ * no remote upstream answers (and there is no stdio one).
+ */
+async function gatewayReady(gateway: Gateway, breaker: BreakerStage | undefined): Promise<ReadyState> {
+  const names = gateway.upstreams.map((u) => u.name);
+  const open = breaker ? names.filter((name) => breaker.isOpen(name)) : [];
+  if (open.length === names.length)
+    return { ready: false, reason: `the circuit breaker of every upstream is open: ${open.join(', ')}` };
+  const probe = await gateway.probe();
+  const reason = open.length > 0 ? `${probe.reason}; circuit breaker open: ${open.join(', ')}` : probe.reason;
+  return { ready: probe.ready, reason };
+}
+
+/**
+ * The OAuth resource server, loaded only when authorization is on (jose is not paid for otherwise), and only
+ * for an HTTP listener: a stdio client has no token to present.
+ */
+async function authorization(options: ProxyOptions, logger: Logger): Promise<ResourceServer | undefined> {
+  if (!options.auth) return undefined;
+  if (options.inbound !== 'http') {
+    logger.warn('auth is set but clients connect over stdio, which carries no tokens: it is not used');
+    return undefined;
+  }
+  const { ResourceServer } = await import('./auth/resourceServer.js');
+  const server = new ResourceServer({ auth: options.auth, endpointPath: options.path ?? '/mcp', logger });
+  server.start();
+  return server;
 }
 
 /** Build and start a proxy: the same pipeline whatever the ends. */
@@ -356,6 +402,19 @@ async function build(
   let listener: HttpListener | undefined;
   const metrics =
     options.metrics === false ? null : new (await import('./observe/metrics.js')).Metrics(options.metrics);
+  // The gateway's upstreams, each with a circuit breaker of its own (`breaker` below).
+  const gateway: Gateway | undefined =
+    'gateway' in upstream
+      ? await (
+          await import('./gateway/gateway.js')
+        ).Gateway.create(upstream.gateway, {
+          processes,
+          maxMessageBytes,
+          logger,
+          restart: options.restart ?? null,
+          circuitOpen: (name: string): boolean => breaker?.isOpen(name) === true,
+        })
+      : undefined;
   const redaction = options.redaction ?? options.record?.redaction;
   const redactor = async () => new (await import('./tape/redact.js')).Redactor(redaction);
   // Breakpoints are set over the admin API: with an admin server there is always an InterceptStage, whose
@@ -375,11 +434,17 @@ async function build(
     options.rules || breakpoints
       ? await interceptStage(options.rules, breakpoints, options, upstreamName, metrics, logger)
       : undefined;
+  const remoteUrls =
+    'url' in upstream
+      ? [upstream.url]
+      : 'gateway' in upstream
+        ? upstream.gateway.upstreams.flatMap((u) => ('url' in u ? [u.url] : []))
+        : [];
   const stopUndici =
-    metrics && 'url' in upstream
+    metrics && remoteUrls.length > 0
       ? (await import('./observe/undiciTimings.js')).observeUndici(
           metrics,
-          new Set([new URL(upstream.url.replace(/^ws(s?):/, 'http$1:')).origin]),
+          new Set(remoteUrls.map((url) => new URL(url.replace(/^ws(s?):/, 'http$1:')).origin)),
         )
       : null;
 
@@ -407,12 +472,34 @@ async function build(
         maxQueueBytes: options.record.maxQueueBytes,
       })
     : undefined;
-  const breaker =
+  const breaker: BreakerStage | undefined =
     options.breaker === false || 'tape' in upstream
       ? undefined
-      : new BreakerStage(upstreamName, options.breaker ?? {}, metrics, logger);
+      : new BreakerStage(
+          upstreamName,
+          options.breaker ?? {},
+          metrics,
+          logger,
+          gateway && {
+            upstreams: gateway.upstreams.map((u) => u.name),
+            upstreamOf: (frame, session) => gateway.upstreamOf(frame, session),
+          },
+        );
+  const resourceServer = await authorization(options, logger);
   const pipeline = new Pipeline(
-    buildStages(options, logger, metrics, tracing, stats, recorder, breaker, feed, upstreamName, intercept),
+    buildStages(
+      options,
+      logger,
+      metrics,
+      tracing,
+      stats,
+      recorder,
+      breaker,
+      feed,
+      upstreamName,
+      intercept,
+      resourceServer && new AuthStage(resourceServer),
+    ),
     logger,
     {
       holdTimeoutMs: options.holdTimeoutMs,
@@ -431,7 +518,7 @@ async function build(
     sessionIdleMs: options.inbound === 'stdio' ? 0 : options.sessionIdleMs,
     maxSessions: options.maxSessions,
     // One server process per session: only for 'http' with a command (stdio has one session for good).
-    ownsProcesses: options.inbound === 'http' && 'command' in upstream,
+    ownsProcesses: options.inbound === 'http' && ('command' in upstream || gateway?.ownsProcesses === true),
     processIdleMs: options.processIdleMs,
     maxProcesses: options.maxProcesses,
   });
@@ -444,6 +531,8 @@ async function build(
       metrics?.tapeOperations.labels('replay').inc();
       return new TapePlayerTransport(tape, { ...player, logger });
     };
+  } else if (gateway) {
+    create = () => gateway.create();
   } else if ('url' in upstream) {
     const http = new (await loadHttpUpstream())({
       url: upstream.url,
@@ -466,7 +555,8 @@ async function build(
   } else {
     throw new McpscopeError('CONFIG_INVALID', 'no upstream: give a command, a URL or a tape');
   }
-  const bridging = options.bridge === 'auto' && !('tape' in upstream);
+  // The gateway bridges per upstream (its `bridge` key).
+  const bridging = options.bridge === 'auto' && !('tape' in upstream) && !gateway;
   let Bridge: typeof BridgeTransport | undefined;
   if (bridging) {
     const bridge = await import('./bridge/bridge.js');
@@ -476,7 +566,7 @@ async function build(
     const unbridged = create;
     create = () => new Wrapper(unbridged(), { logger, codec });
   }
-  const factory: UpstreamFactory = { description: describeUpstream(upstream), create };
+  const factory: UpstreamFactory = { description: describeUpstream(upstream, gateway), create };
 
   if (options.inbound === 'http') {
     const { HttpListener } = await import('./transport/httpListener.js');
@@ -493,6 +583,7 @@ async function build(
       clientBufferBytes: options.clientBufferBytes,
       jsonResponse: options.jsonResponse ?? false,
       // In front of an HTTP server, that server checks its headers; a bridged one may be an older server.
+      // The gateway renames what it routes, so it is the server that checks.
       checkModernHeaders: !('url' in upstream) || bridging,
       sessions,
       upstream: factory,
@@ -500,6 +591,7 @@ async function build(
       legacySse: options.legacySse ?? true,
       webSocket: options.webSocket ?? true,
       onReject: metrics ? (err) => metrics.errors.labels(err.code).inc() : undefined,
+      auth: resourceServer,
     });
   }
 
@@ -512,10 +604,11 @@ async function build(
   let shuttingDown: Promise<ShutdownReport> | undefined;
   const ready = async (): Promise<ReadyState> => {
     if (shuttingDown) return { ready: false, reason: 'mcpscope is shutting down' };
-    if (breaker && breaker.breaker.state !== 'closed') {
+    if (gateway) return gatewayReady(gateway, breaker);
+    if (breaker && breaker.state !== 'closed') {
       return {
         ready: false,
-        reason: `the circuit breaker for ${upstreamName} is ${breaker.breaker.state}: requests fail fast until a probe succeeds`,
+        reason: `the circuit breaker for ${upstreamName} is ${breaker.state}: requests fail fast until a probe succeeds`,
       };
     }
     if (options.inbound === 'stdio') {
@@ -553,6 +646,7 @@ async function build(
       await import('./admin/adminServer.js');
     const { StatsApi } = await import('./admin/statsApi.js');
     const { BreakpointsApi } = await import('./admin/breakpointsApi.js');
+    const { RulesApi } = await import('./admin/rulesApi.js');
     admin = new AdminServer({
       host: options.admin.host ?? DEFAULT_ADMIN_HOST,
       port: options.admin.port ?? DEFAULT_ADMIN_PORT,
@@ -560,11 +654,11 @@ async function build(
       metricsPath: options.admin.metricsPath,
       metricsIntervalMs: options.admin.metricsIntervalMs,
       token: options.admin.token,
-      stats: stats
-        ? new StatsApi(stats, sessions, { breakerState: () => breaker?.breaker.state })
-        : undefined,
+      stats: stats ? new StatsApi(stats, sessions, { breakerState: () => breaker?.state }) : undefined,
       feed,
       breakpoints: breakpoints ? new BreakpointsApi(breakpoints) : undefined,
+      rules: intercept ? new RulesApi(intercept) : undefined,
+      tapes: { dir: options.record?.dir, redactor: await redactor() },
       maxBodyBytes: maxMessageBytes + ADMIN_BODY_OVERHEAD_BYTES,
       version: VERSION,
       ready,
@@ -589,6 +683,7 @@ async function build(
       intercept?.close();
       stopUndici?.();
       await remote?.close();
+      await gateway?.close();
       await tracing
         ?.shutdown()
         .catch((err: unknown) => logger.warn({ err: String(err) }, 'could not flush traces'));

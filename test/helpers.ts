@@ -143,6 +143,21 @@ export interface RunningFixture {
   stop(): Promise<void>;
 }
 
+/** The text of a tool result's first content block ('' when it has none). */
+export function toolText(result: object): string {
+  const [first] = ((result as { content?: unknown }).content ?? []) as Array<{ text?: string }>;
+  return first?.text ?? '';
+}
+
+/** Call a tool (v1 or v2 SDK client) and return the text of its answer. */
+export async function callTool(
+  client: { callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<object> },
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<string> {
+  return toolText(await client.callTool({ name, arguments: args }));
+}
+
 /** Start a fixture server from test/fixtures/servers and wait for the "listening <url>" line it prints. */
 export async function startFixture(name: string, args: string[] = []): Promise<RunningFixture> {
   const script = fileURLToPath(new URL(`./fixtures/servers/${name}`, import.meta.url));
@@ -278,6 +293,26 @@ export async function adminUrlFrom(
     if (Date.now() > deadline) throw new Error(`no admin server URL in stderr:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** `mcpscope forward http` with an admin server on a free port in front of the example server, and its admin URL. */
+export async function startExampleProxy(flags: string[] = []): Promise<{ proxy: RunningCli; admin: string }> {
+  const proxy = await startHttpProxy(['--admin-port', '0', ...flags, '--', process.execPath, EXAMPLE]);
+  return { proxy, admin: await adminUrlFrom(proxy.stderr) };
+}
+
+/** A rules file (YAML) whose rule `mock-add` answers every tools/call of `add` with `text`; `more` lines follow. */
+export function mockAddRules(text: string, more: string[] = []): string {
+  return [
+    'rules:',
+    '  - name: mock-add',
+    '    match: { method: tools/call, tool: add }',
+    '    action:',
+    '      mock:',
+    `        result: { content: [{ type: text, text: ${text} }] }`,
+    ...more,
+    '',
+  ].join('\n');
 }
 
 /** Child pids of a process, from /proc. */

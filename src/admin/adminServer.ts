@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +12,15 @@ import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from '../transport/ori
 import { readBody } from '../transport/httpBody.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import { BreakpointsApi, type AdminAnswer } from './breakpointsApi.js';
+import { DevtoolsPage } from './devtools.js';
+import { RulesApi } from './rulesApi.js';
+import type { TapesApi } from './tapesApi.js';
+import type { Redactor } from '../tape/redact.js';
+
+/** An admin API whose routes may change things (POST, DELETE): breakpoints, held messages, rules. */
+interface ChangesApi {
+  handle(method: string, path: string, body: unknown): AdminAnswer;
+}
 
 /** The admin API's own rate limit: a token bucket of this many requests per second, and this burst. */
 export const ADMIN_RATE_PER_S = 50;
@@ -49,6 +58,13 @@ export interface AdminServerOptions {
   feed?: Feed | undefined;
   /** Breakpoints and held messages (/breakpoints, /paused…); absent when not wired. */
   breakpoints?: BreakpointsApi | undefined;
+  /** Interception rules (/rules…); absent when not wired. */
+  rules?: RulesApi | undefined;
+  /**
+   * Recorded tapes (/tapes…): the --record directory (undefined: not recording, which /tapes says) and
+   * the redaction rules its events are shown with. The tapes API is loaded by its first request.
+   */
+  tapes?: { dir: string | undefined; redactor: Redactor } | undefined;
   /**
    * Largest POST body, bytes (an edited message rides in one). Default DEFAULT_MAX_MESSAGE_BYTES +
    * ADMIN_BODY_OVERHEAD_BYTES.
@@ -56,6 +72,8 @@ export interface AdminServerOptions {
   maxBodyBytes?: number;
 }
 
+/** The cookie that stands for the token in the DevTools page (a random value per process, never the token). */
+const PAGE_COOKIE = 'mcpscope_admin';
 const SESSION_EVENTS = /^\/sessions\/([^/]{1,200})\/events$/;
 const NON_NEGATIVE = /^\d{1,15}$/;
 
@@ -69,6 +87,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function same(given: Buffer, expected: Buffer): boolean {
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** One cookie's value from a Cookie header. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
 function send(res: ServerResponse, answer: AdminAnswer): void {
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
   if (answer.body === undefined) {
@@ -78,9 +110,10 @@ function send(res: ServerResponse, answer: AdminAnswer): void {
 }
 
 /**
- * The admin server (separate port): /metrics, /health, /ready, the stats API, the live feed, breakpoints.
- * It never writes to stdout and never stops the proxy: when its port is taken it logs one warning and
- * stays off. Everything is read-only but breakpoints and held messages (POST, DELETE).
+ * The admin server (separate port): /metrics, /health, /ready, the stats API, the live feed, breakpoints,
+ * rules, tapes and the DevTools page. It never writes to stdout and never stops the proxy: when its port is
+ * taken it logs one warning and stays off. Everything is read-only but breakpoints, held messages and
+ * turning rules on and off (POST, DELETE).
  */
 export class AdminServer {
   readonly #options: AdminServerOptions;
@@ -92,6 +125,10 @@ export class AdminServer {
   #listening = false;
   readonly #originPolicy: OriginPolicy;
   readonly #token: Buffer | undefined;
+  /** With a token: what the page's cookie carries once the page was opened with ?token= (see #pageLogin). */
+  readonly #pageSecret: Buffer | undefined;
+  readonly #page = new DevtoolsPage();
+  #tapes: TapesApi | undefined;
   #tokens = ADMIN_BURST;
   #keepAlive: NodeJS.Timeout | undefined;
   #refilledAt = performance.now();
@@ -105,6 +142,7 @@ export class AdminServer {
       loopbackOnly: LOOPBACK_HOSTS.has(options.host),
     };
     this.#token = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+    this.#pageSecret = options.token ? Buffer.from(randomBytes(24).toString('base64url')) : undefined;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -152,11 +190,12 @@ export class AdminServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const breakpoints =
-      this.#options.breakpoints && BreakpointsApi.owns(path) ? this.#options.breakpoints : undefined;
-    // Only a POST to a breakpoint route has a body worth reading; any other is discarded (as are those
-    // of requests refused below).
-    const wantsBody = breakpoints !== undefined && req.method === 'POST';
+    const { breakpoints: bp, rules } = this.#options;
+    const changes: ChangesApi | undefined =
+      bp && BreakpointsApi.owns(path) ? bp : rules && RulesApi.owns(path) ? rules : undefined;
+    // Only a POST to a route that changes things has a body worth reading; any other is discarded (as are
+    // those of requests refused below).
+    const wantsBody = changes !== undefined && req.method === 'POST';
     if (!wantsBody) req.resume();
     if (!this.#allow()) {
       req.resume();
@@ -170,26 +209,37 @@ export class AdminServer {
       json(res, 403, { error: forbidden.message });
       return;
     }
-    if (this.#token && !this.#authorized(req.headers.authorization)) {
+    if (this.#token && path === '/' && q !== -1 && req.method === 'GET') {
+      const params = new URLSearchParams(url.slice(q + 1));
+      if (params.has('token')) {
+        this.#pageLogin(req, res, params.get('token') as string);
+        return;
+      }
+    }
+    if (this.#token && !this.#authorized(req)) {
       req.resume();
       res.setHeader('www-authenticate', 'Bearer');
       json(res, 401, { error: 'the admin API needs Authorization: Bearer <the --admin-token value>' });
       return;
     }
-    if (breakpoints) {
-      this.#breakpointRoute(breakpoints, req, res, path, wantsBody);
+    if (changes) {
+      this.#changesRoute(changes, req, res, path, wantsBody);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       json(res, 405, {
-        error: `method ${req.method} is not allowed on ${path}; the admin API is read-only but for /breakpoints and /paused`,
+        error: `method ${req.method} is not allowed on ${path}; the admin API is read-only but for /breakpoints, /paused and /rules`,
       });
       return;
     }
     try {
       if (path === this.#metricsPath) await this.#metrics(req, res);
-      else if (path === '/health') {
+      else if (DevtoolsPage.owns(path)) {
+        const file = this.#page.file(path);
+        res.writeHead(file.status, file.headers);
+        res.end(req.method === 'HEAD' ? undefined : file.body);
+      } else if (path === '/health') {
         json(res, 200, {
           status: 'ok',
           uptime_s: Math.round((performance.now() - this.#startedAt) / 1000),
@@ -205,6 +255,8 @@ export class AdminServer {
         });
       } else if (this.#feedRoute(path, url, q, req, res)) {
         return;
+      } else if (this.#options.tapes && (path === '/tapes' || path.startsWith('/tapes/'))) {
+        await this.#tapesRoute(path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)), req, res);
       } else {
         const answer = this.#options.stats?.handle(
           path,
@@ -215,6 +267,7 @@ export class AdminServer {
           json(res, 404, {
             error: `not found: ${path}`,
             endpoints: [
+              '/',
               this.#metricsPath,
               '/health',
               '/ready',
@@ -228,6 +281,8 @@ export class AdminServer {
               '/events',
               '/breakpoints',
               '/paused',
+              '/rules',
+              '/tapes',
             ],
           });
         }
@@ -235,12 +290,48 @@ export class AdminServer {
     } catch (err) {
       this.#options.logger.error({ err: (err as Error).message, path }, 'admin request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+      else res.destroy();
     }
   }
 
-  /** Breakpoints and held messages: a POST's body is read (bounded) and parsed as JSON first. */
-  #breakpointRoute(
-    api: BreakpointsApi,
+  /**
+   * The tapes API (loaded by the first request): JSON answers, or an export written a piece at a time as
+   * the client takes it.
+   */
+  async #tapesRoute(
+    path: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const { dir, redactor } = this.#options.tapes as NonNullable<AdminServerOptions['tapes']>;
+    this.#tapes ??= new (await import('./tapesApi.js')).TapesApi(dir, redactor);
+    const answer = await this.#tapes.handle(path, query);
+    if (!('write' in answer)) {
+      send(res, answer);
+      return;
+    }
+    res.writeHead(answer.status, answer.headers);
+    await answer.write(async (text) => {
+      if (res.destroyed) throw new Error('the client went away');
+      if (!res.write(text) && !res.destroyed) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    });
+    res.end();
+  }
+
+  /** Routes that change things: a POST's body is read (bounded) and parsed as JSON first. */
+  #changesRoute(
+    api: ChangesApi,
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
@@ -351,11 +442,39 @@ export class AdminServer {
     return true;
   }
 
-  #authorized(header: string | undefined): boolean {
-    const token = this.#token as Buffer;
-    if (header === undefined) return false;
-    const given = Buffer.from(header);
-    return given.length === token.length && timingSafeEqual(given, token);
+  /**
+   * The token from an Authorization header, or the page's cookie. The cookie rides with any request to this
+   * host (other loopback ports are the same site), so it counts only from this origin: with no Origin header
+   * (a same-origin GET or EventSource) or with exactly this one; a POST always sends Origin.
+   */
+  #authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    if (header !== undefined) return same(Buffer.from(header), this.#token as Buffer);
+    const cookie = cookieValue(req.headers.cookie, PAGE_COOKIE);
+    if (cookie === undefined || !same(Buffer.from(cookie), this.#pageSecret as Buffer)) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return req.method === 'GET' || req.method === 'HEAD';
+    return origin === `http://${req.headers.host ?? ''}`;
+  }
+
+  /**
+   * `GET /?token=…`: the page is opened once with the token in its URL; a right token is swapped for an
+   * HttpOnly, SameSite=Strict cookie and the browser is sent to `/` (the fragment, a deep link, is kept), so
+   * the token stays out of later URLs, the page's script and its requests.
+   */
+  #pageLogin(req: IncomingMessage, res: ServerResponse, given: string): void {
+    req.resume();
+    if (!same(Buffer.from(`Bearer ${given}`), this.#token as Buffer)) {
+      json(res, 401, { error: 'open the page as /?token=<the --admin-token value>' });
+      return;
+    }
+    res.writeHead(303, {
+      location: '/',
+      'set-cookie': `${PAGE_COOKIE}=${(this.#pageSecret as Buffer).toString()}; HttpOnly; SameSite=Strict; Path=/`,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+    });
+    res.end();
   }
 
   async #metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {

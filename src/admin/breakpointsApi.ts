@@ -62,7 +62,8 @@ function answer(result: PauseResult, id: string): AdminAnswer {
     : { status: result.status, body: { error: result.error } };
 }
 
-const notAllowed = (allow: string, method: string, path: string): AdminAnswer => ({
+/** 405, naming what is allowed on `path`. */
+export const notAllowed = (allow: string, method: string, path: string): AdminAnswer => ({
   status: 405,
   headers: { allow },
   body: { error: `method ${method} is not allowed on ${path}; allowed: ${allow}` },
@@ -176,7 +177,7 @@ function noBreakpoint(id: string): AdminAnswer {
 }
 
 /** A path segment decoded; as it came when it is not valid percent-encoding (then no such id exists). */
-function idOf(segment: string): string {
+export function idOf(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {

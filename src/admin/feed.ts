@@ -7,6 +7,7 @@ import { TRANSIENT_EVENTS, type SessionEvent } from '../session/events.js';
 import type { Session } from '../session/session.js';
 import { outcomeOf } from '../session/outcome.js';
 import type { Redactor } from '../tape/redact.js';
+import { SHOWN_HEADERS } from '../transport/exchange.js';
 
 /** Events kept per session (a ring): `--feed-events`. */
 export const DEFAULT_FEED_EVENTS = 1_000;
@@ -52,14 +53,19 @@ interface FeedSession {
   readonly id: string;
   readonly transport: string;
   readonly upstream: string;
+  /** The URL the client reached mcpscope at (HTTP wires). */
+  readonly endpoint: string | undefined;
   readonly startedAt: number;
   closedAt: number | undefined;
   closeReason: string | undefined;
   era: string;
+  protocolVersion: string | undefined;
   /** With --bridge: the probe's verdict. */
   bridge: string | undefined;
   client: { name?: string; version?: string } | undefined;
   server: { name?: string; version?: string } | undefined;
+  /** With authorization on: the bounded label of the token subject that opened the session. */
+  readonly subject: string | undefined;
   requests: number;
   errors: number;
   lastActivity: number;
@@ -86,6 +92,7 @@ const EMPTY = Buffer.alloc(0);
 export class Feed implements ObserverStage {
   readonly kind = 'observer' as const;
   readonly name = 'feed';
+  readonly httpExchanges = true;
   readonly #events: number;
   readonly #closedKept: number;
   readonly #bodyBytes: number;
@@ -113,13 +120,16 @@ export class Feed implements ObserverStage {
       id: session.id,
       transport: session.inbound.kind,
       upstream: session.upstream,
+      endpoint: session.client?.endpoint,
       startedAt: session.startedAt,
       closedAt: undefined,
       closeReason: undefined,
       era: session.era,
+      protocolVersion: undefined,
       bridge: undefined,
       client: undefined,
       server: undefined,
+      subject: session.client?.principal && this.#redactor.text(session.client.principal.label),
       requests: 0,
       errors: 0,
       lastActivity: Date.now(),
@@ -172,6 +182,7 @@ export class Feed implements ObserverStage {
   observe(frame: Frame, session: Session, direction: Direction, verdict: Verdict): void {
     const s = this.#session(session);
     s.era = session.era;
+    s.protocolVersion ??= session.protocolVersion;
     s.client ??= session.clientInfo;
     s.server ??= session.serverInfo;
     const fields: Record<string, unknown> = {
@@ -252,8 +263,12 @@ export class Feed implements ObserverStage {
     for (const [key, value] of Object.entries(e.fields)) {
       if (typeof value === 'string') out[key] = this.#redactor.text(value);
       // An HTTP exchange's headers: Mcp-Param-* copy tool arguments, so the header rules apply.
-      else if (key === 'headers' && value !== null && typeof value === 'object')
-        out[key] = this.#redactor.headers(value as Record<string, string>);
+      else if (
+        (key === 'headers' || key === 'responseHeaders') &&
+        value !== null &&
+        typeof value === 'object'
+      )
+        out[key] = this.#redactor.headers(value as Record<string, string>, SHOWN_HEADERS);
       else out[key] = value;
     }
     const f = e.frame;
@@ -287,6 +302,8 @@ export class Feed implements ObserverStage {
       transport: s.transport,
       upstream: s.upstream,
       era: s.era,
+      ...(s.protocolVersion === undefined ? {} : { protocolVersion: s.protocolVersion }),
+      ...(s.endpoint === undefined ? {} : { endpoint: s.endpoint }),
       ...(s.bridge === undefined ? {} : { bridge: s.bridge }),
       state: s.closedAt === undefined ? 'open' : 'closed',
       startedAt: iso(s.startedAt),
@@ -298,6 +315,7 @@ export class Feed implements ObserverStage {
       server: s.server
         ? { name: String(s.server.name ?? ''), version: String(s.server.version ?? '') }
         : null,
+      subject: s.subject ?? null,
       requests: s.requests,
       errors: s.errors,
       lastActivity: iso(s.lastActivity),

@@ -1,8 +1,7 @@
 import { VERSION } from '../version.js';
-
-const num = { type: 'number' } as const;
-const int = { type: 'integer', minimum: 0 } as const;
-const nullableNum = { type: ['number', 'null'] } as const;
+import { FEED_EVENT_TYPES } from './feedTypes.js';
+import { devtoolsPaths, devtoolsSchemas, seriesParam } from './openapiDevtools.js';
+import { idParam, int, json, nullableNum, num, str } from './openapiParts.js';
 
 const trend = {
   type: 'object',
@@ -45,6 +44,7 @@ const targetProps = {
     additionalProperties: false,
   },
   health: { type: 'integer', minimum: 0, maximum: 100 },
+  series: { $ref: '#/components/schemas/StatsSeries' },
   trends: {
     type: 'object',
     required: ['latency', 'errorRate', 'traffic'],
@@ -91,11 +91,6 @@ const listParams = [
   },
 ];
 
-const json = (schema: string, description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
-});
-
 const errors = {
   '400': json('BadParameter', 'a query parameter is not allowed or out of range'),
   '404': json('Error', 'no such name'),
@@ -105,20 +100,15 @@ const listPath = (summary: string, schema: string) => ({
   get: { summary, parameters: listParams, responses: { '200': json(schema, 'a page'), ...errors } },
 });
 
-const itemPath = (summary: string, param: string, schema: string) => ({
+const itemPath = (summary: string, param: string, schema: string, series = false) => ({
   get: {
     summary,
-    parameters: [{ name: param, in: 'path', required: true, schema: { type: 'string' } }],
-    responses: { '200': json(schema, 'figures'), '404': errors['404'] },
+    parameters: [
+      { name: param, in: 'path', required: true, schema: { type: 'string' } },
+      ...(series ? [seriesParam] : []),
+    ],
+    responses: { '200': json(schema, 'figures'), ...errors },
   },
-});
-
-const idParam = (description: string) => ({
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description,
 });
 
 const jsonBody = (schema: string, required: boolean, description: string) => ({
@@ -211,7 +201,6 @@ const breakpointPaths = {
   },
 };
 
-const str = { type: 'string' } as const;
 const match = {
   type: 'object',
   description:
@@ -348,9 +337,29 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
       title: 'mcpscope admin API',
       version: VERSION,
       description:
-        'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages of a running mcpscope. Read-only but for /breakpoints and /paused.',
+        'Metrics, health, readiness, statistics, the live feed, breakpoints and held messages, rules and recorded tapes of a running mcpscope. Read-only but for /breakpoints, /paused and /rules.',
     },
     paths: {
+      '/': {
+        get: {
+          summary:
+            'The DevTools page (HTML; its script and style at /devtools/app.js and /devtools/app.css). With --admin-token, open it once as /?token=…: the token is swapped for an HttpOnly cookie and the browser sent to /',
+          parameters: [
+            {
+              name: 'token',
+              in: 'query',
+              required: false,
+              description: 'The --admin-token value, once; answered with 303 to / and the cookie',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } },
+            '303': { description: 'token accepted: a cookie is set, go to /' },
+            '401': json('Error', 'wrong or missing token'),
+          },
+        },
+      },
       [metricsPath]: {
         get: {
           summary: 'Prometheus metrics (text exposition format)',
@@ -366,11 +375,17 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
           responses: { '200': json('Ready', 'ready'), '503': json('Ready', 'not ready, with the reason') },
         },
       },
-      '/stats': { get: { summary: 'The whole proxy', responses: { '200': json('SystemStats', 'figures') } } },
+      '/stats': {
+        get: {
+          summary: 'The whole proxy',
+          parameters: [seriesParam],
+          responses: { '200': json('SystemStats', 'figures'), '400': errors['400'] },
+        },
+      },
       '/stats/upstreams': listPath('Upstreams', 'TargetList'),
-      '/stats/upstreams/{name}': itemPath('One upstream', 'name', 'UpstreamStats'),
+      '/stats/upstreams/{name}': itemPath('One upstream', 'name', 'UpstreamStats', true),
       '/stats/tools': listPath('Tools', 'TargetList'),
-      '/stats/tools/{name}': itemPath('One tool', 'name', 'ToolStats'),
+      '/stats/tools/{name}': itemPath('One tool', 'name', 'ToolStats', true),
       '/stats/sessions': listPath('Active sessions', 'SessionList'),
       '/stats/sessions/{id}': itemPath('One session', 'id', 'SessionRow'),
       '/trends': {
@@ -423,6 +438,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
         },
       },
       ...breakpointPaths,
+      ...devtoolsPaths,
       '/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
@@ -430,6 +446,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
     components: {
       schemas: {
         ...breakpointSchemas,
+        ...devtoolsSchemas,
         Window: window,
         Trend: trend,
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
@@ -563,6 +580,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             'closeReason',
             'client',
             'server',
+            'subject',
             'requests',
             'errors',
             'lastActivity',
@@ -573,6 +591,11 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             transport: { enum: ['stdio', 'streamable-http', 'sse', 'websocket'] },
             upstream: { type: 'string' },
             era: { enum: ['legacy', 'modern'] },
+            protocolVersion: { type: 'string', description: 'as agreed at initialize (legacy era)' },
+            endpoint: {
+              type: 'string',
+              description: 'HTTP wires: the URL the client reached mcpscope at, without its query',
+            },
             bridge: {
               enum: ['to-modern', 'to-legacy', 'none'],
               description: 'With --bridge: what the probe found (absent before it, and without --bridge)',
@@ -583,6 +606,11 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             closeReason: { type: ['string', 'null'] },
             client: { $ref: '#/components/schemas/FeedPeer' },
             server: { $ref: '#/components/schemas/FeedPeer' },
+            subject: {
+              type: ['string', 'null'],
+              description:
+                'With --auth-config: the subject (sub) of the access token that opened the session, cut to 64 characters with a digest when longer; never the token',
+            },
             requests: int,
             errors: int,
             lastActivity: { type: 'string', format: 'date-time' },
@@ -605,31 +633,7 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
             seq: { type: 'integer', minimum: 1 },
             time: { type: 'string', format: 'date-time' },
             session: { type: 'string' },
-            type: {
-              enum: [
-                'message',
-                'session-opened',
-                'session-closed',
-                'error',
-                'stream-opened',
-                'stream-closed',
-                'stream-resumed',
-                'undelivered',
-                'backpressure',
-                'upstream-reconnect',
-                'upstream-resumed',
-                'process-started',
-                'process-exited',
-                'process-stopped',
-                'process-restarted',
-                'stderr',
-                'http',
-                'bridge',
-                'session-expired',
-                'paused',
-                'replay-fallback',
-              ],
-            },
+            type: { enum: [...FEED_EVENT_TYPES] },
             direction: { enum: ['client-to-server', 'server-to-client'] },
             kind: { enum: ['request', 'notification', 'response', 'error'] },
             stream: { enum: ['post', 'get', 'resume', 'socket'] },
@@ -663,7 +667,38 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               },
               additionalProperties: false,
             },
-            message: { type: ['object', 'array'] },
+            message: {
+              type: ['object', 'array', 'string'],
+              description: 'a message: the JSON-RPC message; an error or a closed session: what happened',
+            },
+            code: {
+              type: ['string', 'integer', 'null'],
+              description: 'error: the mcpscope error code; process-exited: the exit code',
+            },
+            line: { type: 'string', description: 'stderr: one line of the server process' },
+            side: {
+              enum: ['client', 'upstream'],
+              description: "http: a client's request to mcpscope, or mcpscope's request to the upstream",
+            },
+            status: { type: 'integer', description: 'http: the HTTP status (0: no response)' },
+            headers: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: "http: the request's headers, credentials [REDACTED] (Mcp-Session-Id is shown)",
+            },
+            responseHeaders: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: "http: the response's headers, credentials [REDACTED]",
+            },
+            sse: {
+              type: 'object',
+              required: ['events', 'firstId', 'lastId'],
+              properties: { events: int, firstId: int, lastId: int },
+              additionalProperties: false,
+              description: 'http: the SSE events the response carried, and their ids',
+            },
+            error: { type: 'string', description: 'http, upstream side: why no response came' },
             bridge: {
               enum: ['to-modern', 'to-legacy', 'none'],
               description:
@@ -684,9 +719,22 @@ export function openApiDocument(metricsPath: string): Record<string, unknown> {
               description: 'paused: breakpoint:<id>, or the name of a rule with break: true',
             },
             state: {
-              enum: ['held', 'resumed', 'edited', 'dropped', 'replied', 'timed_out'],
-              description: 'paused: held, then how the hold ended',
+              enum: [
+                'held',
+                'resumed',
+                'edited',
+                'dropped',
+                'replied',
+                'timed_out',
+                'opened',
+                'failed',
+                'down',
+                'missing',
+              ],
+              description:
+                'paused: held, then how the hold ended; gateway: what became of the upstream (opened, failed to open, down, missing from a merged answer)',
             },
+            upstream: { type: 'string', description: 'gateway: the upstream, by its name in the config' },
             heldMs: { ...int, description: 'paused: how long it was held (on the end of a hold)' },
             target: {
               type: 'string',

@@ -1,6 +1,7 @@
 import { EVENT_LOOP_RESOLUTION_MS, EVENT_LOOP_WINDOW_MS, eventLoopDelay } from '../observe/eventLoop.js';
 import { z } from 'zod';
 import {
+  FOLD_BUCKETS,
   classifyTrend,
   healthScore,
   type HealthInputs,
@@ -27,6 +28,7 @@ interface TargetStats {
   windows: { '1m': WindowSummary; '5m': WindowSummary; '1h': WindowSummary };
   health: number;
   trends: { latency: Trend; errorRate: Trend; traffic: Trend };
+  series?: Record<string, unknown>;
 }
 
 type Row = Record<string, string | number | null> & { name?: string; id?: string };
@@ -119,7 +121,11 @@ export class StatsApi {
       );
     }
     if (parts[0] === 'trends') return { status: 200, body: this.#trends() };
-    if (parts.length === 1) return { status: 200, body: this.#system() };
+    const series = query.get('series');
+    if (series !== null && series !== '1h')
+      return badRequest('series', `series must be 1h, not ${JSON.stringify(series.slice(0, 20))}`, '1h');
+    const steps = series !== null;
+    if (parts.length === 1) return { status: 200, body: this.#system(steps) };
     const list = parts[1] as string;
     if (!(list in LIST_FIELDS)) {
       return {
@@ -130,16 +136,40 @@ export class StatsApi {
         },
       };
     }
-    const rows = this.#rows(list as ListName);
-    if (parts.length === 2) return this.#page(list as ListName, rows, query);
+    if (parts.length === 2) return this.#page(list as ListName, this.#rows(list as ListName), query);
     const name = parts.slice(2).join('/');
-    const detail = this.#detail(list as ListName, name);
+    const detail = this.#detail(list as ListName, name, steps);
     return detail
       ? { status: 200, body: detail }
       : { status: 404, body: { error: `no ${list.replace(/s$/, '')} named ${JSON.stringify(name)}` } };
   }
 
-  #target(series: StatsSeries): TargetStats {
+  /**
+   * `?series=1h`: the hour step by step (a minute at the default buckets), oldest first, for charts: calls,
+   * error rate, p50 and p95 (null in a step without calls) and a health score per step (that step's
+   * calls against the hour's p95, with the upstream's breaker and restarts as they are now).
+   */
+  #steps(series: StatsSeries, baselineP95Ms: number | null): Record<string, unknown> {
+    const now = this.#collector.now;
+    const s = series.steps(now);
+    const upstream = this.#upstreamHealth();
+    const errorRate = s.calls.map((c, i) => (c === 0 ? null : (s.errors[i] as number) / c));
+    const stepMs = FOLD_BUCKETS * series.bucketMs;
+    return {
+      step_s: stepMs / 1000,
+      // Where the newest step ends (it is still filling).
+      end: new Date((Math.floor(now / stepMs) + 1) * stepMs).toISOString(),
+      calls: s.calls,
+      errorRate,
+      p50Ms: s.p50Ms,
+      p95Ms: s.p95Ms,
+      health: errorRate.map((rate, i) =>
+        healthScore({ errorRate: rate, p95Ms: s.p95Ms[i] ?? null, baselineP95Ms, ...upstream }),
+      ),
+    };
+  }
+
+  #target(series: StatsSeries, withSteps = false): TargetStats {
     const now = this.#collector.now;
     const bucket = series.bucketMs;
     const windows = {
@@ -163,10 +193,11 @@ export class StatsApi {
         errorRate: classifyTrend(b.errorRate, 0.25),
         traffic: classifyTrend(b.calls),
       },
+      ...(withSteps ? { series: this.#steps(series, windows['1h'].p95Ms) } : {}),
     };
   }
 
-  #system(): unknown {
+  #system(steps: boolean): unknown {
     const mem = process.memoryUsage();
     const loop = eventLoopDelay().figures;
     const c = this.#collector;
@@ -186,7 +217,7 @@ export class StatsApi {
       proxy_overhead_ms: { p50: overhead.p50Ms, p99: overhead.p99Ms },
       delivery_ratio: c.delivered + c.dropped === 0 ? 1 : c.delivered / (c.delivered + c.dropped),
       bucket_s: this.#collector.bucketMs / 1000,
-      ...this.#target(this.#collector.system),
+      ...this.#target(this.#collector.system, steps),
     };
   }
 
@@ -202,9 +233,7 @@ export class StatsApi {
       }));
     }
     const targets: Array<[string, StatsSeries]> =
-      list === 'tools'
-        ? [...this.#collector.tools()]
-        : [[this.#collector.upstream, this.#collector.upstreamSeries]];
+      list === 'tools' ? [...this.#collector.tools()] : [...this.#collector.upstreams()];
     // Rows need the 5-minute window and the health score only: no trends, no 1-minute window.
     const now = this.#collector.now;
     const upstream = this.#upstreamHealth();
@@ -221,19 +250,16 @@ export class StatsApi {
     });
   }
 
-  #detail(list: ListName, name: string): unknown {
+  #detail(list: ListName, name: string, steps: boolean): unknown {
     if (list === 'sessions') return this.#rows('sessions').find((r) => r.id === name);
     if (list === 'upstreams') {
-      return name === this.#collector.upstream
-        ? {
-            name,
-            restarts_15m: this.#collector.recentRestarts(),
-            ...this.#target(this.#collector.upstreamSeries),
-          }
+      const series = this.#collector.upstreams().get(name);
+      return series
+        ? { name, restarts_15m: this.#collector.recentRestarts(), ...this.#target(series, steps) }
         : undefined;
     }
     const series = this.#collector.tools().get(name);
-    return series ? { name, ...this.#target(series) } : undefined;
+    return series ? { name, ...this.#target(series, steps) } : undefined;
   }
 
   #page(list: ListName, rows: Row[], query: URLSearchParams): StatsAnswer {
@@ -305,7 +331,9 @@ export class StatsApi {
 
   #trends(): unknown {
     const targets: Array<[string, string, StatsSeries]> = [
-      ['upstream', this.#collector.upstream, this.#collector.upstreamSeries],
+      ...[...this.#collector.upstreams()].map(
+        ([n, s]) => ['upstream', n, s] as [string, string, StatsSeries],
+      ),
       ...[...this.#collector.tools()].map(([n, s]) => ['tool', n, s] as [string, string, StatsSeries]),
     ];
     const window_s = (TREND_BUCKETS * this.#collector.bucketMs) / 1000;

@@ -36,7 +36,11 @@ function settingOptions(command: SettingCommand): Array<[ConfigKey, Option]> {
   return entries;
 }
 
-function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
+/** What flags and MCPSCOPE_* variables gave, with where each came from. */
+function givenValues(
+  cmd: Command,
+  entries: Array<[ConfigKey, Option]>,
+): Partial<Record<ConfigKey, GivenValue>> {
   const opts = cmd.opts<Record<string, unknown>>();
   const given: Partial<Record<ConfigKey, GivenValue>> = {};
   for (const [key, option] of entries) {
@@ -48,8 +52,12 @@ function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath:
       origin: source === 'env' ? envName(key) : (option.long ?? name),
     };
   }
+  return given;
+}
+
+function settings(cmd: Command, entries: Array<[ConfigKey, Option]>, configPath: string | undefined): Config {
   const file = configPath ? readConfigFile(configPath) : {};
-  return resolveConfig(given, file, configPath);
+  return resolveConfig(givenValues(cmd, entries), file, configPath);
 }
 
 function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Config): UpstreamOptions {
@@ -72,6 +80,7 @@ function upstreamFrom(inbound: 'stdio' | 'http', command: string[], config: Conf
 
 function describe(upstream: UpstreamOptions): string {
   if ('tape' in upstream) return `tape ${upstream.tape.tape.path}`;
+  if ('gateway' in upstream) return `gateway of ${upstream.gateway.upstreams.map((u) => u.name).join(', ')}`;
   return 'url' in upstream ? upstream.url : [upstream.command, ...(upstream.args ?? [])].join(' ');
 }
 
@@ -139,6 +148,11 @@ export async function run(
             tools: config.rateLimitTools,
           }
         : null,
+    // Loaded only when asked for: the resource server and its JOSE library stay out of other runs.
+    auth:
+      config.auth === undefined
+        ? undefined
+        : await (await import('../auth/options.js')).loadAuthOptions(config.auth),
     logMessages: config.logMessages,
     redaction: {
       enabled: config.redact,
@@ -194,8 +208,13 @@ export async function run(
   if (proxy.url) {
     const target = describe(upstream);
     console.error(`mcpscope ${VERSION}: MCP endpoint ${proxy.url} → ${target}`);
-    if (proxy.adminUrl)
+    if (proxy.adminUrl) {
       console.error(`Metrics: ${proxy.adminUrl}${config.metricsPath}, health: ${proxy.adminUrl}/health`);
+      // The token itself is never printed (stderr may be logged; test/hardening/sessions.test.ts 14): the page
+      // takes it once from its URL and swaps it for a cookie (src/admin/adminServer.ts).
+      const token = config.adminToken ? ' (open it once as /?token=<the --admin-token value>)' : '';
+      console.error(`DevTools: ${proxy.adminUrl}/${token}`);
+    }
     const also = [
       config.websocket ? 'WebSocket on the same URL' : '',
       config.legacySse ? `legacy SSE at ${new URL('/sse', proxy.url).href}` : '',
@@ -248,6 +267,43 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
   cmd.action(async (command: string[], _opts: unknown, self: Command) => {
     const config = settings(self, entries, self.opts<{ config?: string }>().config);
     await run(inbound, upstreamFrom(inbound, command, config), config);
+  });
+  return cmd;
+}
+
+function gatewayCommand(): Command {
+  const cmd = new Command('gateway')
+    .description(
+      'one MCP endpoint in front of several servers (stdio commands and remote URLs), their tools, prompts and resource templates named <upstream>__<name>',
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'the gateway config (YAML or JSON): listen, separator, upstreams, and any setting by its config key; ${NAME} expands environment variables',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  mcpscope gateway --config examples/gateway.yaml\n\nFlags and MCPSCOPE_* variables win over the file. See docs/gateway.md.',
+    );
+  const entries = settingOptions('gateway');
+  for (const [, o] of entries) cmd.addOption(o);
+  cmd.action(async (_opts: unknown, self: Command) => {
+    const path = self.opts<{ config: string }>().config;
+    const { loadGatewayConfig } = await import('../gateway/config.js');
+    const gateway = loadGatewayConfig(path);
+    // The auth block is the `auth` setting's value (src/auth validates it); --auth-config wins over it.
+    const file = { ...gateway.settings, ...gateway.listen, ...(gateway.auth ? { auth: gateway.auth } : {}) };
+    const config = resolveConfig(givenValues(self, entries), file, path);
+    await run(
+      'http',
+      {
+        gateway: {
+          upstreams: gateway.upstreams,
+          separator: gateway.separator,
+          upstreamTimeoutMs: gateway.upstreamTimeoutMs,
+        },
+      },
+      config,
+    );
   });
   return cmd;
 }
@@ -360,6 +416,7 @@ program
   .addCommand(forwardCommand('stdio'))
   .addCommand(forwardCommand('http'));
 
+program.addCommand(gatewayCommand());
 program.addCommand(replayCommand());
 program.addCommand(tapeCommand());
 program.addCommand(statsCommand());

@@ -118,6 +118,7 @@ export function rulesCommand(): Command {
             progressToken: undefined,
             startedAt: 0,
             streaming: false,
+            upstream: undefined,
             route: undefined,
             trace: undefined,
           };

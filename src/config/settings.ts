@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT } from '../admin/adminDefaults.js';
 import { DEFAULT_FEED_BODY_BYTES, DEFAULT_FEED_CLOSED_SESSIONS, DEFAULT_FEED_EVENTS } from '../admin/feed.js';
+import { authSetting } from '../auth/options.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../jsonrpc/framing.js';
 import {
@@ -29,7 +30,7 @@ import { DEFAULT_TAPE_QUEUE_BYTES } from '../tape/tapeWriter.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, MIN_CLIENT_BUFFER_BYTES } from '../transport/transport.js';
 
 /** The commands that take settings. */
-export type SettingCommand = 'forward stdio' | 'forward http' | 'replay';
+export type SettingCommand = 'forward stdio' | 'forward http' | 'replay' | 'gateway';
 
 /** One setting, declared once: the config schema, the CLI flags and README's table are built from these. */
 export interface Setting<T extends z.ZodType = z.ZodType> {
@@ -54,11 +55,17 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
 }
 
 /** Every command that takes settings. */
-const ALL: readonly SettingCommand[] = ['forward stdio', 'forward http', 'replay'];
+const ALL: readonly SettingCommand[] = ['forward stdio', 'forward http', 'replay', 'gateway'];
+/** The commands with one upstream (the gateway sets each of its upstreams' own in its config file). */
+const ONE_UPSTREAM: readonly SettingCommand[] = ['forward stdio', 'forward http', 'replay'];
 /** The commands that can listen on HTTP (`replay` does with --port). */
-const HTTP: readonly SettingCommand[] = ['forward http', 'replay'];
+const HTTP: readonly SettingCommand[] = ['forward http', 'replay', 'gateway'];
 /** The commands with a live upstream (not replay, whose upstream is a tape). */
 const FORWARD: readonly SettingCommand[] = ['forward stdio', 'forward http'];
+/** The commands that run upstreams of their own (not replay, whose upstream is a tape). */
+const PROXYING: readonly SettingCommand[] = ['forward stdio', 'forward http', 'gateway'];
+/** The commands that start server processes per session. */
+const PROCESSES: readonly SettingCommand[] = ['forward http', 'gateway'];
 
 /** The setting's environment variable: `requestTimeoutMs` → `MCPSCOPE_REQUEST_TIMEOUT_MS`. */
 export function envName(key: string): string {
@@ -142,6 +149,13 @@ export const SETTINGS = table({
     commands: HTTP,
     parse: list,
   },
+  auth: {
+    flag: '--auth-config <file>',
+    help: 'require OAuth access tokens (mcpscope as an OAuth 2.1 resource server): a YAML or JSON file with issuer, audience, scopes, …',
+    type: authSetting.optional(),
+    commands: HTTP,
+    docs: 'see docs/auth.md; in a config file, the `auth` block itself or a file name',
+  },
   httpHeadersTimeoutMs: {
     flag: '--http-headers-timeout-ms <ms>',
     help: 'time a client may take to send request headers',
@@ -195,14 +209,14 @@ export const SETTINGS = table({
     flag: '--process-idle-ms <ms>',
     help: 'close a session and stop its server process after this long idle (0 = never)',
     type: int(0).default(DEFAULT_PROCESS_IDLE_MS),
-    commands: ['forward http'],
+    commands: PROCESSES,
     docs: 'only with a server command (one process per session); idle: no traffic and no request in flight, open streams or not; `--session-idle-ms` applies too',
   },
   maxProcesses: {
     flag: '--max-processes <n>',
     help: 'most server processes (one per session) at once',
     type: int(1).default(DEFAULT_MAX_PROCESSES),
-    commands: ['forward http'],
+    commands: PROCESSES,
     docs: 'only with a server command; at the limit a new session stops the least recently used idle one (no request in flight) and closes its session; with none idle: HTTP 503',
   },
   upstream: {
@@ -228,7 +242,7 @@ export const SETTINGS = table({
     flag: '--upstream-header <header>',
     help: 'header sent to the upstream, "Name: value" (repeatable)',
     type: z.record(z.string(), z.string()).default({}),
-    commands: ALL,
+    commands: ONE_UPSTREAM,
     parse: header,
   },
   maxMessageBytes: {
@@ -256,7 +270,7 @@ export const SETTINGS = table({
     flag: '--grace-ms <ms>',
     help: 'SIGTERM to SIGKILL grace when stopping a server process',
     type: int(0).default(DEFAULT_GRACE_MS),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   shutdownGraceMs: {
     flag: '--shutdown-grace-ms <ms>',
@@ -269,37 +283,37 @@ export const SETTINGS = table({
     flag: '--no-breaker',
     help: 'no circuit breaker on the upstream (on by default)',
     type: bool.default(true),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   breakerFailures: {
     flag: '--breaker-failures <n>',
     help: 'consecutive upstream failures that open the breaker',
     type: int(1).default(DEFAULT_BREAKER_FAILURES),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   breakerErrorRate: {
     flag: '--breaker-error-rate <ratio>',
     help: 'share of failed requests over the window that opens the breaker (0 = off)',
     type: z.coerce.number().min(0).max(1).default(DEFAULT_BREAKER_ERROR_RATE),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   breakerWindowMs: {
     flag: '--breaker-window-ms <ms>',
     help: 'window of the error-rate rule',
     type: int(100).default(DEFAULT_BREAKER_WINDOW_MS),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   breakerMinRequests: {
     flag: '--breaker-min-requests <n>',
     help: 'requests the window must hold before the error-rate rule applies',
     type: int(1).default(DEFAULT_BREAKER_MIN_REQUESTS),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   breakerResetMs: {
     flag: '--breaker-reset-ms <ms>',
     help: 'time open before one probe request is let through',
     type: int(10).default(DEFAULT_BREAKER_RESET_MS),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   rateLimitGlobal: {
     flag: '--rate-limit-global <rate>',
@@ -316,7 +330,7 @@ export const SETTINGS = table({
   },
   rateLimitClientKey: {
     flag: '--rate-limit-client-key <key>',
-    help: 'what a client is: session, address (remote IP) or subject (bearer credential)',
+    help: 'what a client is: session, address (remote IP) or subject (the token subject with --auth-config, else the bearer credential)',
     type: z.enum(['session', 'address', 'subject']).default('session'),
     commands: ALL,
   },
@@ -349,13 +363,13 @@ export const SETTINGS = table({
     flag: '--restart <policy>',
     help: 'never, or on-failure: restart a crashed server and replay its handshake',
     type: z.enum(['never', 'on-failure']).default('never'),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   maxRestarts: {
     flag: '--max-restarts <n>',
     help: 'most restarts of one server process (with --restart on-failure)',
     type: int(0).default(5),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   logLevel: {
     flag: '--log-level <level>',
@@ -496,7 +510,7 @@ export const SETTINGS = table({
     flag: '--record <dir>',
     help: 'record every session to a tape in this directory',
     type: z.string().min(1).optional(),
-    commands: FORWARD,
+    commands: ['forward stdio', 'forward http', 'gateway'],
   },
   redact: {
     flag: '--no-redact',
@@ -529,7 +543,7 @@ export const SETTINGS = table({
     flag: '--tape-queue-bytes <bytes>',
     help: 'memory one tape may use waiting for the disk',
     type: int(4096).default(DEFAULT_TAPE_QUEUE_BYTES),
-    commands: FORWARD,
+    commands: PROXYING,
   },
   statsBucketMs: {
     flag: '--stats-bucket-ms <ms>',

@@ -12,7 +12,10 @@ const escape = (text: string): string => text.replace(/[*|]/g, (c) => `\\${c}`);
 
 function commandsOf(setting: Setting): string {
   const has = (c: SettingCommand): boolean => setting.commands.includes(c);
-  if (has('forward stdio') && has('forward http')) return has('replay') ? 'all' : 'forward';
+  if (has('forward stdio') && has('forward http')) {
+    if (has('replay')) return has('gateway') ? 'all' : 'forward, replay';
+    return has('gateway') ? 'forward, gateway' : 'forward';
+  }
   return setting.commands.join(', ');
 }
 

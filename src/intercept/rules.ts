@@ -4,7 +4,6 @@
  * src/stages/interceptStage.ts; breakpoints use the same `match` (src/intercept/breakpoints.ts).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import { JSONPath } from 'jsonpath-plus';
 import picomatch from 'picomatch';
@@ -13,15 +12,7 @@ import { mcpNameOf } from '../jsonrpc/era.js';
 import type { Frame } from '../jsonrpc/framing.js';
 import type { Direction } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
-
-// The YAML parser is loaded by the first rules file read, not with this module: breakpoints use the
-// matchers below in every run with an admin server, and a run without --rules never reads YAML.
-const require = createRequire(import.meta.url);
-let yaml: typeof import('yaml') | undefined;
-function parseYaml(text: string): unknown {
-  yaml ??= require('yaml') as typeof import('yaml');
-  return yaml.parse(text);
-}
+import { parseYaml } from '../config/yaml.js';
 
 /** A regular expression given as `{ regex: "..." }` (an argument's value, a JSONPath value). */
 const Regex = z.object({ regex: z.string() }).strict();

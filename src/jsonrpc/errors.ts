@@ -44,7 +44,17 @@ export type ErrorCode =
   | 'BRIDGE_STATE_INVALID'
   | 'BRIDGE_INPUT_FAILED'
   | 'BRIDGE_ROUNDS_EXCEEDED'
-  | 'BRIDGE_HANDSHAKE_FAILED';
+  | 'BRIDGE_HANDSHAKE_FAILED'
+  | 'GATEWAY_UPSTREAM_UNAVAILABLE'
+  | 'GATEWAY_UPSTREAM_DOWN'
+  | 'GATEWAY_UNKNOWN_NAME'
+  | 'GATEWAY_NAME_HIDDEN'
+  | 'GATEWAY_UNKNOWN_RESOURCE'
+  | 'GATEWAY_CURSOR_INVALID'
+  | 'GATEWAY_UNROUTABLE'
+  | 'UNAUTHORIZED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'AUTH_UNAVAILABLE';
 
 /** JSON-RPC 2.0 and MCP error codes used by mcpscope. */
 export const JsonRpcCode = {
@@ -67,6 +77,12 @@ export const JsonRpcCode = {
   RateLimited: -32029,
   /** mcpscope: a person dropped the message at a breakpoint (admin `POST /paused/{id}/drop`). */
   DroppedAtBreakpoint: -32004,
+  /** MCP: the resource named by a URI does not exist. */
+  ResourceNotFound: -32002,
+  /** mcpscope: no valid access token (HTTP 401); `data.resourceMetadata` says where to get one. */
+  Unauthorized: -32041,
+  /** mcpscope: the access token lacks a scope the request needs (HTTP 403); `data.scope` lists them. */
+  Forbidden: -32043,
 } as const;
 
 /**
@@ -169,6 +185,31 @@ const MAPPING: Readonly<Record<ErrorCode, Mapping>> = {
   BRIDGE_ROUNDS_EXCEEDED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
   // An older server refused the initialize mcpscope ran for a 2026-07-28 client.
   BRIDGE_HANDSHAKE_FAILED: { rpc: JsonRpcCode.InternalError, http: 502, side: 'upstream' },
+  // gateway: one upstream is down, could not be opened or did not answer in time; only its names fail.
+  GATEWAY_UPSTREAM_UNAVAILABLE: {
+    rpc: JsonRpcCode.ConnectionClosed,
+    http: 502,
+    upstreamFailure: 'unavailable',
+    side: 'upstream',
+  },
+  // gateway: the upstream went down and is not tried again before `retryAfterMs`: refused without asking
+  // it (what took it down was counted then), as the circuit breaker refuses.
+  GATEWAY_UPSTREAM_DOWN: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
+  // gateway: a tool or prompt name without a known `<upstream><separator>` prefix.
+  GATEWAY_UNKNOWN_NAME: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a tool or prompt the configuration hides (allow / deny globs).
+  GATEWAY_NAME_HIDDEN: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a resource URI no upstream listed and no template matches.
+  GATEWAY_UNKNOWN_RESOURCE: { rpc: JsonRpcCode.ResourceNotFound, http: 404, side: 'client' },
+  // gateway: a list cursor the gateway did not issue (or for another list).
+  GATEWAY_CURSOR_INVALID: { rpc: JsonRpcCode.InvalidParams, http: 400, side: 'client' },
+  // gateway: a request the gateway cannot route to one upstream (an unknown method).
+  GATEWAY_UNROUTABLE: { rpc: JsonRpcCode.MethodNotFound, http: 400, side: 'client' },
+  // OAuth resource server (src/auth): no valid token, a token without a needed scope, and the authorization
+  // server's keys or introspection endpoint out of reach (never the client's fault, nor the upstream's).
+  UNAUTHORIZED: { rpc: JsonRpcCode.Unauthorized, http: 401, side: 'client' },
+  INSUFFICIENT_SCOPE: { rpc: JsonRpcCode.Forbidden, http: 403, side: 'client' },
+  AUTH_UNAVAILABLE: { rpc: JsonRpcCode.Unavailable, http: 503, side: 'local' },
 };
 
 export class McpscopeError extends Error {
@@ -220,13 +261,41 @@ export function upstreamFailure(err: McpscopeError): string | undefined {
  * their own status (429, 503) and Retry-After instead of an SSE event. Every other error about one request
  * stays a JSON-RPC error on its stream, tied to its id.
  */
-const STATUS_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['RATE_LIMITED', 'CIRCUIT_OPEN']);
+const STATUS_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RATE_LIMITED',
+  'CIRCUIT_OPEN',
+  'UNAUTHORIZED',
+  'INSUFFICIENT_SCOPE',
+]);
 
 export function answersWithStatus(err: McpscopeError): boolean {
   return STATUS_ANSWERS.has(err.code);
 }
 
-/** HTTP headers for an error answer: `Retry-After` (whole seconds, rounded up) when the error says when. */
+/** A quoted-string of a WWW-Authenticate parameter: printable ASCII, without `"` and `\`. */
+function quoted(value: string): string {
+  return `"${value.replace(/[^\x20-\x7e]|["\\]/g, "'")}"`;
+}
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 or 403 (RFC 6750, RFC 9728): where the resource's metadata is,
+ * and when a token was presented, what was wrong with it and the scopes needed.
+ */
+function bearerChallenge(err: McpscopeError): string | undefined {
+  const d = err.details;
+  if (typeof d?.resourceMetadata !== 'string') return undefined;
+  const params = [`resource_metadata=${quoted(d.resourceMetadata)}`];
+  if (typeof d.error === 'string') {
+    params.push(`error=${quoted(d.error)}`, `error_description=${quoted(err.message)}`);
+  }
+  if (typeof d.scope === 'string' && d.scope !== '') params.push(`scope=${quoted(d.scope)}`);
+  return `Bearer ${params.join(', ')}`;
+}
+
+/**
+ * HTTP headers for an error answer: `Retry-After` (whole seconds, rounded up) when the error says when, and
+ * the bearer challenge of a refused token.
+ */
 export function errorHeaders(err: McpscopeError, length: number): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
@@ -234,6 +303,10 @@ export function errorHeaders(err: McpscopeError, length: number): Record<string,
   };
   const after = err.details?.retryAfterMs;
   if (typeof after === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(after / 1000)));
+  if (err.code === 'UNAUTHORIZED' || err.code === 'INSUFFICIENT_SCOPE') {
+    const challenge = bearerChallenge(err);
+    if (challenge) headers['www-authenticate'] = challenge;
+  }
   return headers;
 }
 

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../auth/principal.js';
 import type { Outcome } from '../session/outcome.js';
 import { McpscopeError, errorResponse, type JsonRpcId } from './errors.js';
 
@@ -22,6 +23,11 @@ export interface PendingRequest {
   readonly streaming: boolean;
   /** Opaque slot for the inbound transport (e.g. the HTTP stream that carries the answer). */
   route: unknown;
+  /**
+   * Set by the gateway's outbound transport on a request it routes to one of its upstreams: that upstream's
+   * name (metrics and stats label answers with it). Undefined elsewhere.
+   */
+  upstream: string | undefined;
   /** With tracing on, the request span's ids when it is sampled (tapes and exemplars name it). */
   trace: TraceIds | undefined;
 }
@@ -59,6 +65,11 @@ export interface Frame {
   route: unknown;
   /** A W3C `traceparent` that came with the message outside its body (an HTTP header). */
   traceparent: string | undefined;
+  /**
+   * With authorization on: who the access token of the HTTP request that carried the message speaks for
+   * (each request brings its own token; a WebSocket's messages have their session's).
+   */
+  principal: Principal | undefined;
   /** On an error answer mcpscope made itself: the error, so wires can map it (HTTP 429 with Retry-After). */
   error: McpscopeError | undefined;
   /**
@@ -285,6 +296,7 @@ export function parseFrame(raw: Buffer, maxBytes: number, receivedAt = performan
     related: undefined,
     route: undefined,
     traceparent: undefined,
+    principal: undefined,
     error: undefined,
     mcpHeaders: undefined,
     httpStatus: undefined,

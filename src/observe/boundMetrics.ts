@@ -183,6 +183,14 @@ class HistogramChild implements BoundHistogramChild {
   }
 }
 
+/** `labels()`'s arguments as values in label order: given one by one, or as an object of names. */
+function labelValues(names: readonly string[], args: unknown[]): Array<string | number> {
+  const first = args[0];
+  return (
+    typeof first === 'object' && first !== null ? names.map((n) => (first as Labels)[n]) : args
+  ) as Array<string | number>;
+}
+
 /** The bucket's exemplar, as prom-client's updateExemplar() sets it (one object per bucket, reused). */
 function exemplar(
   slots: Record<string, ExemplarEntry | null>,
@@ -207,11 +215,7 @@ export class BoundCounter<T extends string = string> extends Counter<T> {
   override labels(labels: LabelValues<T>): Counter.Internal;
   override labels(...args: unknown[]): Counter.Internal {
     const store = this as unknown as SeriesStore<CounterEntry>;
-    const values = (
-      typeof args[0] === 'object' && args[0] !== null
-        ? store.labelNames.map((n) => (args[0] as Labels)[n])
-        : args
-    ) as Array<string | number>;
+    const values = labelValues(store.labelNames, args);
     const key = values.join('\u0000');
     let child = this.#children.get(key);
     if (!child) {
@@ -254,11 +258,7 @@ export class BoundHistogram<T extends string = string> extends Histogram<T> {
       upperBounds: number[];
       bucketValues: Record<string, number>;
     };
-    const values = (
-      typeof args[0] === 'object' && args[0] !== null
-        ? store.labelNames.map((n) => (args[0] as Labels)[n])
-        : args
-    ) as Array<string | number>;
+    const values = labelValues(store.labelNames, args);
     const key = values.join('\u0000');
     let child = this.#children.get(key);
     if (!child) {

@@ -104,6 +104,10 @@ export class Metrics {
   readonly sseReconnects: Counter<'result'>;
   readonly sseDeduplicated: Counter;
   readonly bridgeTranslations: Counter<'direction' | 'kind'>;
+  // gateway
+  readonly gatewayUpstreamUp: Gauge<'upstream'>;
+  readonly gatewayRequests: Counter<'upstream' | 'status'>;
+  readonly gatewayMissing: Counter<'upstream'>;
   readonly streamIdle: Histogram<'transport'>;
   // process
   readonly processLifetime: Histogram<'result'>;
@@ -415,6 +419,24 @@ export class Metrics {
       help: 'Time to stop, by process: an upstream server process (server) or mcpscope itself (mcpscope)',
       labelNames: ['process'],
       buckets,
+      registers,
+    });
+    this.gatewayUpstreamUp = new Gauge({
+      name: `${p}gateway_upstream_up`,
+      help: 'gateway: 1 while the upstream opens and serves (its last open in any session succeeded), 0 once it failed to open or went down',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.gatewayRequests = new BoundCounter({
+      name: `${p}gateway_requests_total`,
+      help: 'gateway: requests routed to one upstream (calls, prompts, resources) and answered, by upstream and status (ok or the JSON-RPC error class)',
+      labelNames: ['upstream', 'status'],
+      registers,
+    });
+    this.gatewayMissing = new BoundCounter({
+      name: `${p}gateway_upstream_missing_total`,
+      help: 'gateway: merged answers (lists, initialize, server/discover) that went without the upstream (down, slow, circuit open)',
+      labelNames: ['upstream'],
       registers,
     });
     this.breakerState = new Gauge({

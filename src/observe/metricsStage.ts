@@ -70,6 +70,8 @@ export class MetricsStage implements ObserverStage {
   readonly #tools = new Map<string, ToolChildren>();
   readonly #wires = new Map<TransportKind, WireChildren>();
   readonly #upstreamIdle = new Map<TransportKind, Histogram.Internal<string>>();
+  /** Behind the gateway: per upstream and status. */
+  readonly #gateway = new Map<string, Counter.Internal>();
 
   constructor(metrics: Metrics, upstream: string) {
     this.#m = metrics;
@@ -143,6 +145,7 @@ export class MetricsStage implements ObserverStage {
     const traceId = related.trace?.traceId;
     byStatus.duration.observe(seconds, traceId);
     children.responseSize.observe(frame.raw.length);
+    if (related.upstream !== undefined) this.#gatewayAnswer(related.upstream, status);
     if (related.method === 'tools/call')
       this.#toolCall(frame, related.target ?? 'unknown', status, source, seconds, traceId);
   }
@@ -172,6 +175,16 @@ export class MetricsStage implements ObserverStage {
     }
     counter.inc();
     t.duration.observe(seconds, traceId);
+  }
+
+  #gatewayAnswer(upstream: string, status: string): void {
+    const key = `${upstream}\0${status}`;
+    let counter = this.#gateway.get(key);
+    if (!counter) {
+      counter = this.#m.gatewayRequests.labels(upstream, status);
+      this.#gateway.set(key, counter);
+    }
+    counter.inc();
   }
 
   #method(transport: string, method: string): MethodChildren {
@@ -258,6 +271,10 @@ export class MetricsStage implements ObserverStage {
         m.sessionsExpired.labels(event.reason).inc();
         if (event.reason === 'evicted') m.processesEvicted.inc();
         return;
+      case 'gateway':
+        if (event.state === 'missing') m.gatewayMissing.labels(event.upstream).inc();
+        else m.gatewayUpstreamUp.labels(event.upstream).set(event.state === 'opened' ? 1 : 0);
+        return;
       case 'bridge':
         // The probe is not a translation; neither is anything said when both sides share an era.
         if (event.bridge !== 'none' && event.translation !== 'probe') {
@@ -308,7 +325,10 @@ export class MetricsStage implements ObserverStage {
 
   onError(_session: Session, err: McpscopeError): void {
     const type = upstreamFailure(err);
-    if (type) this.#m.upstreamErrors.labels(this.#upstream, type).inc();
+    // Behind the gateway, the error names its upstream.
+    const upstream = err.details?.upstream;
+    if (type)
+      this.#m.upstreamErrors.labels(typeof upstream === 'string' ? upstream : this.#upstream, type).inc();
     else this.#m.errors.labels(err.code).inc();
   }
 }

@@ -145,12 +145,14 @@ export class StatsSeries {
   #span(now: number, n: number): Array<[number, number]> {
     const newest = Math.floor(now / this.bucketMs);
     const out: Array<[number, number]> = [];
-    for (let b = newest - n + 1; b <= newest; b++) {
-      // A bucket newer than the head, or older than the ring, holds nothing.
-      if (this.#head === -1 || b > this.#head || b <= this.#head - BUCKETS) out.push([b, -1]);
-      else out.push([b, ((b % BUCKETS) + BUCKETS) % BUCKETS]);
-    }
+    for (let b = newest - n + 1; b <= newest; b++) out.push([b, this.#slot(b)]);
     return out;
+  }
+
+  /** The counter slot of bucket `b`; -1 when the ring holds nothing for it (newer than the head, or too old). */
+  #slot(b: number): number {
+    if (this.#head === -1 || b > this.#head || b <= this.#head - BUCKETS) return -1;
+    return ((b % BUCKETS) + BUCKETS) % BUCKETS;
   }
 
   /**
@@ -236,6 +238,46 @@ export class StatsSeries {
     }
     return { calls, errorRate, p50Ms };
   }
+
+  /**
+   * The hour in steps of FOLD_BUCKETS buckets (a minute at the default 10-second buckets), oldest first,
+   * the newest step being the one `now` is in: each step's calls, errors and percentiles, from the sketches
+   * of its buckets and its fold (exact to the sketches' 1 %: a step is a fold, so nothing is counted twice).
+   */
+  steps(now: number): StepSeries {
+    const out: StepSeries = { calls: [], errors: [], p50Ms: [], p95Ms: [] };
+    const newest = Math.floor(now / this.bucketMs);
+    const last = Math.floor(newest / FOLD_BUCKETS);
+    for (let f = last - BUCKETS / FOLD_BUCKETS + 1; f <= last; f++) {
+      let calls = 0;
+      let errors = 0;
+      const merged = newSketch();
+      for (let b = f * FOLD_BUCKETS; b < (f + 1) * FOLD_BUCKETS && b <= newest; b++) {
+        const slot = this.#slot(b);
+        if (slot < 0) continue;
+        calls += this.#calls[slot] as number;
+        errors += this.#errors[slot] as number;
+        const own = this.#own(b);
+        if (own) merged.merge(own);
+      }
+      if (this.#foldOf[f % FOLDS] === f) merged.merge(this.#folds[f % FOLDS] as Sketch);
+      out.calls.push(calls);
+      out.errors.push(errors);
+      const pct = (q: number): number | null =>
+        calls === 0 || merged.count === 0 ? null : reported(merged.getValueAtQuantile(q));
+      out.p50Ms.push(pct(0.5));
+      out.p95Ms.push(pct(0.95));
+    }
+    return out;
+  }
+}
+
+/** Per-step figures of a window, oldest first (`StatsSeries.steps`); null where a step had no calls. */
+export interface StepSeries {
+  calls: number[];
+  errors: number[];
+  p50Ms: Array<number | null>;
+  p95Ms: Array<number | null>;
 }
 
 // ---------------------------------------------------------------------------------------------------

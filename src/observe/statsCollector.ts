@@ -28,6 +28,8 @@ export class StatsCollector implements ObserverStage {
   delivered = 0;
   dropped = 0;
   readonly #tools = new Map<string, StatsSeries>();
+  /** Behind the gateway: each upstream's answers (names from its config, so bounded). */
+  readonly #upstreams = new Map<string, StatsSeries>();
   readonly #now: () => number;
   #restarts: number[] = [];
 
@@ -46,6 +48,11 @@ export class StatsCollector implements ObserverStage {
 
   tools(): ReadonlyMap<string, StatsSeries> {
     return this.#tools;
+  }
+
+  /** Each upstream's series: behind the gateway, one per upstream that answered; else the one upstream. */
+  upstreams(): ReadonlyMap<string, StatsSeries> {
+    return this.#upstreams.size > 0 ? this.#upstreams : new Map([[this.upstream, this.upstreamSeries]]);
   }
 
   /** A server process was restarted after a crash. */
@@ -86,6 +93,14 @@ export class StatsCollector implements ObserverStage {
     const failed = outcomeOf(frame).failed;
     this.system.record(now, latencyMs, failed);
     this.upstreamSeries.record(now, latencyMs, failed);
+    if (related.upstream !== undefined) {
+      let series = this.#upstreams.get(related.upstream);
+      if (!series) {
+        series = new StatsSeries(this.bucketMs);
+        this.#upstreams.set(related.upstream, series);
+      }
+      series.record(now, latencyMs, failed);
+    }
     if (related.method !== 'tools/call') return;
     const name = related.target ?? 'unknown';
     let series = this.#tools.get(name);

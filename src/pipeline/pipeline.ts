@@ -82,6 +82,8 @@ export class Pipeline {
   readonly #observers: readonly ObserverStage[] | null;
   /** Stages with an onEvent hook (null: none, so emitting costs one check). */
   readonly #eventStages: readonly Stage[] | null;
+  /** Some stage reads `http` events: the wires build them (see Stage.httpExchanges). */
+  readonly httpExchanges: boolean;
   readonly #logger: Logger;
   readonly #hooks: PipelineHooks | null;
   readonly #holdTimeoutMs: number;
@@ -97,6 +99,7 @@ export class Pipeline {
     this.#observers = observers.length > 0 ? observers : null;
     const listening = stages.filter((s) => s.onEvent !== undefined);
     this.#eventStages = listening.length > 0 ? listening : null;
+    this.httpExchanges = listening.some((s) => s.httpExchanges === true);
     this.#logger = logger;
     this.#hooks = options.hooks ?? null;
     this.#holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;

@@ -35,6 +35,11 @@ interface StageHooks {
    * be kept.
    */
   onEvent?(session: Session, event: SessionEvent): void;
+  /**
+   * This stage reads `http` events (HTTP exchange summaries). They cost every HTTP request a little, so
+   * they are built only when some stage says so. Default false.
+   */
+  readonly httpExchanges?: boolean;
 }
 
 /**

@@ -118,13 +118,37 @@ export interface StderrEvent {
   readonly type: 'stderr';
   readonly line: string;
 }
-/** One HTTP request of the session, once answered: never its credentials, only the MCP headers. */
+/** `client`: a client's request to mcpscope; `upstream`: mcpscope's request to an HTTP upstream. */
+export type ExchangeSide = 'client' | 'upstream';
+
+/** The SSE events an HTTP response carried: how many, and the ids of the first and the last. */
+export interface SseIds {
+  events: number;
+  firstId: number;
+  lastId: number;
+}
+
+/**
+ * One HTTP request of the session and its response (see src/transport/exchange.ts): the headers of both,
+ * credentials masked before the event is made. A client's request is reported when its response ends (a
+ * stream, when it closes); a request to the upstream when its response's headers arrive (or it failed:
+ * status 0 and `error`). Built only when a stage reads them (`Session.httpExchanges`).
+ */
 export interface HttpExchangeEvent {
   readonly type: 'http';
+  readonly side: ExchangeSide;
   readonly method: string;
+  /** The URL's path, never its query. */
   readonly path: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  /** Client side: from when mcpscope took the request to the response's end; upstream: to its headers. */
+  readonly durationMs: number;
+  /** An SSE response: the events it carried (a client's: the ids mcpscope gave them). */
+  readonly sse?: Readonly<SseIds>;
+  /** Upstream side: why no response came (the connection failed). */
+  readonly error?: string;
 }
 /**
  * Why mcpscope closed a session on its own: `idle` (no traffic and no open stream for `--session-idle-ms`),
@@ -213,6 +237,21 @@ export interface ReplayFallbackEvent {
   readonly differences: readonly string[];
 }
 
+/**
+ * What became of one of the gateway's upstreams in a session: `opened` (its session is up), `failed` (it
+ * could not be opened), `down` (it closed, crashed or became unreachable), `missing` (a merged answer,
+ * a list or the handshake, went without it). `upstream` is its name in the gateway config.
+ */
+export interface GatewayEvent {
+  readonly type: 'gateway';
+  readonly upstream: string;
+  readonly state: 'opened' | 'failed' | 'down' | 'missing';
+  /** The mcpscope error code behind `failed`, `down` or `missing`. */
+  readonly code?: string;
+  /** For people: why, or what was missing from. */
+  readonly detail?: string;
+}
+
 export type SessionEvent =
   | StreamOpenedEvent
   | StreamClosedEvent
@@ -234,7 +273,8 @@ export type SessionEvent =
   | ErrorEvent
   | BridgeEvent
   | PausedEvent
-  | ReplayFallbackEvent;
+  | ReplayFallbackEvent
+  | GatewayEvent;
 
 /** Event types that are emitted for every message from a reused object (not kept by the feed). */
 export const TRANSIENT_EVENTS: ReadonlySet<SessionEvent['type']> = new Set([

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import { errorFrame, syntheticFrame, type Frame, type PendingRequest } from '../jsonrpc/framing.js';
 import type { Pipeline, PipelineTarget } from '../pipeline/pipeline.js';
@@ -40,6 +41,8 @@ export interface ClientConnection {
   headers?: Record<string, string | string[] | undefined>;
   /** The URL the client reached mcpscope at (HTTP wires), without its query. */
   endpoint?: string;
+  /** With authorization on: who the token of the request that opened the session speaks for. */
+  principal?: Principal;
 }
 
 export interface PeerInfo {
@@ -140,7 +143,13 @@ export class Session implements PipelineTarget {
     };
     this.inbound.onevent = emit;
     this.outbound.onevent = emit;
+    if (this.#pipeline.httpExchanges) this.inbound.httpExchanges = this.outbound.httpExchanges = true;
     this.inbound.onbackpressure = (congested) => this.#backpressure(congested);
+  }
+
+  /** Some stage reads HTTP exchange summaries: the HTTP endpoints report this session's (see exchange.ts). */
+  get httpExchanges(): boolean {
+    return this.#pipeline.httpExchanges;
   }
 
   get closed(): boolean {
@@ -198,6 +207,7 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming,
         route: frame.route,
+        upstream: undefined,
         trace: undefined,
       };
       const meta = params?._meta;
@@ -274,6 +284,7 @@ export class Session implements PipelineTarget {
         startedAt: frame.receivedAt,
         streaming: false,
         route: undefined,
+        upstream: undefined,
         trace: undefined,
       };
       this.#serverPending.set(pending.id, pending);

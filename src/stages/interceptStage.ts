@@ -20,11 +20,26 @@ import {
   type ActionName,
   type ActionSpec,
   type Matcher,
+  type MatchSpec,
   type RuleSpec,
 } from '../intercept/rules.js';
 import type { Metrics } from '../observe/metrics.js';
 import { FORWARD, type Direction, type TransformerStage, type Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
+
+/** A rule as the admin API lists it (`GET /rules`). */
+export interface RuleRow {
+  name: string;
+  action: ActionName;
+  match: MatchSpec;
+  enabled: boolean;
+  /** Turned on or off over the admin API, not as the file says. */
+  overridden?: true;
+  /** The file's `times`: it acts on this many messages at most. */
+  times?: number;
+  /** Messages it matched (and acted on) since the file was last loaded. */
+  hits: number;
+}
 
 /** Holds a message for a person (breakpoints; see src/intercept/breakpoints.ts). */
 export interface BreakpointHolder {
@@ -62,9 +77,11 @@ interface Rule {
   readonly name: string;
   readonly action: ActionName;
   readonly spec: ActionSpec;
+  readonly matchSpec: MatchSpec;
   readonly match: Matcher;
   readonly times: number | undefined;
-  readonly enabled: boolean;
+  /** As the file says, until a person turns it on or off (`/rules/{name}/enable|disable`). */
+  enabled: boolean;
   used: number;
   /** A failing patch was logged once already. */
   warned: boolean;
@@ -75,6 +92,7 @@ export function compileRules(specs: readonly RuleSpec[], upstreamName: string): 
     name: spec.name,
     action: actionOf(spec.action),
     spec: spec.action,
+    matchSpec: spec.match,
     match: compileMatch(spec.match, upstreamName),
     times: spec.times,
     enabled: spec.enabled,
@@ -103,6 +121,8 @@ export class InterceptStage implements TransformerStage {
   readonly holdTimeoutMs: number | undefined;
   readonly #options: InterceptOptions;
   #rules: Rule[] = [];
+  /** Rules a person turned on or off over the admin API, by name: kept across reloads. */
+  readonly #overrides = new Map<string, boolean>();
   #watcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
 
@@ -118,27 +138,45 @@ export class InterceptStage implements TransformerStage {
     }
   }
 
-  /** The rules in force, for people (`GET /rules`). */
-  get rules(): ReadonlyArray<{
-    name: string;
-    action: string;
-    enabled: boolean;
-    times?: number;
-    used: number;
-  }> {
+  /** The rules file, if there is one. */
+  get file(): string | undefined {
+    return this.#options.file;
+  }
+
+  /** The rules in force, in the order they are tried, for people (`GET /rules`). */
+  list(): RuleRow[] {
     return this.#rules.map((r) => ({
       name: r.name,
       action: r.action,
+      match: r.matchSpec,
       enabled: r.enabled,
+      ...(this.#overrides.has(r.name) ? { overridden: true } : {}),
       ...(r.times === undefined ? {} : { times: r.times }),
-      used: r.used,
+      hits: r.used,
     }));
+  }
+
+  /**
+   * Turn a rule on or off from now on (the admin API). It stays so when the file is reloaded, for as long
+   * as the file has a rule of that name, until mcpscope stops. False when there is no such rule.
+   */
+  setEnabled(name: string, enabled: boolean): boolean {
+    const rule = this.#rules.find((r) => r.name === name);
+    if (!rule) return false;
+    rule.enabled = enabled;
+    this.#overrides.set(name, enabled);
+    return true;
   }
 
   #load(file: string): Rule[] {
     const specs = loadRules(file);
     checkDelays(specs, this.#options.holdTimeoutMs, file);
-    return compileRules(specs, this.#options.upstreamName);
+    const rules = compileRules(specs, this.#options.upstreamName);
+    for (const rule of rules) {
+      const enabled = this.#overrides.get(rule.name);
+      if (enabled !== undefined) rule.enabled = enabled;
+    }
+    return rules;
   }
 
   #watch(file: string): void {

@@ -20,7 +20,10 @@ export interface RateLimitOptions {
   global?: RateSpec | null;
   /** Each client on its own (see `clientKey`). */
   client?: RateSpec | null;
-  /** What a client is: its session (default), its remote address, or its credential (bearer token). */
+  /**
+   * What a client is: its session (default), its remote address, or its subject: the verified token's `sub`
+   * with authorization on, else (a digest of) its bearer credential.
+   */
   clientKey?: ClientKey;
   /** Each tool on its own (`tools/call` by tool name), all clients together. */
   tool?: RateSpec | null;
@@ -148,10 +151,13 @@ export class RateLimitStage implements TransformerStage {
     if (key === undefined) {
       key = session.client?.remoteAddress ?? 'stdio';
       if (mode === 'subject') {
+        const principal = session.client?.principal;
         const auth = session.client?.headers?.authorization;
         const value = Array.isArray(auth) ? auth[0] : auth;
-        // The credential itself never becomes a label or a log field: a short digest of it does.
-        if (value) key = `sub:${createHash('sha256').update(value).digest('hex').slice(0, 12)}`;
+        // With authorization on, the verified token's subject (bounded). Otherwise the credential itself
+        // never becomes a label or a log field: a short digest of it does.
+        if (principal) key = `sub:${principal.label}`;
+        else if (value) key = `sub:${createHash('sha256').update(value).digest('hex').slice(0, 12)}`;
       }
       this.#keys.set(session, key);
     }

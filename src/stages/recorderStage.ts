@@ -8,6 +8,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { Direction, ObserverStage, Verdict } from '../pipeline/stage.js';
 import type { Session } from '../session/session.js';
 import { TRANSIENT_EVENTS, type SessionEvent } from '../session/events.js';
+import { SHOWN_HEADERS } from '../transport/exchange.js';
 import { TAPE_EXTENSION, TAPE_FORMAT, TAPE_VERSION, tapeId, type TapeHeader } from '../tape/format.js';
 import { Redactor } from '../tape/redact.js';
 import { DEFAULT_TAPE_QUEUE_BYTES, TapeWriter } from '../tape/tapeWriter.js';
@@ -45,6 +46,7 @@ function round(ms: number): number {
 export class RecorderStage implements ObserverStage {
   readonly kind = 'observer' as const;
   readonly name = 'recorder';
+  readonly httpExchanges = true;
   readonly dir: string;
   readonly #redactor: Redactor;
   readonly #logger: Logger;
@@ -96,6 +98,7 @@ export class RecorderStage implements ObserverStage {
         remoteAddress: client.remoteAddress,
         headers: client.headers && this.#redactor.headers(client.headers),
         ...(client.endpoint === undefined ? {} : { endpoint: this.#redactor.text(client.endpoint) }),
+        ...(client.principal === undefined ? {} : { subject: this.#redactor.text(client.principal.label) }),
       },
       redaction: this.#redactor.describe(),
     };
@@ -155,7 +158,13 @@ export class RecorderStage implements ObserverStage {
         ? { ...event, line: this.#redactor.text(event.line) }
         : event.type === 'bridge' && event.message !== undefined
           ? { ...event, message: this.#redactor.messageValue(event.message) }
-          : event;
+          : event.type === 'http'
+            ? {
+                ...event,
+                headers: this.#redactor.headers(event.headers, SHOWN_HEADERS),
+                responseHeaders: this.#redactor.headers(event.responseHeaders, SHOWN_HEADERS),
+              }
+            : event;
     rec.writer.append(
       `{"t":${round(performance.now() - rec.origin)},"edge":"event","event":${JSON.stringify(fields)}}`,
     );

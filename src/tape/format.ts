@@ -30,8 +30,11 @@ export interface TapeHeader {
   upstream: string;
   /** Wall-clock start, ISO 8601. Event offsets count from here. */
   startedAt: string;
-  /** The client's connection as it arrived (remote address, headers), secrets redacted. */
-  client?: { remoteAddress?: string; headers?: Record<string, string>; endpoint?: string };
+  /**
+   * The client's connection as it arrived (remote address, headers), secrets redacted; with authorization
+   * on, the bounded label of its token's subject (never the token).
+   */
+  client?: { remoteAddress?: string; headers?: Record<string, string>; endpoint?: string; subject?: string };
   /** Known once the handshake completes; the `initialized` event carries them (see TapeInfoEvent). */
   /** 'legacy' (2024-11-05 … 2025-11-25, initialize) or 'modern' (2026-07-28, an envelope per request). */
   era?: 'legacy' | 'modern';

@@ -88,11 +88,24 @@ const SECRET_HEADER_WORDS: ReadonlySet<string> = new Set([
  * (`apiKey`, `access_token`, …).
  */
 export function secretHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  if (SECRET_KEYS.has(normalizeKey(lower))) return true;
-  for (const word of lower.split(/[-_.]/)) if (SECRET_HEADER_WORDS.has(word)) return true;
-  return false;
+  let secret = judged.get(name);
+  if (secret === undefined) {
+    const lower = name.toLowerCase();
+    secret =
+      SECRET_KEYS.has(normalizeKey(lower)) ||
+      lower.split(/[-_.]/).some((word) => SECRET_HEADER_WORDS.has(word));
+    if (judged.size >= MAX_JUDGED_HEADERS) judged.clear();
+    judged.set(name, secret);
+  }
+  return secret;
 }
+
+/**
+ * Header names already judged by `secretHeader`: judging one takes about 0.5 µs, and every HTTP exchange
+ * the feed or a tape keeps has a dozen, the same ones each time. Bounded: past this many it starts again.
+ */
+const judged = new Map<string, boolean>();
+const MAX_JUDGED_HEADERS = 1_000;
 
 function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');
@@ -203,15 +216,19 @@ export class Redactor {
   }
 
   /**
-   * HTTP headers: those whose name suggests a credential (see `secretHeader`) and those named by
-   * `--redact-header` always go; other values are scanned like any string.
+   * HTTP headers: those whose name suggests a credential (see `secretHeader`; but not those in `shown`) and
+   * those named by `--redact-header` always go; other values are scanned like any string.
    */
-  headers(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  headers(
+    headers: Record<string, string | string[] | undefined>,
+    shown?: ReadonlySet<string>,
+  ): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(headers)) {
       if (v === undefined) continue;
       const value = Array.isArray(v) ? v.join(', ') : v;
-      const secret = secretHeader(name) || this.#headers.has(name.toLowerCase());
+      const lower = name.toLowerCase();
+      const secret = (secretHeader(name) && shown?.has(lower) !== true) || this.#headers.has(lower);
       out[name] = this.enabled && secret ? REDACTED : this.text(value);
     }
     return out;

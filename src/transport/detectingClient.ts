@@ -33,6 +33,7 @@ export class DetectingClientTransport implements Transport {
   onclose?: (reason?: McpscopeError) => void;
   onreset?: (reason: McpscopeError) => void;
   onevent?: EventSink;
+  #httpExchanges = false;
 
   constructor(options: DetectingClientTransportOptions) {
     this.#options = options;
@@ -43,6 +44,15 @@ export class DetectingClientTransport implements Transport {
   /** The upstream's Streamable HTTP session, once it gave one (tapes and --bridge read it). */
   get upstreamSessionId(): unknown {
     return (this.#current as { upstreamSessionId?: unknown }).upstreamSessionId;
+  }
+
+  get httpExchanges(): boolean {
+    return this.#httpExchanges;
+  }
+
+  set httpExchanges(on: boolean) {
+    this.#httpExchanges = on;
+    this.#current.httpExchanges = on;
   }
 
   get kind(): TransportKind {
@@ -61,6 +71,7 @@ export class DetectingClientTransport implements Transport {
     t.onclose = (reason) => this.onclose?.(reason);
     t.onreset = (reason) => this.onreset?.(reason);
     t.onevent = (event) => this.onevent?.(event);
+    t.httpExchanges = this.#httpExchanges;
   }
 
   async start(): Promise<void> {

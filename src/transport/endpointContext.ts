@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { principalOf } from '../auth/principal.js';
 import { McpscopeError, type JsonRpcId } from '../jsonrpc/errors.js';
 import type { Session } from '../session/session.js';
 import type { SessionManager } from '../session/sessionManager.js';
@@ -49,7 +50,12 @@ export async function openSession(
       inbound,
       outbound: upstream.create(),
       upstream: upstream.description,
-      client: { remoteAddress: req.socket.remoteAddress, headers: req.headers, endpoint: endpointUrl(req) },
+      client: {
+        remoteAddress: req.socket.remoteAddress,
+        headers: req.headers,
+        endpoint: endpointUrl(req),
+        principal: principalOf(req),
+      },
       isBusy,
       openedAt,
     });

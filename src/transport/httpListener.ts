@@ -2,16 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ResourceServer } from '../auth/resourceServer.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import type { SessionManager } from '../session/sessionManager.js';
 import type { EndpointContext } from './endpointContext.js';
 import { writeError } from './httpBody.js';
 import type { HttpEndpoint } from './httpEndpoint.js';
 import { LegacySseRoutes } from './legacySseRoutes.js';
-import { LOOPBACK_HOSTS, type OriginPolicy } from './originCheck.js';
+import { LOOPBACK_HOSTS, checkOrigin, type OriginPolicy } from './originCheck.js';
 import { StreamableHttpEndpoint } from './streamableHttpEndpoint.js';
 import { DEFAULT_CLIENT_BUFFER_BYTES, type Transport } from './transport.js';
-import { WebSocketEndpoint } from './webSocketServer.js';
+import { WebSocketEndpoint, refuseUpgrade } from './webSocketServer.js';
 
 /** Interval of SSE keep-alive comments on idle GET streams (25 s). */
 export const KEEPALIVE_MS = 25_000;
@@ -59,6 +60,11 @@ export interface HttpListenerOptions {
   webSocket?: boolean;
   /** Called for every request refused before it reaches a session (bad headers, unknown session, …). */
   onReject?: (err: McpscopeError) => void;
+  /**
+   * OAuth resource server (src/auth): serves its metadata, and checks every other request's bearer token
+   * (after Origin and Host) before any endpoint sees it. Default: none, every request goes on.
+   */
+  auth?: ResourceServer;
 }
 
 /**
@@ -71,6 +77,7 @@ export class HttpListener {
   readonly #server: Server;
   readonly #path: string;
   readonly #endpoints: readonly HttpEndpoint[];
+  readonly #ctx: EndpointContext;
   #keepAlive: NodeJS.Timeout | undefined;
   readonly #keepAliveMs: number;
 
@@ -108,6 +115,7 @@ export class HttpListener {
       },
       rejected: (err) => options.onReject?.(err),
     };
+    this.#ctx = ctx;
     const endpoints: HttpEndpoint[] = [
       new StreamableHttpEndpoint(ctx, {
         path: this.#path,
@@ -128,6 +136,25 @@ export class HttpListener {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
+    const auth = this.#options.auth;
+    if (auth === undefined) {
+      this.#route(req, res, path, query);
+      return;
+    }
+    if (auth.serves(path)) {
+      auth.serveMetadata(req, res);
+      return;
+    }
+    const refused = (err: McpscopeError): void => {
+      this.#ctx.refuse(res, err);
+      req.resume();
+    };
+    const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#ctx.originPolicy);
+    if (forbidden) return refused(forbidden);
+    void auth.authenticate(req).then((err) => (err ? refused(err) : this.#route(req, res, path, query)));
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
     for (const endpoint of this.#endpoints) if (endpoint.handle(req, res, path, query)) return;
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: `not found: ${path}; the MCP endpoint is ${this.#path}` }));
@@ -139,6 +166,23 @@ export class HttpListener {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const auth = this.#options.auth;
+    if (auth === undefined) {
+      this.#routeUpgrade(req, socket, head, path);
+      return;
+    }
+    const refused = (err: McpscopeError): void => {
+      this.#ctx.rejected(err);
+      refuseUpgrade(socket, err);
+    };
+    const forbidden = checkOrigin(req.headers.origin, req.headers.host, this.#ctx.originPolicy);
+    if (forbidden) return refused(forbidden);
+    void auth
+      .authenticate(req)
+      .then((err) => (err ? refused(err) : this.#routeUpgrade(req, socket, head, path)));
+  }
+
+  #routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
     for (const endpoint of this.#endpoints) if (endpoint.upgrade?.(req, socket, head, path)) return;
     const body = JSON.stringify({ error: `no WebSocket endpoint at ${path}; it is ${this.#path}` });
     socket.end(

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { EventSink } from '../session/events.js';
@@ -9,6 +9,7 @@ import { HEADER_LAST_EVENT_ID } from '../protocol.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
 import { FlowGate } from './flowGate.js';
+import { upstreamRequest } from './upstreamRequest.js';
 import type { Transport } from './transport.js';
 
 /** How long the upstream may take to send its `endpoint` event after the GET (10 s). */
@@ -52,6 +53,7 @@ export class LegacySseClientTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onevent?: EventSink;
+  httpExchanges?: boolean;
 
   constructor(options: LegacySseClientTransportOptions) {
     this.#options = options;
@@ -104,15 +106,14 @@ export class LegacySseClientTransport implements Transport {
     }
   }
 
-  #open(lastEventId: string | undefined): ReturnType<typeof request> {
+  #open(lastEventId: string | undefined): ReturnType<typeof upstreamRequest> {
     const headers: Record<string, string> = { ...this.#options.headers, accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers[HEADER_LAST_EVENT_ID] = lastEventId;
-    return request(this.#options.url, {
-      method: 'GET',
-      headers,
-      dispatcher: this.#options.dispatcher,
-      signal: this.#abort.signal,
-    });
+    return upstreamRequest(
+      new URL(this.#options.url),
+      { method: 'GET', headers, dispatcher: this.#options.dispatcher, signal: this.#abort.signal },
+      this,
+    );
   }
 
   /** Read the stream for as long as it lasts, then reconnect. */
@@ -270,13 +271,17 @@ export class LegacySseClientTransport implements Transport {
     const endpoint = this.#endpoint;
     if (!endpoint)
       throw new McpscopeError('UPSTREAM_PROTOCOL_ERROR', 'the upstream has named no endpoint yet');
-    const res = await request(endpoint, {
-      method: 'POST',
-      headers: { ...this.#options.headers, 'content-type': 'application/json' },
-      body: frame.raw,
-      dispatcher: this.#options.dispatcher,
-      signal: this.#abort.signal,
-    });
+    const res = await upstreamRequest(
+      new URL(endpoint),
+      {
+        method: 'POST',
+        headers: { ...this.#options.headers, 'content-type': 'application/json' },
+        body: frame.raw,
+        dispatcher: this.#options.dispatcher,
+        signal: this.#abort.signal,
+      },
+      this,
+    );
     if (res.statusCode >= 200 && res.statusCode < 300) {
       await res.body.dump();
       return;

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { principalOf, sameSubject } from '../auth/principal.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { openSession, type EndpointContext } from './endpointContext.js';
 import { readBody } from './httpBody.js';
 import { LegacySseServerTransport } from './legacySseServer.js';
-import type { HttpEndpoint } from './httpEndpoint.js';
+import { reportExchange, type HttpEndpoint } from './httpEndpoint.js';
 import { checkOrigin } from './originCheck.js';
 import { MAX_SESSION_ID_CHARS } from './streamableHttpEndpoint.js';
 
@@ -68,6 +69,7 @@ export class LegacySseRoutes implements HttpEndpoint {
       ctx.refuse(res, session);
       return;
     }
+    reportExchange(session, req, res, LEGACY_SSE_PATH);
     this.#transports.add(inbound);
     session.onClose(() => this.#transports.delete(inbound));
   }
@@ -88,7 +90,12 @@ export class LegacySseRoutes implements HttpEndpoint {
     }
     const session = id.length <= MAX_SESSION_ID_CHARS ? ctx.sessions.get(id) : undefined;
     const inbound = session?.inbound;
-    if (!session || session.closed || !(inbound instanceof LegacySseServerTransport)) {
+    if (
+      !session ||
+      session.closed ||
+      !(inbound instanceof LegacySseServerTransport) ||
+      !sameSubject(session.client?.principal, req)
+    ) {
       // Never echoed: it is attacker-controlled.
       ctx.refuse(
         res,
@@ -118,6 +125,8 @@ export class LegacySseRoutes implements HttpEndpoint {
       }
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') frame.traceparent = traceparent;
+      frame.principal = principalOf(req);
+      reportExchange(session, req, res, LEGACY_MESSAGES_PATH);
       res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
       inbound.accept(frame);
     });

@@ -107,13 +107,20 @@ export class StatelessHttpEndpoint {
 
   /**
    * Who a 2026-07-28 client is, with no session to say it: its address, the name and version it gives in
-   * the envelope, and (a digest of) its credentials. Requests of one identity share one session (one server
-   * process); different credentials never do.
+   * the envelope, and its verified subject (with authorization on: a refreshed token keeps its session) or
+   * else a digest of its credentials. Requests of one identity share one session (one server process);
+   * different subjects or credentials never do.
    */
   #identity(frame: Frame, req: IncomingMessage): string {
     const info = metaOf(frame.msg)?.[META_CLIENT_INFO] as { name?: unknown; version?: unknown } | undefined;
     const auth = req.headers.authorization;
-    const credential = auth ? createHash('sha256').update(auth).digest('base64url') : '';
+    const subject = frame.principal?.subject;
+    const credential =
+      subject !== undefined
+        ? `sub:${createHash('sha256').update(subject).digest('base64url')}`
+        : auth
+          ? createHash('sha256').update(auth).digest('base64url')
+          : '';
     return `${req.socket.remoteAddress ?? ''}\0${String(info?.name ?? '')}\0${String(info?.version ?? '')}\0${credential}`;
   }
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { McpscopeError, errorMessage, type JsonRpcId, upstreamProtocolError } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import type { EventSink } from '../session/events.js';
@@ -10,6 +10,7 @@ import { buildMcpHeaders, eraOf } from '../jsonrpc/era.js';
 import { DeliveredEvents, SSE_RECONNECT_MAX_ATTEMPTS, reconnectDelayMs, sleep } from './reconnect.js';
 import { SseDataReader } from './sseReader.js';
 import { FlowGate } from './flowGate.js';
+import { upstreamRequest } from './upstreamRequest.js';
 import type { Transport } from './transport.js';
 
 /** How long a DELETE of the upstream session may take on close (2 s). */
@@ -57,6 +58,7 @@ type StreamEnd = 'ended' | 'dropped' | 'closed';
 export class StreamableHttpClientTransport implements Transport {
   readonly kind = 'streamable-http' as const;
   readonly #options: StreamableHttpClientTransportOptions;
+  readonly #url: URL;
   readonly #events = new UpstreamWireEvents('streamable-http', this);
   readonly #abort = new AbortController();
   /** Flow control: upstream streams are not read while the client is behind. */
@@ -71,9 +73,11 @@ export class StreamableHttpClientTransport implements Transport {
   onerror?: (err: McpscopeError) => void;
   onclose?: (reason?: McpscopeError) => void;
   onevent?: EventSink;
+  httpExchanges?: boolean;
 
   constructor(options: StreamableHttpClientTransportOptions) {
     this.#options = options;
+    this.#url = new URL(options.url);
   }
 
   get upstreamSessionId(): string | undefined {
@@ -155,13 +159,7 @@ export class StreamableHttpClientTransport implements Transport {
     this.#abort.signal.addEventListener('abort', onClose, { once: true });
     if (requestId !== undefined) this.#modernPosts.set(requestId, controller);
     try {
-      const res = await request(this.#options.url, {
-        method: 'POST',
-        headers,
-        body: frame.raw,
-        dispatcher: this.#options.dispatcher,
-        signal: controller.signal,
-      });
+      const res = await this.#postRaw(headers, frame.raw, controller.signal);
       res.body.once('error', ignore);
       const type = String(res.headers['content-type'] ?? '');
       if (res.statusCode === 202 || requestId === undefined) {
@@ -260,13 +258,7 @@ export class StreamableHttpClientTransport implements Transport {
     const traceparent = (frame.msg as { params?: { _meta?: { traceparent?: unknown } } }).params?._meta
       ?.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
-    const res = await request(this.#options.url, {
-      method: 'POST',
-      headers,
-      body: frame.raw,
-      dispatcher: this.#options.dispatcher,
-      signal: this.#abort.signal,
-    });
+    const res = await this.#postRaw(headers, frame.raw, this.#abort.signal);
     const sessionId = res.headers[HEADER_SESSION_ID];
     if (typeof sessionId === 'string' && this.#upstreamSessionId === undefined)
       this.#upstreamSessionId = sessionId;
@@ -421,16 +413,7 @@ export class StreamableHttpClientTransport implements Transport {
       const resuming = state.lastEventId;
       let status: number;
       try {
-        const headers = this.#headers();
-        headers.accept = 'text/event-stream';
-        delete headers['content-type'];
-        if (resuming !== undefined) headers[HEADER_LAST_EVENT_ID] = resuming;
-        const res = await request(this.#options.url, {
-          method: 'GET',
-          headers,
-          dispatcher: this.#options.dispatcher,
-          signal: this.#abort.signal,
-        });
+        const res = await this.#getStream(resuming);
         status = res.statusCode;
         const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
         if (status === 200 && sse) {
@@ -504,19 +487,36 @@ export class StreamableHttpClientTransport implements Transport {
     return false;
   }
 
+  #postRaw(
+    headers: Record<string, string>,
+    body: Buffer,
+    signal: AbortSignal,
+  ): ReturnType<typeof upstreamRequest> {
+    return upstreamRequest(
+      this.#url,
+      { method: 'POST', headers, body, dispatcher: this.#options.dispatcher, signal },
+      this,
+    );
+  }
+
+  /** GET an SSE stream: the standalone one, or one resumed after event `lastEventId`. */
+  #getStream(lastEventId: string | undefined): ReturnType<typeof upstreamRequest> {
+    const headers = this.#headers();
+    headers.accept = 'text/event-stream';
+    delete headers['content-type'];
+    if (lastEventId !== undefined) headers[HEADER_LAST_EVENT_ID] = lastEventId;
+    return upstreamRequest(
+      this.#url,
+      { method: 'GET', headers, dispatcher: this.#options.dispatcher, signal: this.#abort.signal },
+      this,
+    );
+  }
+
   /** The standalone GET stream for server-initiated messages; 405 means the upstream has none. */
   async #listen(): Promise<void> {
     const state = newStream(undefined);
     try {
-      const headers = this.#headers();
-      headers.accept = 'text/event-stream';
-      delete headers['content-type'];
-      const res = await request(this.#options.url, {
-        method: 'GET',
-        headers,
-        dispatcher: this.#options.dispatcher,
-        signal: this.#abort.signal,
-      });
+      const res = await this.#getStream(undefined);
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;
@@ -546,12 +546,16 @@ export class StreamableHttpClientTransport implements Transport {
     this.#flow.resume();
     if (this.#upstreamSessionId) {
       try {
-        const res = await request(this.#options.url, {
-          method: 'DELETE',
-          headers: { ...this.#options.headers, [HEADER_SESSION_ID]: this.#upstreamSessionId },
-          dispatcher: this.#options.dispatcher,
-          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
-        });
+        const res = await upstreamRequest(
+          this.#url,
+          {
+            method: 'DELETE',
+            headers: { ...this.#options.headers, [HEADER_SESSION_ID]: this.#upstreamSessionId },
+            dispatcher: this.#options.dispatcher,
+            signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
+          },
+          this,
+        );
         await res.body.dump();
       } catch {
         // best effort: the upstream expires it on its own

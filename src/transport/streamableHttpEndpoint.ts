@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { principalOf, sameSubject } from '../auth/principal.js';
 import { McpscopeError } from '../jsonrpc/errors.js';
 import { LEGACY_PROTOCOL_VERSIONS, eraOf, isModernVersion, unsupportedVersion } from '../jsonrpc/era.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
@@ -10,7 +11,7 @@ import { readBody } from './httpBody.js';
 import { reportExchange, type HttpEndpoint } from './httpEndpoint.js';
 import { checkOrigin } from './originCheck.js';
 import { StatelessHttpEndpoint } from './statelessHttpEndpoint.js';
-import { StreamableHttpServerTransport } from './streamableHttpServer.js';
+import { StreamableHttpServerTransport, sseIdsOf } from './streamableHttpServer.js';
 
 /** Longest session id accepted; ours are 36-character UUIDs. */
 export const MAX_SESSION_ID_CHARS = 128;
@@ -148,8 +149,8 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
     const session = this.#ctx.sessions.get(id);
     const transport = this.#transports.get(id);
     // A session that is closing (expired, deleted, its server gone) is as good as gone: answering into it
-    // would leave the request hanging.
-    if (!session || session.closed || !transport) {
+    // would leave the request hanging. Another subject's session is not there for this one.
+    if (!session || session.closed || !transport || !sameSubject(session.client?.principal, req)) {
       this.#ctx.refuse(
         res,
         new McpscopeError(
@@ -192,6 +193,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
         this.#ctx.refuse(res, e, typeof id === 'string' || typeof id === 'number' ? id : null);
         return;
       }
+      frame.principal = principalOf(req);
       const sent = req.headers[HEADER_PROTOCOL_VERSION];
       const headerVersion = typeof sent === 'string' ? sent : undefined;
       if (eraOf(frame, headerVersion) === 'modern') {
@@ -213,7 +215,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
       const opened = this.#sessionFor(req, res);
       if (!opened) return;
       const { session, transport } = opened;
-      reportExchange(session, req, res, this.#path);
+      reportExchange(session, req, res, this.#path, sseIdsOf);
       const traceparent = req.headers.traceparent;
       if (typeof traceparent === 'string') frame.traceparent = traceparent;
       if (frame.kind === 'request') transport.acceptRequest(frame, res);
@@ -243,7 +245,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
     }
     this.#transports.set(id, inbound);
     session.onClose(() => this.#transports.delete(id));
-    reportExchange(session, req, res, this.#path);
+    reportExchange(session, req, res, this.#path, sseIdsOf);
     inbound.acceptRequest(frame, res);
   }
 
@@ -256,7 +258,7 @@ export class StreamableHttpEndpoint implements HttpEndpoint {
     const opened = this.#sessionFor(req, res);
     if (!opened) return;
     const { session, transport } = opened;
-    reportExchange(session, req, res, this.#path);
+    reportExchange(session, req, res, this.#path, sseIdsOf);
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     if (typeof lastEventId === 'string') {
       if (!transport.resumeStream(lastEventId, res)) {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { answersWithStatus, errorHeaders, type McpscopeError } from '../jsonrpc/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Frame } from '../jsonrpc/framing.js';
-import type { EventSink, StreamKindLabel } from '../session/events.js';
+import type { EventSink, SseIds, StreamKindLabel } from '../session/events.js';
 import { ClientWireEvents } from './wireEvents.js';
 import { HEADER_SESSION_ID } from '../protocol.js';
 import { EventStore } from './eventStore.js';
@@ -54,7 +54,23 @@ interface ResponseTag {
   /** Bytes replayed on resumption, not counted against the limit until the response drains. */
   replayed: number;
 }
-type TaggedResponse = ServerResponse & { [STREAM]?: ResponseTag };
+/** The SSE events written on a response, counted only when the session reports HTTP exchanges. */
+const SSE_IDS = Symbol('mcpscope.sseIds');
+type TaggedResponse = ServerResponse & { [STREAM]?: ResponseTag; [SSE_IDS]?: SseIds };
+
+/** The SSE events a response of this transport carried (for its exchange summary), if it counted them. */
+export function sseIdsOf(res: ServerResponse): SseIds | undefined {
+  return (res as TaggedResponse)[SSE_IDS];
+}
+
+function countSse(res: TaggedResponse, eventId: number): void {
+  const ids = res[SSE_IDS];
+  if (ids === undefined) res[SSE_IDS] = { events: 1, firstId: eventId, lastId: eventId };
+  else {
+    ids.events++;
+    ids.lastId = eventId;
+  }
+}
 
 function onResponseClose(this: TaggedResponse): void {
   const tag = this[STREAM];
@@ -126,6 +142,7 @@ export class StreamableHttpServerTransport implements Transport {
   onclose?: (reason?: McpscopeError) => void;
   onbackpressure?: (congested: boolean) => void;
   onevent?: EventSink;
+  httpExchanges?: boolean;
 
   constructor(sessionId: string, options: StreamableHttpServerTransportOptions) {
     this.sessionId = sessionId;
@@ -453,6 +470,7 @@ export class StreamableHttpServerTransport implements Transport {
       const length = head.length + SSE_DATA.length + raw.length + SSE_END.length;
       const headers = sseHeaders(this.sessionId);
       headers['content-length'] = String(length);
+      if (this.httpExchanges) countSse(res, eventId);
       res.writeHead(200, headers);
       if (raw.length < COPY_BELOW_BYTES) res.end(Buffer.concat([head, SSE_DATA, raw, SSE_END], length));
       else {
@@ -475,6 +493,7 @@ export class StreamableHttpServerTransport implements Transport {
   }
 
   #writeSse(res: ServerResponse, eventId: number, raw: Buffer): void {
+    if (this.httpExchanges) countSse(res, eventId);
     res.cork();
     res.write(`id: ${eventId}`);
     res.write(SSE_DATA);

@@ -2,8 +2,11 @@ import type { Frame } from '../jsonrpc/framing.js';
 import type { McpscopeError } from '../jsonrpc/errors.js';
 import type { EventSink } from '../session/events.js';
 
-/** The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket. */
-export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket';
+/**
+ * The wires: stdio, Streamable HTTP, legacy HTTP+SSE (2024-11-05) and WebSocket; and the gateway's outbound
+ * transport, which fans out to several of them.
+ */
+export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'websocket' | 'gateway';
 
 /**
  * The one seam every wire implements, in pairs by wire and role (after the MCP SDK's `Transport`), but
@@ -41,6 +44,11 @@ export interface Transport {
    * exit and stderr), for the session's event stream: set by the Session. See src/session/events.ts.
    */
   onevent?: EventSink;
+  /**
+   * Set by the Session when a stage reads HTTP exchange summaries: an HTTP wire then reports each of its
+   * requests as an `http` event (src/transport/exchange.ts). Default: not reported.
+   */
+  httpExchanges?: boolean;
   /**
    * Flow control, outbound side: stop reading from the peer until `resume()` (a child's stdout is left
    * unread so its pipe fills and it blocks; a socket or response body is left unread so TCP pushes back).

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { McpscopeError, errorResponseJson } from '../jsonrpc/errors.js';
+import { McpscopeError, errorHeaders, errorResponseJson } from '../jsonrpc/errors.js';
 import { parseFrame, type Frame } from '../jsonrpc/framing.js';
 import { ClientWireEvents } from './wireEvents.js';
 import type { HttpEndpoint } from './httpEndpoint.js';
@@ -22,11 +22,6 @@ const CLOSE_POLICY = 1008;
 const CLOSE_INTERNAL = 1011;
 /** Longest reason a WebSocket close frame may carry (123 bytes, by RFC 6455). */
 const MAX_CLOSE_REASON_BYTES = 123;
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  403: 'Forbidden',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
 
 /**
  * Inbound WebSocket, one per connection and session: one JSON-RPC message per text frame, raw bytes both
@@ -202,16 +197,18 @@ function closeReason(err: McpscopeError): string {
         .replace(/\uFFFD$/, '') + '...';
 }
 
-/** Answer an upgrade request with an HTTP error on the raw socket, before any WebSocket exists. */
-function refuseUpgrade(socket: Duplex, err: McpscopeError): void {
+/**
+ * Answer an upgrade request with an HTTP error on the raw socket, before any WebSocket exists: the status,
+ * the error's headers (a bearer challenge, Retry-After) and a JSON-RPC error body.
+ */
+export function refuseUpgrade(socket: Duplex, err: McpscopeError): void {
   const body = errorResponseJson(null, err);
   const status = err.httpStatus;
+  const headers = Object.entries(errorHeaders(err, Buffer.byteLength(body)))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${headers}Connection: close\r\n\r\n${body}`,
   );
 }
 

@@ -209,7 +209,11 @@ describe('forward stdio with bad input', () => {
       // A flag that does not exist: exit 2, and the server started early is stopped with mcpscope.
       const bad = spawnCli(['forward', 'stdio', '--no-such-flag', '--', process.execPath, server]);
       expect(await new Promise((r) => bad.once('exit', r))).toBe(2);
-      await expect.poll(() => pids().length).toBe(2);
+      // The early server is stopped with mcpscope: on a busy machine, before it even ran this script (then
+      // it wrote no pid). Whichever, none is left.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(pids().length).toBeGreaterThanOrEqual(1);
+      expect(pids().length).toBeLessThanOrEqual(2);
       await expect.poll(() => pids().filter(alive)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

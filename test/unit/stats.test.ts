@@ -25,6 +25,26 @@ describe('StatsSeries (ring of 10-second buckets, fake clock)', () => {
     expect(s.buckets(now, BUCKETS).calls.reduce((a, b) => a + b, 0)).toBe(1);
   });
 
+  it('gives the hour minute by minute, old minutes from their folds, new ones from their buckets', () => {
+    const s = new StatsSeries();
+    const minute = 6 * BUCKET_MS;
+    const start = Math.floor(T0 / minute) * minute; // a minute's start, so steps are whole minutes here
+    // 100 ms calls 50 minutes ago (folded by now), 2 s calls 1 minute ago, one failing 50 ms call now.
+    for (let i = 0; i < 10; i++) s.record(start + i * 1_000, 100, false);
+    for (let i = 0; i < 4; i++) s.record(start + 49 * minute + i * 1_000, 2_000, false);
+    const now = start + 50 * minute + 5_000;
+    s.record(now, 50, true);
+    const steps = s.steps(now);
+    expect(steps.calls).toHaveLength(60);
+    expect(steps.calls.reduce((a, b) => a + b, 0)).toBe(15);
+    expect(steps.calls.slice(-51)).toEqual([10, ...Array<number>(48).fill(0), 4, 1]);
+    expect(steps.errors.at(-1)).toBe(1);
+    expect(Math.abs((steps.p95Ms.at(-51) as number) - 100)).toBeLessThanOrEqual(1);
+    expect(Math.abs((steps.p50Ms.at(-2) as number) - 2_000)).toBeLessThanOrEqual(20);
+    expect(steps.p50Ms.at(-3)).toBeNull();
+    expect(new StatsSeries().steps(now).calls.every((c) => c === 0)).toBe(true);
+  });
+
   /** The exact percentile by the sketch's rank rule (the lower of the two around q·(n−1)). */
   const exact = (values: number[], q: number): number =>
     [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] as number;
