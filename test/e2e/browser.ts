@@ -38,6 +38,8 @@ export async function launchChromium(): Promise<Browser> {
     args: FLAGS,
     viewport: { width: 1400, height: 900 },
   });
+  // The whole suite runs beside these tests on two cores: a page may take a while to answer.
+  context.setDefaultTimeout(60_000);
   return {
     context,
     async close() {

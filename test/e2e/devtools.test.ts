@@ -25,7 +25,7 @@ function watch(page: Page): { urls: string[]; errors: string[] } {
   return seen;
 }
 
-describe('the DevTools page in chromium', () => {
+describe('the DevTools page in chromium', { timeout: 90_000 }, () => {
   let proxy: RunningCli;
   let admin: string;
   let browser: Browser;
@@ -33,7 +33,7 @@ describe('the DevTools page in chromium', () => {
     browser = await launchChromium();
     ({ proxy, admin } = await startExampleProxy());
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: admin });
-  });
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     await proxy?.stop();
@@ -195,7 +195,7 @@ describe('the DevTools page in chromium', () => {
   });
 });
 
-describe('the DevTools page with --admin-token', () => {
+describe('the DevTools page with --admin-token', { timeout: 90_000 }, () => {
   const TOKEN = 'e2e-admin-token-5531';
   let proxy: RunningCli;
   let admin: string;
@@ -203,7 +203,7 @@ describe('the DevTools page with --admin-token', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     ({ proxy, admin } = await startExampleProxy(['--admin-token', TOKEN]));
-  });
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     await proxy?.stop();

@@ -45,7 +45,7 @@ async function open(browser: Browser, url: string): Promise<{ page: Page; check(
 }
 
 // A browser and a proxy on a loaded machine (the whole suite runs beside): each view gets a minute.
-describe('the DevTools views in chromium', { timeout: 60_000 }, () => {
+describe('the DevTools views in chromium', { timeout: 90_000 }, () => {
   let dir: string;
   let proxy: RunningCli;
   let admin: string;
@@ -56,7 +56,7 @@ describe('the DevTools views in chromium', { timeout: 60_000 }, () => {
     writeFileSync(rules, mockAddRules('mocked by a rule'));
     browser = await launchChromium();
     ({ proxy, admin } = await startExampleProxy(['--rules', rules, '--record', join(dir, 'tapes')]));
-  });
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     await proxy?.stop();
