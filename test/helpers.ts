@@ -104,6 +104,22 @@ export function makeClient(name = 'mcpscope-test'): TestClient {
   return { client, logs };
 }
 
+/** A real SDK client on a real mcpscope CLI process (`cliArgs`) over stdio, with its stderr kept. */
+export async function connectCliStdio(
+  cliArgs: string[],
+): Promise<TestClient & { transport: StdioClientTransport; stderr(): string }> {
+  const tc = makeClient();
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, ...cliArgs],
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await tc.client.connect(transport);
+  return { ...tc, transport, stderr: () => stderr };
+}
+
 export async function connectHttp(
   url: string,
   name?: string,

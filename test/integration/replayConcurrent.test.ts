@@ -10,6 +10,7 @@ import {
   CLI,
   EXAMPLE,
   connectHttp,
+  connectCliStdio,
   makeClient,
   post,
   rawSession,
@@ -30,22 +31,6 @@ const CALLS = 20;
  * reads even on a busy machine: an SDK client loses progress read in the same chunk as its answer).
  */
 const sleepMs = (i: number): number => (i % 4 === 0 ? 800 + i * 10 : 100 + i * 5);
-
-/** A real SDK client on a real mcpscope CLI process over stdio. */
-async function stdioClient(
-  cliArgs: string[],
-): Promise<TestClient & { transport: StdioClientTransport; stderr(): string }> {
-  const tc = makeClient();
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...cliArgs],
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await tc.client.connect(transport);
-  return { ...tc, transport, stderr: () => stderr };
-}
 
 interface Outcome {
   /** Call index → the text it was answered with. */
@@ -106,7 +91,7 @@ describe('replay of concurrent calls', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcpscope-concurrent-'));
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -141,20 +126,20 @@ describe('replay of concurrent calls', () => {
   });
 
   it('answers 20 concurrent calls sent in another order over stdio, each with its own answer and progress', async () => {
-    const replay = await stdioClient(['replay', path, '--no-admin']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin']);
     closers.push(() => replay.client.close());
     expectAllAnswered(await callAll(replay, shuffled(CALLS)));
   });
 
   it('answers 20 calls sent over stdio one after another without waiting, in reverse order', async () => {
-    const replay = await stdioClient(['replay', path, '--no-admin']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin']);
     closers.push(() => replay.client.close());
     // The recording answered the first calls after the last ones were sent: each answer still comes.
     expectAllAnswered(await callAll(replay, shuffled(CALLS).reverse(), 5));
   });
 
   it('answers fast calls before slow ones at --speed 1, whatever order they were sent in', async () => {
-    const replay = await stdioClient(['replay', path, '--no-admin', '--speed', '1']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin', '--speed', '1']);
     closers.push(() => replay.client.close());
     // The slow ones first: a replay that kept to the order of the requests would answer them first too.
     const order = [...shuffled(CALLS)].sort((a, b) => sleepMs(b) - sleepMs(a));
@@ -168,7 +153,7 @@ describe('replay of concurrent calls', () => {
   });
 
   it('sends nothing more for a call the client cancels, and goes on answering the others', async () => {
-    const replay = await stdioClient(['replay', path, '--no-admin', '--speed', '1']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin', '--speed', '1']);
     closers.push(() => replay.client.close());
     const abort = new AbortController();
     const progress: number[] = [];

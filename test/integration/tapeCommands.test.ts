@@ -1,5 +1,5 @@
 // The tape commands (show, export, replay …) on tapes written to disk, run as the built CLI.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,15 @@ async function smallHeapCli(
   return { code, lines, tail, stderr };
 }
 
+/** A replay over stdio answers the recorded handshake, and exits 0 when its input ends. */
+async function replaysHandshake(replay: ChildProcessWithoutNullStreams): Promise<void> {
+  const out = jsonLines(replay);
+  replay.stdin.write(`${JSON.stringify(INIT)}\n`);
+  expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'recorded-server' } } });
+  replay.stdin.end();
+  expect(await new Promise((r) => replay.once('exit', r))).toBe(0);
+}
+
 describe('tape commands', () => {
   it('finds a tape by id or prefix with --dir ./tapes (the default), x/, and an absolute dir; replay too', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'mcpscope-lookup-'));
@@ -100,15 +109,9 @@ describe('tape commands', () => {
     expect(JSON.parse(exported.stdout)).toMatchObject({ header: { id: ID } });
 
     // replay <id> looks the tape up the same way (default --dir ./tapes) and stands in for the server.
-    const replay = spawn(process.execPath, [CLI, 'replay', '20260101T', '--no-admin'], {
-      cwd,
-      stdio: 'pipe',
-    });
-    const out = jsonLines(replay);
-    replay.stdin.write(`${JSON.stringify(INIT)}\n`);
-    expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'recorded-server' } } });
-    replay.stdin.end();
-    expect(await new Promise((r) => replay.once('exit', r))).toBe(0);
+    await replaysHandshake(
+      spawn(process.execPath, [CLI, 'replay', '20260101T', '--no-admin'], { cwd, stdio: 'pipe' }),
+    );
   });
 
   it('shows and exports a 200,000-event tape in bounded memory (64 MB heap), as valid JSON and HAR', async () => {
@@ -190,15 +193,12 @@ describe('tape commands', () => {
       for (const flag of named) expect(err.stderr, flags.join(' ')).toContain(`${flag} does nothing`);
     }
     // Variables are shared with forward, so they are not refused: this replay starts and answers.
-    const replay = spawn(process.execPath, [CLI, 'replay', path, '--no-admin'], {
-      env: { ...process.env, MCPSCOPE_RESTART: 'on-failure', MCPSCOPE_HOST: '0.0.0.0' },
-      stdio: 'pipe',
-    });
-    const out = jsonLines(replay);
-    replay.stdin.write(`${JSON.stringify(INIT)}\n`);
-    expect(await out.next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'recorded-server' } } });
-    replay.stdin.end();
-    expect(await new Promise((r) => replay.once('exit', r))).toBe(0);
+    await replaysHandshake(
+      spawn(process.execPath, [CLI, 'replay', path, '--no-admin'], {
+        env: { ...process.env, MCPSCOPE_RESTART: 'on-failure', MCPSCOPE_HOST: '0.0.0.0' },
+        stdio: 'pipe',
+      }),
+    );
   });
 
   it.skipIf(!existsSync('/usr/bin/script'))('reports progress on stderr when it is a terminal', async () => {

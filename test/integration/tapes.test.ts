@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
   adminUrlFrom,
   childrenOf,
   connectHttp,
+  connectCliStdio,
   makeClient,
   post,
   rawSession,
@@ -40,22 +40,6 @@ function onlyTape(dir: string): string {
   const files = readdirSync(dir).filter((f) => f.endsWith('.tape.jsonl'));
   expect(files).toHaveLength(1);
   return join(dir, files[0] as string);
-}
-
-/** A real SDK client on a real mcpscope CLI process over stdio. */
-async function stdioClient(
-  cliArgs: string[],
-): Promise<TestClient & { transport: StdioClientTransport; stderr(): string }> {
-  const tc = makeClient();
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, ...cliArgs],
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await tc.client.connect(transport);
-  return { ...tc, transport, stderr: () => stderr };
 }
 
 interface Observed {
@@ -97,7 +81,7 @@ describe('tapes', () => {
 
   it('records a stdio session and replays it without the server: same results, same notification order', async () => {
     const dir = tmp();
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -135,7 +119,7 @@ describe('tapes', () => {
     expect(methods).toContain('sampling/createMessage');
 
     // The server is absent: the tape stands in for it.
-    const replay = await stdioClient(['replay', path, '--no-admin']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin']);
     closers.push(() => replay.client.close());
     expect(replay.client.getServerVersion()?.name).toBe('mcpscope-example');
     const replayed = await exercise(replay);
@@ -148,7 +132,7 @@ describe('tapes', () => {
 
   it('answers an unrecorded request with TAPE_MISS naming the closest recording and the difference', async () => {
     const dir = tmp();
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -163,7 +147,7 @@ describe('tapes', () => {
     const path = onlyTape(dir);
     await expect.poll(async () => (await readTape(path)).complete, { timeout: 5_000 }).toBe(true);
 
-    const strict = await stdioClient(['replay', path, '--match', 'strict', '--no-admin']);
+    const strict = await connectCliStdio(['replay', path, '--match', 'strict', '--no-admin']);
     closers.push(() => strict.client.close());
     const err = await strict.client
       .callTool({ name: 'add', arguments: { a: 2, b: 41 } })
@@ -179,7 +163,7 @@ describe('tapes', () => {
     expect(sum.content).toEqual([{ type: 'text', text: '42' }]);
 
     // Lenient matching takes the same tool with other arguments, but not a tool that was never called.
-    const lenient = await stdioClient(['replay', path, '--no-admin']);
+    const lenient = await connectCliStdio(['replay', path, '--no-admin']);
     closers.push(() => lenient.client.close());
     const near = await lenient.client.callTool({ name: 'add', arguments: { a: 2, b: 41 } });
     expect(near.content).toEqual([{ type: 'text', text: '42' }]);
@@ -191,7 +175,7 @@ describe('tapes', () => {
 
   it('replay --against finds the answers a changed server gives, and passes the unchanged one', async () => {
     const dir = tmp();
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -240,7 +224,7 @@ describe('tapes', () => {
 
   it('keeps every whole line when mcpscope is killed with SIGKILL mid-session', async () => {
     const dir = tmp();
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -281,7 +265,7 @@ describe('tapes', () => {
     expect(list.stdout).toMatch(/\(torn\)/);
 
     // What was recorded replays.
-    const replay = await stdioClient(['replay', path, '--no-admin']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin']);
     closers.push(() => replay.client.close());
     const sum = await replay.client.callTool({ name: 'add', arguments: { a: 5, b: 1 } });
     expect(sum.content).toEqual([{ type: 'text', text: '6' }]);
@@ -289,7 +273,7 @@ describe('tapes', () => {
 
   it('answers a request whose answer the recording never got with TAPE_MISS at once, not at the timeout', async () => {
     const dir = tmp();
-    const live = await stdioClient([
+    const live = await connectCliStdio([
       'forward',
       'stdio',
       '--no-admin',
@@ -316,7 +300,7 @@ describe('tapes', () => {
     await live.client.close().catch(() => undefined);
     for (const pid of server) process.kill(pid, 'SIGKILL'); // orphaned mid-call: no one else stops it
 
-    const replay = await stdioClient(['replay', path, '--no-admin', '--request-timeout-ms', '20000']);
+    const replay = await connectCliStdio(['replay', path, '--no-admin', '--request-timeout-ms', '20000']);
     closers.push(() => replay.client.close());
     const progress: number[] = [];
     const started = performance.now();
@@ -494,7 +478,7 @@ describe('tapes', () => {
 
   it('keeps the session events in order with the messages: the server process and its stderr lines, shown by tape show', async () => {
     const dir = tmp();
-    const c = await stdioClient(['forward', 'stdio', '--record', dir, '--', process.execPath, EXAMPLE]);
+    const c = await connectCliStdio(['forward', 'stdio', '--record', dir, '--', process.execPath, EXAMPLE]);
     closers.push(() => c.client.close());
     const abort = new AbortController();
     const slow = c.client
