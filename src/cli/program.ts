@@ -273,6 +273,8 @@ function forwardCommand(inbound: 'stdio' | 'http'): Command {
 
 function gatewayCommand(): Command {
   const cmd = new Command('gateway')
+    // The reverse proxy: one HTTP endpoint in front of upstream servers (the command's first name).
+    .alias('reverse')
     .description(
       'one MCP endpoint in front of several servers (stdio commands and remote URLs), their tools, prompts and resource templates named <upstream>__<name>',
     )

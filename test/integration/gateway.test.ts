@@ -313,6 +313,17 @@ describe('mcpscope gateway: config errors', () => {
     return { code, stderr };
   }
 
+  it('is also `mcpscope reverse`, and a bad config fails the same way under that name', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpscope-gateway-bad-'));
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(file, 'upstreams: {}\nlisten: { port: nope }\n');
+    const proc = spawnCli(['reverse', '--config', file]);
+    let stderr = '';
+    proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await new Promise((resolve) => proc.once('exit', resolve))).toBe(2);
+    expect(stderr).toMatch(/listen\.port|port/);
+  });
+
   it('names a bad key', async () => {
     const r = await fails(
       'upstreams:\n  files:\n    comand: [node, server.js]\n    url: http://127.0.0.1:1/mcp\n',
