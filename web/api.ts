@@ -119,13 +119,15 @@ export class LiveFeed {
   readonly #source: EventSource;
   readonly #listeners = new Set<(e: FeedEvent) => void>();
   readonly #stateListeners = new Set<(open: boolean) => void>();
+  /** Whether the stream is open now: a listener that comes after the 'open' event still learns it. */
+  #open = false;
 
   constructor() {
     this.#source = new EventSource('/events');
     const onEvent = (e: Event): void => {
       // A named 'error' event is a feed event; a plain Event named 'error' is the stream's own trouble.
       if (!(e instanceof MessageEvent) || typeof e.data !== 'string') {
-        if (e.type === 'error') for (const l of this.#stateListeners) l(false);
+        if (e.type === 'error') this.#state(false);
         return;
       }
       let event: FeedEvent;
@@ -137,9 +139,12 @@ export class LiveFeed {
       for (const l of this.#listeners) l(event);
     };
     for (const type of LIVE_TYPES) this.#source.addEventListener(type, onEvent);
-    this.#source.addEventListener('open', () => {
-      for (const l of this.#stateListeners) l(true);
-    });
+    this.#source.addEventListener('open', () => this.#state(true));
+  }
+
+  #state(open: boolean): void {
+    this.#open = open;
+    for (const l of this.#stateListeners) l(open);
   }
 
   on(listener: (e: FeedEvent) => void): () => void {
@@ -147,6 +152,12 @@ export class LiveFeed {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Whether the stream is open now (it may have opened before a listener came). */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Calls `listener` on every change of the stream's state. */
   onState(listener: (open: boolean) => void): () => void {
     this.#stateListeners.add(listener);
     return () => this.#stateListeners.delete(listener);

@@ -50,6 +50,8 @@ function App(props: { feed: LiveFeed }): preact.JSX.Element {
   useEffect(() => {
     const onHash = (): void => setRoute(parseRoute(location.hash));
     addEventListener('hashchange', onHash);
+    // The stream may have opened before this effect ran (the page renders first): start from its state.
+    setLive(props.feed.open);
     const off = props.feed.onState(setLive);
     return () => {
       removeEventListener('hashchange', onHash);
