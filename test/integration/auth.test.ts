@@ -64,6 +64,28 @@ async function mint(issuer: string, claims: Record<string, unknown>): Promise<st
   return token;
 }
 
+/** An SDK client connected to `url` with the SDK's own client-credentials flow; every token it gets is noted. */
+async function clientCredentialsClient(
+  url: string,
+  issuer: string,
+  scope: string,
+): Promise<[Client, ClientCredentialsProvider]> {
+  const provider = new ClientCredentialsProvider({
+    clientId: 'svc',
+    clientSecret: 'svc-secret',
+    scope,
+    expectedIssuer: issuer,
+  });
+  const saveTokens = provider.saveTokens.bind(provider);
+  provider.saveTokens = (tokens: OAuthTokens) => {
+    sent.push(tokens.access_token);
+    saveTokens(tokens);
+  };
+  const client = new Client({ name: 'cc-client', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: provider }));
+  return [client, provider];
+}
+
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** The parameters of a `WWW-Authenticate: Bearer …` challenge. */
@@ -412,22 +434,7 @@ describe('forward http as an OAuth resource server (a real authorization server,
   it('an SDK client with client credentials completes the flow; the upstream never sees a client token', async () => {
     // The SDK (1.x) asks for the scope its provider is given, not the one a 403 names: a token for "mcp"
     // reaches echo and is refused whoami; one for both scopes reaches both.
-    const connect = async (scope: string): Promise<[Client, ClientCredentialsProvider]> => {
-      const provider = new ClientCredentialsProvider({
-        clientId: 'svc',
-        clientSecret: 'svc-secret',
-        scope,
-        expectedIssuer: issuer,
-      });
-      const saveTokens = provider.saveTokens.bind(provider);
-      provider.saveTokens = (tokens: OAuthTokens) => {
-        sent.push(tokens.access_token);
-        saveTokens(tokens);
-      };
-      const client = new Client({ name: 'cc-client', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: provider }));
-      return [client, provider];
-    };
+    const connect = (scope: string) => clientCredentialsClient(url, issuer, scope);
     const [narrow, provider] = await connect('mcp');
     expect(decodeJwt(provider.tokens()?.access_token as string)).toMatchObject({
       aud: url,
@@ -680,22 +687,8 @@ describe('the gateway as an OAuth resource server (its config’s auth block)', 
       const metadata = (await (await fetch(metadataUrl)).json()) as { resource: string };
       expect(metadata.resource).toBe(url);
 
-      const connect = async (scope: string): Promise<Client> => {
-        const provider = new ClientCredentialsProvider({
-          clientId: 'svc',
-          clientSecret: 'svc-secret',
-          scope,
-          expectedIssuer: as.url,
-        });
-        const saveTokens = provider.saveTokens.bind(provider);
-        provider.saveTokens = (tokens: OAuthTokens) => {
-          sent.push(tokens.access_token);
-          saveTokens(tokens);
-        };
-        const client = new Client({ name: 'gateway-client', version: '1.0.0' });
-        await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: provider }));
-        return client;
-      };
+      const connect = async (scope: string): Promise<Client> =>
+        (await clientCredentialsClient(url, as.url, scope))[0];
       const narrow = await connect('mcp');
       const names = (await narrow.listTools()).tools.map((t) => t.name);
       expect(names).toEqual(expect.arrayContaining(['local__add', 'web__echo', 'web__whoami']));
